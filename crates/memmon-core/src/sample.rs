@@ -1,0 +1,75 @@
+//! What a sampler measures, and how it fails.
+
+/// One memory reading: the watched process (or process tree) and the whole system, in bytes.
+///
+/// Samplers convert to bytes at their boundary (pages through the real page size, the kernel's
+/// "kB" as KiB), so nothing downstream handles units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// Resident set size of the watched process (summed over its descendants with `--children`).
+    pub rss: u64,
+    /// Virtual memory size of the watched process (summed likewise).
+    pub vms: u64,
+    /// The system's total memory (`MemTotal`).
+    pub sys_total: u64,
+    /// The system's available memory (`MemAvailable`).
+    pub sys_available: u64,
+}
+
+impl Reading {
+    /// System memory in use as a percentage, `(total - available) / total * 100`, as the log's
+    /// `システム:` field; 0 when the total is unknown.
+    pub fn sys_used_percent(&self) -> f64 {
+        if self.sys_total == 0 {
+            return 0.0;
+        }
+        let used = self.sys_total.saturating_sub(self.sys_available);
+        used as f64 / self.sys_total as f64 * 100.0
+    }
+}
+
+/// Why a sample could not be taken. Callers treat these differently: an exited process ends
+/// the run, a permission problem needs the user, a parse failure is a bug to report with its path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SampleError {
+    /// The watched process no longer exists (normal at the end of a run).
+    #[error("process {pid} has exited")]
+    Exited {
+        /// The process that was being read.
+        pid: u32,
+    },
+    /// The OS refused to let memmon read the process (another user's process, hardened /proc).
+    #[error("permission denied reading {path}")]
+    PermissionDenied {
+        /// The file or object that could not be read.
+        path: String,
+    },
+    /// The data was read but did not have the expected shape: a bug, reported with its source.
+    #[error("cannot parse {path}: {detail}")]
+    Parse {
+        /// Where the data came from.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Any other failure, with the OS's message.
+    #[error("{path}: {message}")]
+    Io {
+        /// What was being read.
+        path: String,
+        /// The OS's error text.
+        message: String,
+    },
+}
+
+/// A source of memory readings: procfs, sysinfo, a tracking allocator, or a script in tests.
+pub trait Sampler {
+    /// Takes one reading now.
+    fn sample(&mut self) -> Result<Reading, SampleError>;
+}
+
+impl<S: Sampler + ?Sized> Sampler for Box<S> {
+    fn sample(&mut self) -> Result<Reading, SampleError> {
+        (**self).sample()
+    }
+}
