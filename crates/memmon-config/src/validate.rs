@@ -1,0 +1,315 @@
+//! Key-by-key validation of the `memory_monitor` block.
+//!
+//! Values arrive format-neutral ([`Val`]), so JSON and TOML get the same checks and the same
+//! messages. Each key is checked on its own so the error names exactly one key and its value.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU64;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use memmon_core::{IntervalError, IntervalSpec};
+
+use crate::config::{Config, DetailSourceKind};
+use crate::error::{ConfigError, ConfigWarning, Format};
+use crate::value::{key_label, Val};
+use crate::Loaded;
+
+/// The block's name, at the top level of both formats.
+pub(crate) const BLOCK: &str = "memory_monitor";
+
+/// Every key the block understands, for unknown-key suggestions.
+const KNOWN_KEYS: [&str; 14] = [
+    "enabled",
+    "interval",
+    "tracemalloc",
+    "log_file",
+    "warn_threshold_mb",
+    "detail_every",
+    "max_log_mb",
+    "keep_logs",
+    "name",
+    "prom_textfile",
+    "metrics_listen",
+    "tracemalloc_frames",
+    "tracemalloc_timeout",
+    "detail_source",
+];
+
+/// The largest `tracemalloc_frames`; Python's tracemalloc accepts more, but deeper stacks make
+/// every allocation slower for little insight.
+const MAX_FRAMES: i128 = 100;
+
+/// Validates the `memory_monitor` value (or its absence) into a [`Loaded`].
+pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Loaded, ConfigError> {
+    let mut config = Config::default();
+    let mut warnings = Vec::new();
+    let entries = match block {
+        None => Vec::new(),
+        Some(Val::Table(entries)) => entries,
+        Some(other) => {
+            let expected = match format {
+                Format::Json => "an object",
+                Format::Toml => "a table",
+            };
+            return Err(invalid(file, BLOCK.to_owned(), expected, &other));
+        }
+    };
+    for (key, value) in entries {
+        let path = format!("{BLOCK}.{}", key_label(&key));
+        let c = Check {
+            file,
+            path: &path,
+            value: &value,
+        };
+        match key.as_str() {
+            "enabled" => config.enabled = c.boolean()?,
+            "interval" => config.interval = c.interval()?,
+            "tracemalloc" => config.tracemalloc = c.boolean()?,
+            "log_file" => config.log_file = c.path()?,
+            "warn_threshold_mb" => config.warn_threshold_mb = c.number_at_least_zero("MB")?,
+            "detail_every" => config.detail_every = c.positive_integer()?,
+            "max_log_mb" => config.max_log_mb = c.positive_number("MB")?,
+            "keep_logs" => config.keep_logs = c.integer_in(0, i128::from(u32::MAX))?,
+            "name" => config.name = c.optional(Check::non_empty_string)?,
+            "prom_textfile" => config.prom_textfile = c.optional(Check::path)?,
+            "metrics_listen" => config.metrics_listen = c.optional(Check::socket_addr)?,
+            "tracemalloc_frames" => config.tracemalloc_frames = c.integer_in(1, MAX_FRAMES)?,
+            "tracemalloc_timeout" => config.tracemalloc_timeout = c.timeout()?,
+            "detail_source" => config.detail_source = c.detail_source()?,
+            _ => warnings.push(ConfigWarning {
+                file: file.to_owned(),
+                key: path,
+                suggestion: suggest(&key),
+            }),
+        }
+    }
+    Ok(Loaded { config, warnings })
+}
+
+fn invalid(file: &str, key: String, expected: &str, got: &Val) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_owned(),
+        key,
+        expected: expected.to_owned(),
+        got: got.render(),
+    }
+}
+
+/// One key's value, with what is needed to name it in an error.
+struct Check<'a> {
+    file: &'a str,
+    path: &'a str,
+    value: &'a Val,
+}
+
+impl Check<'_> {
+    fn fail<T>(&self, expected: &str) -> Result<T, ConfigError> {
+        Err(invalid(
+            self.file,
+            self.path.to_owned(),
+            expected,
+            self.value,
+        ))
+    }
+
+    fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.value {
+            Val::Bool(b) => Ok(*b),
+            _ => self.fail("true or false"),
+        }
+    }
+
+    fn interval(&self) -> Result<IntervalSpec, ConfigError> {
+        let checked = match self.value {
+            Val::Int(i) if *i <= 0 => Err(IntervalError::NotPositive),
+            Val::Int(i) => u64::try_from(*i)
+                .map_err(|_| IntervalError::TooLarge)
+                .and_then(IntervalSpec::integer),
+            Val::Float(f) => IntervalSpec::decimal(*f),
+            _ => Err(IntervalError::NotPositive),
+        };
+        checked.or_else(|e| match e {
+            IntervalError::NotPositive => self.fail("a number of seconds > 0"),
+            IntervalError::TooLarge => self.fail(&format!(
+                "a number of seconds > 0 and at most {}",
+                IntervalSpec::MAX_SECS
+            )),
+        })
+    }
+
+    /// Integers are accepted too: `50` and `50.0` mean the same amount.
+    fn number(&self) -> Option<f64> {
+        match self.value {
+            Val::Int(i) => Some(*i as f64),
+            Val::Float(f) if f.is_finite() => Some(*f),
+            _ => None,
+        }
+    }
+
+    fn number_at_least_zero(&self, unit: &str) -> Result<f64, ConfigError> {
+        match self.number() {
+            Some(n) if n >= 0.0 => Ok(n),
+            _ => self.fail(&format!("a number of {unit} >= 0")),
+        }
+    }
+
+    fn positive_number(&self, unit: &str) -> Result<f64, ConfigError> {
+        match self.number() {
+            Some(n) if n > 0.0 => Ok(n),
+            _ => self.fail(&format!("a number of {unit} > 0")),
+        }
+    }
+
+    fn positive_integer(&self) -> Result<NonZeroU64, ConfigError> {
+        match self.value {
+            Val::Int(i) => match u64::try_from(*i).ok().and_then(NonZeroU64::new) {
+                Some(n) => Ok(n),
+                None => self.fail("an integer >= 1"),
+            },
+            _ => self.fail("an integer >= 1"),
+        }
+    }
+
+    fn integer_in<T: TryFrom<i128>>(&self, min: i128, max: i128) -> Result<T, ConfigError> {
+        let expected = format!("an integer from {min} to {max}");
+        match self.value {
+            Val::Int(i) if (min..=max).contains(i) => match T::try_from(*i) {
+                Ok(n) => Ok(n),
+                Err(_) => self.fail(&expected),
+            },
+            _ => self.fail(&expected),
+        }
+    }
+
+    fn non_empty_string(&self) -> Result<String, ConfigError> {
+        match self.value {
+            Val::Str(s) if !s.is_empty() => Ok(s.clone()),
+            _ => self.fail("a non-empty string"),
+        }
+    }
+
+    fn path(&self) -> Result<PathBuf, ConfigError> {
+        match self.value {
+            Val::Str(s) if !s.is_empty() => Ok(PathBuf::from(s)),
+            _ => self.fail("a file path (a non-empty string)"),
+        }
+    }
+
+    fn socket_addr(&self) -> Result<SocketAddr, ConfigError> {
+        match self.value {
+            Val::Str(s) => match s.parse() {
+                Ok(addr) => Ok(addr),
+                Err(_) => self.fail("an address and port like \"127.0.0.1:9464\""),
+            },
+            _ => self.fail("an address and port like \"127.0.0.1:9464\""),
+        }
+    }
+
+    /// `null` (JSON only) means "not set" for optional keys, as a missing key would.
+    fn optional<T>(
+        &self,
+        check: impl FnOnce(&Self) -> Result<T, ConfigError>,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.value {
+            Val::Null => Ok(None),
+            _ => check(self).map(Some),
+        }
+    }
+
+    fn timeout(&self) -> Result<Duration, ConfigError> {
+        // Bounded like the interval, so adding it to an `Instant` can never overflow.
+        let secs = self.number().filter(|n| *n > 0.0);
+        match secs {
+            Some(s) if s <= IntervalSpec::MAX_SECS as f64 => {
+                let d = Duration::from_secs_f64(s);
+                if d.is_zero() {
+                    self.fail("a number of seconds > 0")
+                } else {
+                    Ok(d)
+                }
+            }
+            Some(_) => self.fail(&format!(
+                "a number of seconds > 0 and at most {}",
+                IntervalSpec::MAX_SECS
+            )),
+            None => self.fail("a number of seconds > 0"),
+        }
+    }
+
+    fn detail_source(&self) -> Result<DetailSourceKind, ConfigError> {
+        let expected = "one of \"auto\", \"smaps\", \"python\", \"both\"";
+        match self.value {
+            Val::Str(s) => match s.parse() {
+                Ok(kind) => Ok(kind),
+                Err(_) => self.fail(expected),
+            },
+            _ => self.fail(expected),
+        }
+    }
+}
+
+/// The known key an unknown one most likely meant: the unique closest within edit distance 2
+/// (ignoring case), or `None` when nothing is obviously meant.
+pub(crate) fn suggest(unknown: &str) -> Option<&'static str> {
+    let lower = unknown.to_lowercase();
+    // Long keys (pasted junk) cannot be within distance 2 of any known key.
+    if lower.chars().count() > 32 {
+        return None;
+    }
+    let mut best: Option<(usize, &'static str)> = None;
+    let mut tie = false;
+    for known in KNOWN_KEYS {
+        let d = edit_distance(&lower, known);
+        match best {
+            Some((bd, _)) if d > bd => {}
+            Some((bd, _)) if d == bd => tie = true,
+            _ => {
+                best = Some((d, known));
+                tie = false;
+            }
+        }
+    }
+    match best {
+        Some((d, known)) if d <= 2 && !tie => Some(known),
+        _ => None,
+    }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("intervall", "interval"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("intervall"), Some("interval"));
+        assert_eq!(suggest("Enabled"), Some("enabled"));
+        assert_eq!(suggest("tracemaloc"), Some("tracemalloc"));
+        assert_eq!(suggest("keep_log"), Some("keep_logs"));
+        assert_eq!(suggest("server_url"), None);
+        assert_eq!(suggest(""), None);
+    }
+}
