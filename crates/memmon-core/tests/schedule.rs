@@ -1,0 +1,75 @@
+//! The schedule: start + k × interval, skipped when missed, bounded by the duration.
+
+use memmon_core::{Deadline, Schedule};
+use proptest::prelude::*;
+use std::time::Duration;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn first_sample_at_once_then_every_interval() {
+    let mut s = Schedule::new(ms(500), None);
+    assert_eq!(s.next(ms(0)), Some(Deadline { k: 0, at: ms(0) }));
+    assert_eq!(s.next(ms(3)), Some(Deadline { k: 1, at: ms(500) }));
+    assert_eq!(s.next(ms(501)), Some(Deadline { k: 2, at: ms(1000) }));
+}
+
+#[test]
+fn a_stall_skips_deadlines_instead_of_bursting() {
+    let mut s = Schedule::new(ms(100), None);
+    s.next(ms(0));
+    // Stopped for 1.05 s: deadlines 1..=10 are gone; the next is 11 (1.1 s).
+    assert_eq!(s.next(ms(1050)), Some(Deadline { k: 11, at: ms(1100) }));
+    // A deadline exactly now is not in the past.
+    assert_eq!(s.next(ms(1200)), Some(Deadline { k: 12, at: ms(1200) }));
+}
+
+#[test]
+fn duration_bounds_the_samples_like_the_reference_log() {
+    // 300 s at 5 s: k × 5 < 300 gives 60 samples (the original test mode's log).
+    let mut s = Schedule::new(Duration::from_secs(5), Some(Duration::from_secs(300)));
+    let mut n = 0;
+    while let Some(d) = s.next(d_at(n)) {
+        assert_eq!(d.k, n);
+        n += 1;
+    }
+    assert_eq!(n, 60);
+}
+
+fn d_at(k: u64) -> Duration {
+    Duration::from_secs(5 * k)
+}
+
+#[test]
+fn deadline_past_duration_is_none() {
+    let mut s = Schedule::new(ms(500), Some(ms(3000)));
+    s.next(ms(0));
+    assert_eq!(s.next(ms(2900)), None);
+}
+
+proptest! {
+    #[test]
+    fn never_past_never_skips_one_ahead(interval in 1u64..10_000, steps in proptest::collection::vec(0u64..50_000, 1..100)) {
+        let mut s = Schedule::new(Duration::from_micros(interval), None);
+        let mut now = 0u64;
+        let mut last_k: Option<u64> = None;
+        for step in steps {
+            now += step;
+            let d = s.next(Duration::from_micros(now)).unwrap();
+            // Never in the past.
+            prop_assert!(d.at >= Duration::from_micros(now));
+            prop_assert_eq!(d.at, Duration::from_micros(d.k * interval));
+            // Never skips a deadline that was still ahead: the one before it was already handed out or is past.
+            if d.k > 0 {
+                let prev_at = (d.k - 1) * interval;
+                prop_assert!(prev_at < now || last_k == Some(d.k - 1));
+            }
+            if let Some(l) = last_k { prop_assert!(d.k > l); }
+            last_k = Some(d.k);
+            // The caller sleeps until the deadline.
+            now = d.k * interval;
+        }
+    }
+}
