@@ -90,19 +90,31 @@ mod tests {
     #[test]
     fn parse_keeps_integer_or_decimal() {
         assert_eq!(IntervalSpec::parse("300"), Ok(IntervalSpec::Integer(300)));
-        assert_eq!(IntervalSpec::parse("300.0"), Ok(IntervalSpec::Decimal(300.0)));
+        assert_eq!(
+            IntervalSpec::parse("300.0"),
+            Ok(IntervalSpec::Decimal(300.0))
+        );
         assert_eq!(IntervalSpec::parse("0.2"), Ok(IntervalSpec::Decimal(0.2)));
         assert_eq!(IntervalSpec::parse("0"), Err(IntervalError::NotPositive));
         assert_eq!(IntervalSpec::parse("-1"), Err(IntervalError::NotPositive));
         assert_eq!(IntervalSpec::parse("abc"), Err(IntervalError::NotPositive));
         assert_eq!(IntervalSpec::parse("NaN"), Err(IntervalError::NotPositive));
-        assert_eq!(IntervalSpec::parse("99999999999"), Err(IntervalError::TooLarge));
+        assert_eq!(
+            IntervalSpec::parse("99999999999"),
+            Err(IntervalError::TooLarge)
+        );
         assert_eq!(IntervalSpec::parse("1e300"), Err(IntervalError::TooLarge));
     }
 
     #[test]
     fn durations() {
-        assert_eq!(IntervalSpec::Integer(5).as_duration(), Duration::from_secs(5));
-        assert_eq!(IntervalSpec::Decimal(0.2).as_duration(), Duration::from_millis(200));
+        assert_eq!(
+            IntervalSpec::Integer(5).as_duration(),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            IntervalSpec::Decimal(0.2).as_duration(),
+            Duration::from_millis(200)
+        );
     }
 }

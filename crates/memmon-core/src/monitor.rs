@@ -97,9 +97,13 @@ impl SampleOutcome {
         let detail = self.detail_due.then_some(Event::DetailDue {
             index: self.sample.index,
         });
-        [Some(Event::Sample(self.sample)), self.warning.map(Event::Warning), detail]
-            .into_iter()
-            .flatten()
+        [
+            Some(Event::Sample(self.sample)),
+            self.warning.map(Event::Warning),
+            detail,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 

@@ -33,8 +33,11 @@ impl Schedule {
     /// The next deadline not already handed out and not in the past relative to `now` (time
     /// since the start): deadlines that passed while the caller was busy are skipped, never
     /// made up in a burst. `None` when the duration allows no more samples.
+    ///
+    /// The first call always returns `k = 0`: the first sample is taken at once when monitoring
+    /// starts, even though a few microseconds have passed since the caller noted the start.
     pub fn next(&mut self, now: Duration) -> Option<Deadline> {
-        let now_ns = now.as_nanos();
+        let now_ns = if self.next_k == 0 { 0 } else { now.as_nanos() };
         let first_not_past = now_ns.div_ceil(self.interval_ns);
         let k = u128::from(self.next_k).max(first_not_past);
         let at_ns = k.checked_mul(self.interval_ns)?;

@@ -1,8 +1,6 @@
 //! The state machine's behaviour, with exact numbers.
 
-use memmon_core::{
-    Bytes, Event, Monitor, MonitorSettings, Reading, SampleError, Stamp, MIB,
-};
+use memmon_core::{Bytes, Event, Monitor, MonitorSettings, Reading, SampleError, Stamp, MIB};
 use proptest::prelude::*;
 use std::num::NonZeroU64;
 use std::time::{Duration, SystemTime};
@@ -103,7 +101,9 @@ fn detail_every_is_a_parameter_and_can_be_off() {
         detail_every: NonZeroU64::new(3),
         ..MonitorSettings::default()
     });
-    let due: Vec<bool> = (0..7).map(|i| m.on_sample(at(i), rss(MIB)).detail_due).collect();
+    let due: Vec<bool> = (0..7)
+        .map(|i| m.on_sample(at(i), rss(MIB)).detail_due)
+        .collect();
     assert_eq!(due, [false, false, true, false, false, true, false]);
     let mut off = Monitor::new(MonitorSettings {
         detail_every: None,
@@ -156,7 +156,10 @@ fn footer_uses_last_good_sample_when_no_fresh_one() {
     let s = m.finish(at(10), None).unwrap();
     assert_eq!((s.last, s.peak, s.fresh), (18 * MIB, 20 * MIB, false));
     assert_eq!(s.growth, Bytes(3 * MIB as i64));
-    assert_eq!(Monitor::new(MonitorSettings::default()).finish(at(1), None), None);
+    assert_eq!(
+        Monitor::new(MonitorSettings::default()).finish(at(1), None),
+        None
+    );
 }
 
 proptest! {

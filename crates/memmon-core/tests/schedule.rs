@@ -17,13 +17,32 @@ fn first_sample_at_once_then_every_interval() {
 }
 
 #[test]
+fn the_first_sample_is_taken_at_once_even_if_asked_late() {
+    let mut s = Schedule::new(ms(500), Some(ms(3000)));
+    assert_eq!(s.next(ms(2)), Some(Deadline { k: 0, at: ms(0) }));
+    assert_eq!(s.next(ms(3)), Some(Deadline { k: 1, at: ms(500) }));
+}
+
+#[test]
 fn a_stall_skips_deadlines_instead_of_bursting() {
     let mut s = Schedule::new(ms(100), None);
     s.next(ms(0));
     // Stopped for 1.05 s: deadlines 1..=10 are gone; the next is 11 (1.1 s).
-    assert_eq!(s.next(ms(1050)), Some(Deadline { k: 11, at: ms(1100) }));
+    assert_eq!(
+        s.next(ms(1050)),
+        Some(Deadline {
+            k: 11,
+            at: ms(1100)
+        })
+    );
     // A deadline exactly now is not in the past.
-    assert_eq!(s.next(ms(1200)), Some(Deadline { k: 12, at: ms(1200) }));
+    assert_eq!(
+        s.next(ms(1200)),
+        Some(Deadline {
+            k: 12,
+            at: ms(1200)
+        })
+    );
 }
 
 #[test]
@@ -54,12 +73,13 @@ proptest! {
     fn never_past_never_skips_one_ahead(interval in 1u64..10_000, steps in proptest::collection::vec(0u64..50_000, 1..100)) {
         let mut s = Schedule::new(Duration::from_micros(interval), None);
         let mut now = 0u64;
-        let mut last_k: Option<u64> = None;
+        prop_assert_eq!(s.next(Duration::ZERO).map(|d| d.k), Some(0));
+        let mut last_k = Some(0);
         for step in steps {
             now += step;
             let d = s.next(Duration::from_micros(now)).unwrap();
-            // Never in the past.
-            prop_assert!(d.at >= Duration::from_micros(now));
+            // Never in the past (but the first, taken at once).
+            prop_assert!(d.k == 0 || d.at >= Duration::from_micros(now));
             prop_assert_eq!(d.at, Duration::from_micros(d.k * interval));
             // Never skips a deadline that was still ahead: the one before it was already handed out or is past.
             if d.k > 0 {

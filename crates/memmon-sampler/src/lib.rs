@@ -1,7 +1,60 @@
 //! Memory samplers and detail sources: the only crate that reads `/proc` or implements
 //! `GlobalAlloc`.
 //!
-//! It will hold the implementations of memmon-core's [`memmon_core::Sampler`] and
-//! [`memmon_core::DetailSource`]: procfs (Linux fast path), sysinfo (portable fallback), a scripted
-//! mock for tests, a tracking global allocator, the smaps detail source and the Python hook.
-//! It never formats log lines (memmon-format does) and never decides policy (memmon-core does).
+//! It implements memmon-core's [`memmon_core::Sampler`] and
+//! [`memmon_core::DetailSource`]:
+//!
+//! - [`ProcfsSampler`]: the Linux fast path. It keeps `/proc/PID/statm` and `/proc/meminfo` open
+//!   and re-reads them into reused buffers, optionally summing over the process's descendants.
+//! - [`SysinfoSampler`]: the portable fallback through the `sysinfo` crate;
+//!   [`auto_sampler`] picks between the two.
+//! - [`SmapsSource`]: the `[smaps]` detail block (mappings grouped by path, top 10 by RSS).
+//! - [`oom_kills`]: the kernel's OOM-kill counter, for the OOM warning line.
+//! - [`MockSampler`] and [`MockDetail`]: scripted stand-ins for tests across the workspace.
+//! - [`parse`]: the pure `/proc` parsers behind them, usable on any text.
+//!
+//! Every figure leaves this crate in bytes: pages are converted with the running kernel's
+//! [`page_size`], the kernel's "kB" as KiB.
+//!
+//! What it never does: format log lines (memmon-format does) or decide policy — when to
+//! sample, when a detail block is due, what counts as growth (memmon-core does).
+//!
+//! # Example
+//! ```
+//! use memmon_core::Sampler;
+//! use memmon_sampler::{auto_sampler, ProcfsOptions};
+//!
+//! let mut sampler = auto_sampler(std::process::id(), ProcfsOptions::default())?;
+//! let reading = sampler.sample()?;
+//! assert!(reading.rss > 0 && reading.sys_total >= reading.sys_available);
+//! # Ok::<(), memmon_core::SampleError>(())
+//! ```
+
+// The tracking global allocator (`alloc`) is another engineer's, still to come.
+mod error;
+mod mock;
+mod procfs;
+mod smaps;
+mod sysinfo;
+mod vmstat;
+
+pub use crate::mock::{MockDetail, MockSampler};
+pub use crate::procfs::{page_size, parse, ProcfsOptions, ProcfsSampler};
+pub use crate::smaps::SmapsSource;
+pub use crate::sysinfo::SysinfoSampler;
+pub use crate::vmstat::oom_kills;
+
+use memmon_core::{SampleError, Sampler};
+
+/// The best sampler for this system: [`ProcfsSampler`] when `options.root` is a directory
+/// (Linux), else [`SysinfoSampler`] (with `options.children` carried over).
+pub fn auto_sampler(
+    pid: u32,
+    options: ProcfsOptions,
+) -> Result<Box<dyn Sampler + Send>, SampleError> {
+    if options.root.is_dir() {
+        Ok(Box::new(ProcfsSampler::new(pid, options)?))
+    } else {
+        Ok(Box::new(SysinfoSampler::new(pid, options.children)?))
+    }
+}

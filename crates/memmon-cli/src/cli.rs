@@ -1,0 +1,178 @@
+//! The command line, as typed (clap derive). Validation against the config happens in
+//! `settings.rs`, so this file stays a plain description of flags and their help.
+
+use clap::{Args, Parser, Subcommand};
+use memmon_core::IntervalSpec;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// memmon: a memory-leak monitor that writes the original monitor's memory_usage.log.
+#[derive(Debug, Parser)]
+#[command(
+    name = "memmon",
+    version,
+    about = "Watch a process's memory and write memory_usage.log, the same lines as the original Python monitor",
+    long_about = "memmon watches the memory of a process (RSS, VMS, system memory) on a fixed schedule, \
+writes one line per sample to memory_usage.log in the original monitor's Japanese format, warns when \
+memory grew more than a threshold (50 MB), adds a detail block every 10th sample, and keeps the \
+evidence across restarts (it appends, and rotates by size).",
+    after_help = "EXIT STATUS:\n  0  success (with --pid: the process ended or memmon was stopped)\n  \
+2  bad usage or configuration, or the process cannot be watched\n  N  with a COMMAND: the command's own exit code (128+N when it was killed by signal N)"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command (or attach to a PID) and log its memory until it ends.
+    #[command(after_help = "EXAMPLES:\n  memmon run -- python3 pi_client.py\n  \
+memmon run --config client_config.json --children -- /bin/bash start_pi.sh\n  \
+memmon run --pid 1234 --interval 60 --log app_memory.log\n\n\
+Settings come from --config (default ./client_config.json when present, else built-in \
+defaults); flags override them. With `enabled: false` in the config and no --enable, the \
+command still runs, unmonitored.")]
+    Run(RunArgs),
+    /// The guide's test mode: memmon watches itself while keeping 1 MiB more every interval.
+    Test(TestArgs),
+    /// Check a configuration file and print the effective settings.
+    #[command(
+        after_help = "Exits 0 and prints the settings when the file is valid; prints the error \
+(file, key, value, what was expected) and exits 2 when not. Unknown keys are warnings."
+    )]
+    CheckConfig(CheckConfigArgs),
+}
+
+/// `memmon run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (client_config.json or memmon.toml) [default: ./client_config.json when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Watch an existing process instead of starting a COMMAND
+    #[arg(long, value_name = "PID", conflicts_with = "command")]
+    pub pid: Option<u32>,
+    /// Seconds between samples, integer or decimal [config: interval, default 300]
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
+    pub interval: Option<IntervalSpec>,
+    /// Log file [config: log_file, default memory_usage.log]
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Write a detail block every 10th sample (= tracemalloc: true) [config: tracemalloc]
+    #[arg(long)]
+    pub detail: bool,
+    /// Warn when memory grew more than this many MB since the first sample [config: warn_threshold_mb, default 50]
+    #[arg(long, value_name = "MB", value_parser = parse_non_negative)]
+    pub threshold_mb: Option<f64>,
+    /// Count the memory of all descendants of the process too (for `bash start_pi.sh`)
+    #[arg(long)]
+    pub children: bool,
+    /// Stop monitoring after this many seconds (the command keeps running, memmon waits for it)
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Rotate the log when it is larger than this many MB [config: max_log_mb, default 10]
+    #[arg(long, value_name = "MB", value_parser = parse_positive)]
+    pub max_log_mb: Option<f64>,
+    /// How many rotated logs (.1, .2 …) to keep [config: keep_logs, default 5]
+    #[arg(long, value_name = "N")]
+    pub keep_logs: Option<u32>,
+    /// Monitor even when the config says `enabled: false`
+    #[arg(long)]
+    pub enable: bool,
+    /// Read process and system memory from this directory instead of /proc (for tests)
+    #[arg(long, value_name = "DIR", hide = true, default_value = "/proc")]
+    pub proc_root: PathBuf,
+    /// The command to run and watch, after `--`
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// `memmon test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// How long the test runs, in seconds
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Seconds between samples (and between 1 MiB steps)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_interval)]
+    pub interval: IntervalSpec,
+    /// Log file
+    #[arg(long, value_name = "FILE", default_value = "test_memory.log")]
+    pub log: PathBuf,
+}
+
+/// `memmon check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The file to check (client_config.json or memmon.toml)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+fn parse_interval(s: &str) -> Result<IntervalSpec, String> {
+    IntervalSpec::parse(s).map_err(|e| format!("{e}, got {s:?}"))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > IntervalSpec::MAX_SECS as f64 {
+        return Err(format!("expected a number of seconds > 0, got {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a number > 0, got {s:?}")),
+    }
+}
+
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number >= 0, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_command_after_double_dash() {
+        let cli =
+            Cli::try_parse_from(["memmon", "run", "--interval", "0.2", "--", "sh", "-c", "x"])
+                .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.interval, Some(IntervalSpec::Decimal(0.2)));
+        assert_eq!(run.command, ["sh", "-c", "x"]);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_value() {
+        let err = Cli::try_parse_from(["memmon", "run", "--interval", "0", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("expected a number of seconds > 0, got \"0\""),
+            "{err}"
+        );
+        assert!(Cli::try_parse_from(["memmon", "run", "--pid", "1", "--", "true"]).is_err());
+    }
+}

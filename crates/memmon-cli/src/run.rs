@@ -1,0 +1,418 @@
+//! `memmon run`: start a command (or attach to a PID), watch it on the schedule, pass signals
+//! on, and leave a log that ends with a footer whatever happens.
+
+use crate::cli::RunArgs;
+use crate::console::Console;
+use crate::session::{Attempt, Session, SessionParts};
+use crate::settings;
+use crate::sink::{LogSink, SinkOptions};
+use memmon_core::{MonitorSettings, SampleError, MIB};
+use memmon_format::ExitKind;
+use memmon_sampler::{ProcfsOptions, SmapsSource};
+use rustix::process::{Pid, PidfdFlags, Signal};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::iterator::SignalsInfo;
+use signal_hook::low_level::siginfo::Cause;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// A second SIGINT within this window skips the graceful wait.
+const DOUBLE_INTERRUPT: Duration = Duration::from_secs(2);
+/// How long a sample that found the command gone waits for its exit status.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+pub(crate) enum Wake {
+    Signal { number: i32, from_kernel: bool },
+    ChildExited(ExitStatus),
+    ChildWaitFailed(String),
+    TargetGone,
+}
+
+/// Exit code for bad usage, configuration, or a process that cannot be watched.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs `memmon run` and returns the process exit code.
+pub fn run(args: RunArgs) -> i32 {
+    let resolved = match settings::resolve_run(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("memmon: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let config = resolved.config;
+    if args.command.is_empty() && args.pid.is_none() {
+        eprintln!("memmon: nothing to watch: give a COMMAND after `--`, or --pid PID (see memmon run --help)");
+        return EXIT_USAGE;
+    }
+    let (tx, rx) = mpsc::channel();
+    if let Err(e) = watch_signals(tx.clone()) {
+        eprintln!("memmon: cannot install signal handlers: {e}");
+        return EXIT_USAGE;
+    }
+
+    if !config.enabled {
+        let source = resolved
+            .source
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the configuration".into());
+        if args.command.is_empty() {
+            eprintln!("memmon: monitoring is disabled (enabled: false in {source}); nothing to do (use --enable to monitor anyway)");
+            return 0;
+        }
+        eprintln!("memmon: monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)");
+        return match spawn(&args, &tx) {
+            Ok((pid, pidfd)) => wait_unmonitored(pid, pidfd.as_ref(), &rx),
+            Err(code) => code,
+        };
+    }
+
+    let sink_options = SinkOptions {
+        max_bytes: (config.max_log_mb * MIB as f64) as u64,
+        keep: config.keep_logs,
+        sync: config.interval.as_secs_f64() >= 1.0,
+    };
+    let sink = match LogSink::open(&config.log_file, sink_options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("memmon: {e}");
+            return EXIT_USAGE;
+        }
+    };
+
+    let mut child_pidfd = None;
+    let pid = match args.pid {
+        Some(pid) => pid,
+        None => match spawn(&args, &tx) {
+            Ok((pid, pidfd)) => {
+                child_pidfd = pidfd;
+                pid
+            }
+            Err(code) => return code,
+        },
+    };
+    let command_mode = args.pid.is_none();
+
+    let options = ProcfsOptions {
+        root: args.proc_root.clone(),
+        children: args.children,
+    };
+    let sampler = match memmon_sampler::auto_sampler(pid, options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("memmon: cannot watch process {pid}: {}", explain(&e));
+            if command_mode {
+                // The command runs anyway: memmon's trouble must not take it down.
+                return wait_unmonitored(pid, child_pidfd.as_ref(), &rx);
+            }
+            return EXIT_USAGE;
+        }
+    };
+    if !command_mode {
+        watch_pid(pid, tx.clone());
+    }
+    let detail = config
+        .tracemalloc
+        .then(|| Box::new(SmapsSource::new(pid, args.proc_root.clone())) as Box<_>);
+    let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
+    let mut session = Session::start(SessionParts {
+        sampler,
+        detail,
+        sink,
+        settings: MonitorSettings {
+            warn_threshold: MonitorSettings::threshold_from_mib(config.warn_threshold_mb),
+            detail_every: Some(config.detail_every),
+        },
+        interval: config.interval,
+        duration: args.duration,
+        pid,
+        proc_root,
+        console: Console::plain(),
+    });
+
+    let pidfd = child_pidfd;
+    let mut last_interrupt: Option<Instant> = None;
+    loop {
+        let Some(deadline) = session.next_deadline() else {
+            // Duration over: footer now, then the command keeps running unmonitored.
+            session.finish(None, true);
+            return if command_mode {
+                wait_unmonitored(pid, pidfd.as_ref(), &rx)
+            } else {
+                0
+            };
+        };
+        // Wait for the deadline, handling whatever wakes us first.
+        loop {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(timeout) {
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Wake::Signal {
+                    number,
+                    from_kernel,
+                }) => {
+                    if !command_mode {
+                        session.finish(None, true);
+                        return 0;
+                    }
+                    let now = Instant::now();
+                    let repeat = number == SIGINT
+                        && last_interrupt.is_some_and(|t| now.duration_since(t) < DOUBLE_INTERRUPT);
+                    if number == SIGINT {
+                        last_interrupt = Some(now);
+                    }
+                    if repeat {
+                        send(pid, pidfd.as_ref(), Signal::KILL);
+                        session.finish(None, false);
+                        return 130;
+                    }
+                    // A terminal's Ctrl-C already reached the command (same process group).
+                    if !from_kernel {
+                        if let Some(sig) = Signal::from_named_raw(number) {
+                            send(pid, pidfd.as_ref(), sig);
+                        }
+                    }
+                }
+                Ok(Wake::ChildExited(status)) => {
+                    session.finish(Some(exit_kind(status)), false);
+                    return exit_code(status);
+                }
+                Ok(Wake::ChildWaitFailed(e)) => {
+                    eprintln!("memmon: lost track of the command: {e}");
+                    session.finish(None, false);
+                    return EXIT_USAGE;
+                }
+                Ok(Wake::TargetGone) => {
+                    session.finish(None, false);
+                    return 0;
+                }
+            }
+        }
+        match session.sample() {
+            Attempt::Sampled | Attempt::Failed => {}
+            Attempt::Gone if command_mode => {
+                // The command is ending: its exit status is on its way.
+                match rx.recv_timeout(EXIT_GRACE) {
+                    Ok(Wake::ChildExited(status)) => {
+                        session.finish(Some(exit_kind(status)), false);
+                        return exit_code(status);
+                    }
+                    _ => continue,
+                }
+            }
+            Attempt::Gone => {
+                session.finish(None, false);
+                return 0;
+            }
+        }
+    }
+}
+
+/// Starts the command with stdin, stdout and stderr passed through, and a thread that reports
+/// its exit. Spawn failures give the shell's codes: 127 not found, 126 not executable.
+fn spawn(args: &RunArgs, tx: &Sender<Wake>) -> Result<(u32, Option<OwnedFd>), i32> {
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(EXIT_USAGE);
+    };
+    let mut child = match Command::new(program).args(rest).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("memmon: cannot start {}: {e}", program.to_string_lossy());
+            return Err(match e.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                _ => 126,
+            });
+        }
+    };
+    let pid = child.id();
+    // A pidfd names this very process, so a signal can never reach a reused PID.
+    let pidfd = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok());
+    let tx = tx.clone();
+    let waiter = std::thread::Builder::new()
+        .name("memmon-wait".into())
+        .spawn(move || {
+            let msg = match child.wait() {
+                Ok(status) => Wake::ChildExited(status),
+                Err(e) => Wake::ChildWaitFailed(e.to_string()),
+            };
+            let _ = tx.send(msg);
+        });
+    if let Err(e) = waiter {
+        // Without the waiter memmon cannot tell when the command ends; the command still runs.
+        eprintln!("memmon: cannot start a thread: {e}");
+        return Err(EXIT_USAGE);
+    }
+    Ok((pid, pidfd))
+}
+
+/// Waits for the command without monitoring it, passing signals on; returns its exit code.
+fn wait_unmonitored(pid: u32, pidfd: Option<&OwnedFd>, rx: &Receiver<Wake>) -> i32 {
+    let mut last_interrupt: Option<Instant> = None;
+    loop {
+        match rx.recv() {
+            Ok(Wake::ChildExited(status)) => return exit_code(status),
+            Ok(Wake::ChildWaitFailed(e)) => {
+                eprintln!("memmon: lost track of the command: {e}");
+                return EXIT_USAGE;
+            }
+            Ok(Wake::Signal {
+                number,
+                from_kernel,
+            }) => {
+                let now = Instant::now();
+                if number == SIGINT
+                    && last_interrupt.is_some_and(|t| now.duration_since(t) < DOUBLE_INTERRUPT)
+                {
+                    send(pid, pidfd, Signal::KILL);
+                    return 130;
+                }
+                if number == SIGINT {
+                    last_interrupt = Some(now);
+                }
+                if !from_kernel {
+                    if let Some(sig) = Signal::from_named_raw(number) {
+                        send(pid, pidfd, sig);
+                    }
+                }
+            }
+            Ok(Wake::TargetGone) => {}
+            Err(_) => return EXIT_USAGE,
+        }
+    }
+}
+
+/// Sends a signal to the command, through its pidfd when there is one.
+fn send(pid: u32, pidfd: Option<&OwnedFd>, sig: Signal) {
+    let result = match pidfd {
+        Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
+        None => match i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            Some(p) => rustix::process::kill_process(p, sig),
+            None => return,
+        },
+    };
+    if let Err(e) = result {
+        tracing::debug!("signal {sig:?} to {pid} not delivered: {e}");
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP arrive as messages, with whether the kernel (a terminal) sent them.
+pub(crate) fn watch_signals(tx: Sender<Wake>) -> std::io::Result<()> {
+    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new()
+        .name("memmon-signals".into())
+        .spawn(move || {
+            for origin in signals.forever() {
+                let wake = Wake::Signal {
+                    number: origin.signal,
+                    from_kernel: origin.cause == Cause::Kernel,
+                };
+                if tx.send(wake).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// With --pid, a pidfd becomes readable when the process exits: memmon stops at once instead
+/// of at the next sample. Without pidfd support the next sample notices.
+fn watch_pid(pid: u32, tx: Sender<Wake>) {
+    let Some(fd) = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
+    else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("memmon-pid".into())
+        .spawn(move || {
+            use rustix::event::{poll, PollFd, PollFlags};
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            loop {
+                match poll(&mut fds, None) {
+                    Ok(n) if n > 0 => break,
+                    Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+                    Err(_) => return,
+                }
+            }
+            let _ = tx.send(Wake::TargetGone);
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("no pid watcher thread: {e}");
+    }
+}
+
+fn exit_kind(status: ExitStatus) -> ExitKind {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitKind::Code(code),
+        (None, Some(sig)) => ExitKind::Signal {
+            number: sig,
+            name: signal_name(sig).to_string(),
+        },
+        (None, None) => ExitKind::Code(-1),
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => EXIT_USAGE,
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => "SIG?",
+    }
+}
+
+/// Turns a sampler error into advice for the user.
+fn explain(e: &SampleError) -> String {
+    match e {
+        SampleError::Exited { pid } => format!("no process {pid} exists"),
+        SampleError::PermissionDenied { path } => format!(
+            "permission denied reading {path}: the process belongs to another user; run memmon as that user (or root)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code(ExitStatus::from_raw(15)), 143);
+        assert_eq!(
+            exit_kind(ExitStatus::from_raw(9)),
+            ExitKind::Signal {
+                number: 9,
+                name: "SIGKILL".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! One monitoring session: the sampler, memmon-core's state machine and the log, wired together.
+//! `run` and `test` both drive a `Session`; they differ only in what they watch and how they wait.
+
+use crate::console::Console;
+use crate::sink::LogSink;
+use memmon_core::{
+    DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler, Schedule, Stamp,
+};
+use memmon_format::{console, ExitKind, LogFormat, Record};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What a session needs to start.
+pub struct SessionParts {
+    /// Reads the watched process.
+    pub sampler: Box<dyn Sampler + Send>,
+    /// Fills detail blocks, when detail is on.
+    pub detail: Option<Box<dyn DetailSource + Send>>,
+    /// The open log.
+    pub sink: LogSink,
+    /// Threshold and detail cadence.
+    pub settings: MonitorSettings,
+    /// Sampling interval as configured.
+    pub interval: IntervalSpec,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// The PID shown in the header.
+    pub pid: u32,
+    /// Where `/proc/vmstat` is read for the OOM line (`None`: not watched).
+    pub proc_root: Option<PathBuf>,
+    /// Where console lines go.
+    pub console: Console,
+}
+
+/// The outcome of one attempt to sample.
+pub enum Attempt {
+    /// A sample line (and perhaps a warning and detail) was produced.
+    Sampled,
+    /// The sample failed for a reason worth a log line.
+    Failed,
+    /// The watched process is gone.
+    Gone,
+}
+
+/// A running session.
+pub struct Session {
+    monitor: Monitor,
+    format: LogFormat,
+    sink: LogSink,
+    sampler: Box<dyn Sampler + Send>,
+    detail: Option<Box<dyn DetailSource + Send>>,
+    schedule: Schedule,
+    interval: IntervalSpec,
+    started: Instant,
+    started_wall: SystemTime,
+    pid: u32,
+    proc_root: Option<PathBuf>,
+    oom_seen: Option<u64>,
+    records: Vec<Record>,
+    console: Console,
+}
+
+impl Session {
+    /// Starts monitoring: writes the console start lines and the header.
+    pub fn start(parts: SessionParts) -> Self {
+        let format = LogFormat::system();
+        let oom_seen = parts
+            .proc_root
+            .as_deref()
+            .and_then(|root| memmon_sampler::oom_kills(root).ok());
+        let mut s = Session {
+            monitor: Monitor::new(parts.settings),
+            format,
+            sink: parts.sink,
+            sampler: parts.sampler,
+            detail: parts.detail,
+            schedule: Schedule::new(parts.interval.as_duration(), parts.duration),
+            interval: parts.interval,
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            pid: parts.pid,
+            proc_root: parts.proc_root,
+            oom_seen,
+            records: Vec::with_capacity(16),
+            console: parts.console,
+        };
+        if s.detail.is_some() {
+            s.console.say(&console::tracemalloc_enabled());
+        }
+        let shown = std::path::absolute(s.sink.path()).unwrap_or_else(|_| s.sink.path().into());
+        s.console.say(&console::log_file(&shown));
+        s.console.say(&console::start(s.interval));
+        let header = s.format.header(s.started_wall, s.pid, s.interval, false);
+        s.sink.write(&s.format, &header, 0);
+        s
+    }
+
+    /// The next sampling deadline as an `Instant`, or `None` when the duration is over.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        let now = self.started.elapsed();
+        self.schedule.next(now).map(|d| self.started + d.at)
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            wall: SystemTime::now(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// Takes one sample and writes its lines.
+    pub fn sample(&mut self) -> Attempt {
+        let at = self.stamp();
+        self.records.clear();
+        let attempt = match self.sampler.sample() {
+            Ok(reading) => {
+                let out = self.monitor.on_sample(at, reading);
+                let sample = self.format.sample(&out.sample);
+                let every = self.monitor.settings().detail_every;
+                if every.is_some_and(|n| out.sample.index % n.get() == 0) {
+                    self.console.say(&console::sample(&sample));
+                }
+                self.records.push(sample);
+                if let Some(w) = out.warning {
+                    let line = self.format.warning(&w);
+                    self.console.say(&console::warning(&line));
+                    self.records.push(line);
+                }
+                self.check_oom();
+                if out.detail_due {
+                    if let Some(source) = self.detail.as_mut() {
+                        match source.detail() {
+                            Ok(blocks) => {
+                                for block in &blocks {
+                                    self.records.extend(self.format.detail(block));
+                                }
+                            }
+                            Err(e) => tracing::warn!("detail block skipped: {e}"),
+                        }
+                    }
+                }
+                Attempt::Sampled
+            }
+            Err(SampleError::Exited { .. }) => return Attempt::Gone,
+            Err(error) => {
+                self.console.say(&console::error(&error));
+                let failed = self.monitor.on_failure(at, error);
+                self.records.push(self.format.failed(&failed));
+                Attempt::Failed
+            }
+        };
+        self.console.step();
+        let samples = u64::from(matches!(attempt, Attempt::Sampled));
+        self.sink.write(&self.format, &self.records, samples);
+        if self.sink.over_limit() {
+            self.rotate();
+        }
+        attempt
+    }
+
+    fn check_oom(&mut self) {
+        let (Some(root), Some(seen)) = (self.proc_root.as_deref(), self.oom_seen) else {
+            return;
+        };
+        if let Ok(now) = memmon_sampler::oom_kills(root) {
+            if now > seen {
+                self.records.push(self.format.oom(now - seen));
+            }
+            self.oom_seen = Some(now);
+        }
+    }
+
+    fn rotate(&mut self) {
+        match self.sink.rotate_now() {
+            Ok(()) => {
+                let header = self
+                    .format
+                    .header(SystemTime::now(), self.pid, self.interval, true);
+                self.sink.write(&self.format, &header, 0);
+            }
+            Err(e) => self.console.say(&format!(
+                "memmon: cannot rotate the log {}: {e}; it keeps growing",
+                self.sink.path().display()
+            )),
+        }
+    }
+
+    /// Ends the session: the exit line (when the command ended), one fresh final sample when
+    /// `fresh` allows it, and the footer.
+    pub fn finish(mut self, exit: Option<ExitKind>, fresh: bool) {
+        let at = self.stamp();
+        self.records.clear();
+        if let Some(kind) = exit {
+            self.records.push(self.format.process_exit(kind));
+        }
+        let reading = if fresh {
+            self.sampler.sample().ok()
+        } else {
+            None
+        };
+        if let Some(summary) = self.monitor.finish(at, reading) {
+            self.records.extend(self.format.footer(&summary));
+        }
+        self.sink.write(&self.format, &self.records, 0);
+        let shown =
+            std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());
+        self.console.say(&console::stop(&shown));
+    }
+}

@@ -1,0 +1,226 @@
+//! The log file: appended, one write per sample, rotated by size, and never a reason to stop.
+//!
+//! A write failure (full disk, a device that refuses) is reported once on stderr, the samples
+//! are counted as lost, and every later sample retries; when a write works again the log gets
+//! the spec's lost-samples line first.
+
+use memmon_format::{LogFormat, Record};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// How the log file is kept.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// Rotate when a regular log file is larger than this.
+    pub max_bytes: u64,
+    /// Rotated files kept (`.1` … `.N`); 0 keeps none.
+    pub keep: u32,
+    /// `fdatasync` after each write: on for intervals of a second or more, so a power cut loses
+    /// at most the line being written; off for faster intervals, where it would wear the SD card.
+    pub sync: bool,
+}
+
+/// The log could not be opened at start (memmon has not started anything yet, so this is fatal).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the log {path}: {source}")]
+pub struct OpenError {
+    path: String,
+    #[source]
+    source: io::Error,
+}
+
+struct Failing {
+    reason: String,
+    lost: u64,
+}
+
+/// The open log.
+pub struct LogSink {
+    path: PathBuf,
+    file: File,
+    regular: bool,
+    size: u64,
+    options: SinkOptions,
+    buf: Vec<u8>,
+    failing: Option<Failing>,
+}
+
+impl LogSink {
+    /// Opens the log for appending, rotating it first when it is a regular file over the limit
+    /// (the run boundary). Creates it with mode 0644 (less under the umask) and never follows a
+    /// symlink at the log path.
+    pub fn open(path: &Path, options: SinkOptions) -> Result<Self, OpenError> {
+        let err = |source| OpenError {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Ok(meta) = fs::symlink_metadata(path) {
+            if meta.file_type().is_file() && meta.len() > 0 && meta.len() >= options.max_bytes {
+                rotate(path, options.keep).map_err(err)?;
+            }
+        }
+        let file = open_append(path).map_err(err)?;
+        let meta = file.metadata().map_err(err)?;
+        Ok(LogSink {
+            path: path.to_path_buf(),
+            regular: meta.file_type().is_file(),
+            size: meta.len(),
+            file,
+            options,
+            buf: Vec::with_capacity(4096),
+            failing: None,
+        })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the records in one write. `samples` is how many sample lines they hold, counted as
+    /// lost when the write fails. Returns whether the write succeeded.
+    pub fn write(&mut self, format: &LogFormat, records: &[Record], samples: u64) -> bool {
+        self.buf.clear();
+        if let Some(f) = &self.failing {
+            if f.lost > 0 {
+                let line = format.lost_samples(f.lost, &f.reason);
+                // Writing into a Vec cannot fail.
+                let _ = memmon_format::write_records(&mut self.buf, std::slice::from_ref(&line));
+            }
+        }
+        let _ = memmon_format::write_records(&mut self.buf, records);
+        let result = self.file.write_all(&self.buf).and_then(|()| {
+            if self.options.sync && self.regular {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.size += self.buf.len() as u64;
+                if let Some(f) = self.failing.take() {
+                    eprintln!(
+                        "memmon: writing to the log {} works again ({} samples were lost)",
+                        self.path.display(),
+                        f.lost
+                    );
+                }
+                true
+            }
+            Err(e) => {
+                match &mut self.failing {
+                    Some(f) => f.lost += samples,
+                    None => {
+                        eprintln!(
+                            "memmon: cannot write to the log {}: {e}; monitoring goes on and retries at every sample",
+                            self.path.display()
+                        );
+                        self.failing = Some(Failing {
+                            reason: e.to_string(),
+                            lost: samples,
+                        });
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Whether the log (a regular file) has passed the size limit.
+    pub fn over_limit(&self) -> bool {
+        self.regular && self.size > self.options.max_bytes
+    }
+
+    /// Rotates now (mid-run) and reopens a fresh file; the caller writes a continuation header.
+    pub fn rotate_now(&mut self) -> io::Result<()> {
+        rotate(&self.path, self.options.keep)?;
+        self.file = open_append(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// `log` → `log.1` → `log.2` … keeping `keep` files; with 0 the log is removed.
+fn rotate(path: &Path, keep: u32) -> io::Result<()> {
+    if keep == 0 {
+        return fs::remove_file(path);
+    }
+    let numbered = |n: u32| {
+        let mut s = path.as_os_str().to_os_string();
+        s.push(format!(".{n}"));
+        PathBuf::from(s)
+    };
+    match fs::remove_file(numbered(keep)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    for n in (1..keep).rev() {
+        match fs::rename(numbered(n), numbered(n + 1)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    fs::rename(path, numbered(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("memmon-sink-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn rotation_keeps_n_files_in_order() {
+        let d = tmpdir("rotate");
+        let log = d.join("memory_usage.log");
+        for gen in 0..4 {
+            fs::write(&log, format!("gen{gen}")).unwrap();
+            rotate(&log, 2).unwrap();
+        }
+        assert!(!log.exists());
+        assert_eq!(
+            fs::read_to_string(d.join("memory_usage.log.1")).unwrap(),
+            "gen3"
+        );
+        assert_eq!(
+            fs::read_to_string(d.join("memory_usage.log.2")).unwrap(),
+            "gen2"
+        );
+        assert!(!d.join("memory_usage.log.3").exists());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn open_refuses_a_symlink_at_the_log_path() {
+        let d = tmpdir("symlink");
+        let target = d.join("target");
+        fs::write(&target, "precious").unwrap();
+        let log = d.join("memory_usage.log");
+        std::os::unix::fs::symlink(&target, &log).unwrap();
+        let opts = SinkOptions {
+            max_bytes: 1 << 20,
+            keep: 1,
+            sync: false,
+        };
+        assert!(LogSink::open(&log, opts).is_err());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+        fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,252 @@
+//! [`LogFormat`]: memmon-core's events turned into records, and writing records to a log.
+
+use crate::numbers::{round_secs_half_even, Elapsed};
+use crate::record::{ExitKind, IntervalText, Record, SampleLine, SiteLine};
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use memmon_core::{
+    Detail, FailedEvent, IntervalSpec, SampleEvent, Site, Summary, WarningEvent, MIB,
+};
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+/// How many sites a detail block lists (`[Top 10 …]`).
+pub const TOP_SITES: usize = 10;
+
+/// Turns memmon-core's events into log records, printing times in one time zone.
+///
+/// This is how a log is written: nothing else in memmon lays out a log line.
+#[derive(Debug, Clone)]
+pub struct LogFormat {
+    tz: TimeZone,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / MIB as f64
+}
+
+impl LogFormat {
+    /// Times in the system's zone (`TZ`, else `/etc/localtime`), read by jiff itself, so it
+    /// stays right in a multi-threaded process; UTC when no zone can be found.
+    pub fn system() -> LogFormat {
+        LogFormat::with_zone(TimeZone::system())
+    }
+
+    /// Times in the given zone (tests pin one).
+    pub fn with_zone(tz: TimeZone) -> LogFormat {
+        LogFormat { tz }
+    }
+
+    /// The zone times are printed in.
+    pub fn zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// A wall-clock time as the log prints it: local civil time, sub-seconds dropped (as
+    /// Python's `strftime` does). Times outside jiff's range (years ±9999) are clamped.
+    pub fn local_time(&self, at: SystemTime) -> DateTime {
+        let ts = Timestamp::try_from(at).unwrap_or(if at < SystemTime::UNIX_EPOCH {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        });
+        let dt = self.tz.to_datetime(ts);
+        DateTime::new(
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
+            0,
+        )
+        .unwrap_or(dt)
+    }
+
+    /// The header: rule, `開始` (or `継続` for a `continuation`, when memmon reopens its log),
+    /// PID, interval, rule, then an empty line. `at` is the time printed on the second line.
+    pub fn header(
+        &self,
+        at: SystemTime,
+        pid: u32,
+        interval: IntervalSpec,
+        continuation: bool,
+    ) -> Vec<Record> {
+        let at = self.local_time(at);
+        let opening = if continuation {
+            Record::Continue { at }
+        } else {
+            Record::Start { at }
+        };
+        vec![
+            Record::Rule,
+            opening,
+            Record::Pid(pid),
+            Record::Interval(IntervalText::from_spec(interval)),
+            Record::Rule,
+            Record::Blank,
+        ]
+    }
+
+    /// The sample line's numbers.
+    pub fn sample_line(&self, event: &SampleEvent) -> SampleLine {
+        let r = &event.reading;
+        SampleLine {
+            at: self.local_time(event.at.wall),
+            elapsed_secs: Elapsed::from_duration(event.at.elapsed).0,
+            rss_mb: mib(r.rss),
+            growth_mb: event.growth.mib(),
+            vms_mb: mib(r.vms),
+            peak_mb: mib(event.peak),
+            sys_percent: r.sys_used_percent(),
+            sys_available_mb: mib(r.sys_available),
+        }
+    }
+
+    /// A sample line.
+    pub fn sample(&self, event: &SampleEvent) -> Record {
+        Record::Sample(self.sample_line(event))
+    }
+
+    /// The growth warning.
+    pub fn warning(&self, event: &WarningEvent) -> Record {
+        Record::Warning {
+            growth_mb: event.growth.mib(),
+        }
+    }
+
+    /// The failed-sample line; the reason is the error's message.
+    pub fn failed(&self, event: &FailedEvent) -> Record {
+        Record::SampleFailed {
+            reason: event.error.to_string(),
+        }
+    }
+
+    /// A detail block. Traced and smaps blocks: the first line, `[Top 10 …]`, at most
+    /// [`TOP_SITES`] site lines (in the order given), an empty line. A process that did not
+    /// answer: its one line and the empty line — no `[Top 10 …]`, since it has no sites, but
+    /// still closed like every block, so a reader can always take an empty line as a block's end.
+    pub fn detail(&self, detail: &Detail) -> Vec<Record> {
+        let (first, sites) = match detail {
+            Detail::Traced {
+                pid,
+                current,
+                peak,
+                sites,
+            } => (
+                Record::Tracemalloc {
+                    pid: *pid,
+                    current_mb: mib(*current),
+                    peak_mb: mib(*peak),
+                },
+                sites,
+            ),
+            Detail::Smaps {
+                anonymous,
+                swap,
+                threads,
+                fds,
+                sites,
+            } => (
+                Record::Smaps {
+                    anonymous_mb: mib(*anonymous),
+                    swap_mb: mib(*swap),
+                    threads: *threads,
+                    fds: *fds,
+                },
+                sites,
+            ),
+            Detail::NoAnswer { pid, waited } => {
+                return vec![
+                    Record::NoAnswer {
+                        pid: *pid,
+                        secs: round_secs_half_even(*waited),
+                    },
+                    Record::Blank,
+                ];
+            }
+        };
+        let mut records = Vec::with_capacity(3 + sites.len().min(TOP_SITES));
+        records.push(first);
+        records.push(Record::TopHeader);
+        records.extend(sites.iter().take(TOP_SITES).map(site));
+        records.push(Record::Blank);
+        records
+    }
+
+    /// The footer: when the last value is not fresh, first the line saying the last good sample
+    /// stands in; then an empty line, rule, `終了`, run time, initial, final, peak, increase, rule.
+    pub fn footer(&self, summary: &Summary) -> Vec<Record> {
+        let mut records = Vec::with_capacity(10);
+        if !summary.fresh {
+            records.push(Record::LastGoodUsed);
+        }
+        records.extend([
+            Record::Blank,
+            Record::Rule,
+            Record::End {
+                at: self.local_time(summary.at.wall),
+            },
+            Record::Runtime {
+                secs: round_secs_half_even(summary.at.elapsed),
+            },
+            Record::Initial {
+                mb: mib(summary.initial),
+            },
+            Record::Final {
+                mb: mib(summary.last),
+            },
+            Record::Peak {
+                mb: mib(summary.peak),
+            },
+            Record::Increase {
+                mb: summary.growth.mib(),
+            },
+            Record::Rule,
+        ]);
+        records
+    }
+
+    /// `プロセス終了: …`: the watched command ended.
+    pub fn process_exit(&self, kind: ExitKind) -> Record {
+        Record::ProcessExit(kind)
+    }
+
+    /// The OOM-killer warning: `oom_kill` grew by `kills` since the last sample.
+    pub fn oom(&self, kills: u64) -> Record {
+        Record::Oom { kills }
+    }
+
+    /// `count` samples could not be written (written once writing works again).
+    pub fn lost_samples(&self, count: u64, reason: &str) -> Record {
+        Record::LostSamples {
+            count,
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+fn site(site: &Site) -> Record {
+    Record::Site(SiteLine::new(site.location.clone(), site.size, site.count))
+}
+
+/// Writes one record and its `\n` in a single `write_all`, so an unbuffered append-mode file
+/// never holds half a line from memmon.
+pub fn write_record(w: &mut impl Write, record: &Record) -> io::Result<()> {
+    let mut line = record.to_string();
+    line.push('\n');
+    w.write_all(line.as_bytes())
+}
+
+/// Writes records, each followed by `\n`, in a single `write_all` (a header, a detail block or a
+/// footer lands whole or, on error, as far as the writer got).
+pub fn write_records(w: &mut impl Write, records: &[Record]) -> io::Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(records.len() * 120);
+    for record in records {
+        // Writing into a String cannot fail.
+        let _ = writeln!(text, "{record}");
+    }
+    w.write_all(text.as_bytes())
+}

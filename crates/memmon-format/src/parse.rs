@@ -1,0 +1,453 @@
+//! [`parse_line`]: a log line back to its [`Record`].
+//!
+//! Hand-written and allocation-free for sample lines, because `memmon analyze` reads logs of
+//! millions of lines: dispatch on the first byte, then walk the fixed text with a cursor. Number
+//! fields accept exactly the shape their format prints (`{:.2}` has two decimals, no leading
+//! zeros, a sign only where one is printed), so a line that parses re-formats to the same bytes;
+//! anything else is [`Record::Other`].
+
+use crate::numbers::{Size, SizeUnit};
+use crate::record::{ExitKind, IntervalText, Record, SampleLine, SiteLine, RULE};
+use jiff::civil::DateTime;
+
+/// Reads one line (without its `\n`; a trailing `\r` is ignored) into its typed record. A line
+/// of no known shape is [`Record::Other`]: this never fails and never panics.
+pub fn parse_line(line: &str) -> Record {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    parse_known(line).unwrap_or_else(|| Record::Other(line.to_owned()))
+}
+
+fn parse_known(line: &str) -> Option<Record> {
+    let Some(&first) = line.as_bytes().first() else {
+        return Some(Record::Blank);
+    };
+    match first {
+        b'[' => sample(line).map(Record::Sample),
+        b'=' => (line == RULE).then_some(Record::Rule),
+        b' ' => indented(line),
+        b'P' => {
+            let mut c = Cur::new(line.strip_prefix("PID: ")?);
+            let pid = c.uint()?;
+            c.end()?;
+            Some(Record::Pid(u32::try_from(pid).ok()?))
+        }
+        _ => other_prefixes(line),
+    }
+}
+
+/// `[YYYY-MM-DD HH:MM:SS] 経過: … | RSS: …` — the hot path.
+fn sample(line: &str) -> Option<SampleLine> {
+    let mut c = Cur::new(line);
+    c.lit("[")?;
+    let at = c.datetime()?;
+    c.lit("] 経過: ")?;
+    let elapsed_secs = c.elapsed()?;
+    c.lit(" | RSS: ")?;
+    let rss_mb = c.fixed(2, Sign::Minus)?;
+    c.lit("MB (初期比: ")?;
+    let growth_mb = c.fixed(2, Sign::Always)?;
+    c.lit("MB) | VMS: ")?;
+    let vms_mb = c.fixed(2, Sign::Minus)?;
+    c.lit("MB | ピーク: ")?;
+    let peak_mb = c.fixed(2, Sign::Minus)?;
+    c.lit("MB | システム: ")?;
+    let sys_percent = c.fixed(1, Sign::Minus)?;
+    c.lit("% (")?;
+    let sys_available_mb = c.fixed(0, Sign::Minus)?;
+    c.lit("MB空き)")?;
+    c.end()?;
+    Some(SampleLine {
+        at,
+        elapsed_secs,
+        rss_mb,
+        growth_mb,
+        vms_mb,
+        peak_mb,
+        sys_percent,
+        sys_available_mb,
+    })
+}
+
+/// Lines of a detail block: two-space first lines, four-space site lines.
+fn indented(line: &str) -> Option<Record> {
+    if let Some(body) = line.strip_prefix("    ") {
+        return site(body).map(Record::Site);
+    }
+    if line == "  [Top 10 メモリ消費箇所]" {
+        return Some(Record::TopHeader);
+    }
+    if let Some(rest) = line.strip_prefix("  [tracemalloc] ") {
+        let mut c = Cur::new(rest);
+        let pid = if c.lit("PID ").is_some() {
+            let pid = u32::try_from(c.uint()?).ok()?;
+            if c.lit(": 応答なし (").is_some() {
+                let secs = c.uint()?;
+                c.lit("s)")?;
+                c.end()?;
+                return Some(Record::NoAnswer { pid, secs });
+            }
+            c.lit(" ")?;
+            Some(pid)
+        } else {
+            None
+        };
+        c.lit("Current: ")?;
+        let current_mb = c.fixed(2, Sign::Minus)?;
+        c.lit("MB, Peak: ")?;
+        let peak_mb = c.fixed(2, Sign::Minus)?;
+        c.lit("MB")?;
+        c.end()?;
+        return Some(Record::Tracemalloc {
+            pid,
+            current_mb,
+            peak_mb,
+        });
+    }
+    let mut c = Cur::new(line.strip_prefix("  [smaps] Anonymous: ")?);
+    let anonymous_mb = c.fixed(2, Sign::Minus)?;
+    c.lit("MB, Swap: ")?;
+    let swap_mb = c.fixed(2, Sign::Minus)?;
+    c.lit("MB, スレッド: ")?;
+    let threads = c.uint()?;
+    c.lit(", FD: ")?;
+    let fds = c.uint()?;
+    c.end()?;
+    Some(Record::Smaps {
+        anonymous_mb,
+        swap_mb,
+        threads,
+        fds,
+    })
+}
+
+/// `LOCATION: size=SIZE, count=N[, average=SIZE]`. The location is free text (it may hold
+/// `: `), so the fixed tail is found from the right.
+fn site(body: &str) -> Option<SiteLine> {
+    let split = body.rfind(": size=")?;
+    let location = &body[..split];
+    let mut c = Cur::new(&body[split + ": size=".len()..]);
+    let size = c.size()?;
+    c.lit(", count=")?;
+    let count = c.uint()?;
+    let average = if c.lit(", average=").is_some() {
+        Some(c.size()?)
+    } else {
+        None
+    };
+    c.end()?;
+    // Display leaves the average out exactly when the count is 0; a line that disagrees would
+    // not re-format to itself.
+    if average.is_some() != (count != 0) {
+        return None;
+    }
+    Some(SiteLine {
+        location: location.to_owned(),
+        size,
+        count,
+        average,
+    })
+}
+
+/// Header, footer and memmon's own lines (all start with non-ASCII text).
+fn other_prefixes(line: &str) -> Option<Record> {
+    const WARN: &str = "⚠️ [警告] ";
+    const MEMMON: &str = "⚠️ [memmon] ";
+    if let Some(rest) = line.strip_prefix(WARN) {
+        let mut c = Cur::new(rest);
+        if c.lit("メモリが初期値から ").is_some() {
+            let growth_mb = c.fixed(2, Sign::Minus)?;
+            c.lit("MB 増加しています")?;
+            c.end()?;
+            return Some(Record::Warning { growth_mb });
+        }
+        c.lit("OOMキラーが発動しました (+")?;
+        let kills = c.uint()?;
+        c.lit(")")?;
+        c.end()?;
+        return Some(Record::Oom { kills });
+    }
+    if let Some(rest) = line.strip_prefix(MEMMON) {
+        if let Some(reason) = rest.strip_prefix("サンプル取得失敗: ") {
+            return Some(Record::SampleFailed {
+                reason: reason.to_owned(),
+            });
+        }
+        if rest == "最終サンプルを取得できないため、直前のサンプルを使用します"
+        {
+            return Some(Record::LastGoodUsed);
+        }
+        let mut c = Cur::new(rest);
+        let count = c.uint()?;
+        c.lit("件のサンプルをログに書けませんでした (")?;
+        let reason = c.rest.strip_suffix(')')?;
+        return Some(Record::LostSamples {
+            count,
+            reason: reason.to_owned(),
+        });
+    }
+    if let Some(rest) = line.strip_prefix("メモリモニタリング開始: ") {
+        return Cur::whole_datetime(rest).map(|at| Record::Start { at });
+    }
+    if let Some(rest) = line.strip_prefix("メモリモニタリング継続: ") {
+        return Cur::whole_datetime(rest).map(|at| Record::Continue { at });
+    }
+    if let Some(rest) = line.strip_prefix("モニタリング終了: ") {
+        return Cur::whole_datetime(rest).map(|at| Record::End { at });
+    }
+    if let Some(rest) = line.strip_prefix("モニタリング間隔: ") {
+        return IntervalText::parse(rest.strip_suffix("秒")?).map(Record::Interval);
+    }
+    if let Some(rest) = line.strip_prefix("実行時間: ") {
+        let mut c = Cur::new(rest);
+        let secs = c.uint()?;
+        c.lit("秒")?;
+        c.end()?;
+        return Some(Record::Runtime { secs });
+    }
+    if let Some(rest) = line.strip_prefix("初期メモリ: ") {
+        return Cur::whole_mb(rest).map(|mb| Record::Initial { mb });
+    }
+    if let Some(rest) = line.strip_prefix("最終メモリ: ") {
+        return Cur::whole_mb(rest).map(|mb| Record::Final { mb });
+    }
+    if let Some(rest) = line.strip_prefix("ピークメモリ: ") {
+        return Cur::whole_mb(rest).map(|mb| Record::Peak { mb });
+    }
+    if let Some(rest) = line.strip_prefix("メモリ増加量: ") {
+        return Cur::whole_mb(rest).map(|mb| Record::Increase { mb });
+    }
+    let rest = line.strip_prefix("プロセス終了: ")?;
+    let mut c = Cur::new(rest);
+    if c.lit("終了コード ").is_some() {
+        let code = c.int()?;
+        c.end()?;
+        return Some(Record::ProcessExit(ExitKind::Code(code)));
+    }
+    c.lit("シグナル ")?;
+    let number = c.int()?;
+    c.lit(" (")?;
+    let name = c.rest.strip_suffix(')')?;
+    Some(Record::ProcessExit(ExitKind::Signal {
+        number,
+        name: name.to_owned(),
+    }))
+}
+
+/// Which signs a number field may carry, as its format prints them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sign {
+    /// `{:.2}`: a `-` for negatives only.
+    Minus,
+    /// `{:+.2}`: always `+` or `-`.
+    Always,
+}
+
+/// A cursor over the rest of a line.
+struct Cur<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Cur<'a> {
+    fn new(rest: &'a str) -> Self {
+        Cur { rest }
+    }
+
+    /// Consumes `text` if the rest starts with it.
+    fn lit(&mut self, text: &str) -> Option<()> {
+        self.rest = self.rest.strip_prefix(text)?;
+        Some(())
+    }
+
+    /// Succeeds when nothing is left.
+    fn end(&self) -> Option<()> {
+        self.rest.is_empty().then_some(())
+    }
+
+    /// `X.XXMB` and nothing after it.
+    fn whole_mb(rest: &str) -> Option<f64> {
+        let mut c = Cur::new(rest);
+        let mb = c.fixed(2, Sign::Minus)?;
+        c.lit("MB")?;
+        c.end()?;
+        Some(mb)
+    }
+
+    /// A timestamp and nothing after it.
+    fn whole_datetime(rest: &str) -> Option<DateTime> {
+        let mut c = Cur::new(rest);
+        let at = c.datetime()?;
+        c.end()?;
+        Some(at)
+    }
+
+    /// Scans `[sign]DIGITS[.DIGITS]` with no superfluous leading zero; returns the text and
+    /// the number of decimals (`None` without a point).
+    fn number(&mut self, sign: Sign) -> Option<(&'a str, Option<usize>)> {
+        let b = self.rest.as_bytes();
+        let mut i = 0;
+        match (sign, b.first()) {
+            (Sign::Always, Some(b'+' | b'-')) | (Sign::Minus, Some(b'-')) => i = 1,
+            (Sign::Always, _) => return None,
+            (Sign::Minus, _) => {}
+        }
+        let int_start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let int_len = i - int_start;
+        if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
+            return None;
+        }
+        let mut decimals = None;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let frac_start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            decimals = Some(i - frac_start);
+        }
+        // All scanned bytes are ASCII, so `i` is a char boundary.
+        let (text, rest) = self.rest.split_at(i);
+        self.rest = rest;
+        Some((text, decimals))
+    }
+
+    /// A number printed with exactly `decimals` decimals (`{:.N}`).
+    fn fixed(&mut self, decimals: usize, sign: Sign) -> Option<f64> {
+        let (text, found) = self.number(sign)?;
+        let expected = (decimals > 0).then_some(decimals);
+        if found != expected {
+            return None;
+        }
+        text.parse().ok()
+    }
+
+    /// An unsigned integer, no leading zeros.
+    fn uint(&mut self) -> Option<u64> {
+        match self.number(Sign::Minus)? {
+            (text, None) if !text.starts_with('-') => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A signed integer (`-1`), no leading zeros.
+    fn int(&mut self) -> Option<i32> {
+        match self.number(Sign::Minus)? {
+            (text, None) => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// tracemalloc's `SIZE UNIT`: `%.1f` or `%.0f`, a space, a unit.
+    fn size(&mut self) -> Option<Size> {
+        let (text, decimals) = self.number(Sign::Minus)?;
+        let one_decimal = match decimals {
+            None => false,
+            Some(1) => true,
+            Some(_) => return None,
+        };
+        let value = text.parse().ok()?;
+        self.lit(" ")?;
+        let end = self.rest.find(',').unwrap_or(self.rest.len());
+        let unit = SizeUnit::from_text(&self.rest[..end])?;
+        self.rest = &self.rest[end..];
+        Some(Size {
+            value,
+            unit,
+            one_decimal,
+        })
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS`, a valid civil time.
+    fn datetime(&mut self) -> Option<DateTime> {
+        let b = self.rest.as_bytes().get(..19)?;
+        let shape = b"dddd-dd-dd dd:dd:dd";
+        let fits = b.iter().zip(shape).all(|(&c, &s)| {
+            if s == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == s
+            }
+        });
+        if !fits {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| {
+            b[r].iter()
+                .fold(0i16, |acc, &d| acc * 10 + i16::from(d - b'0'))
+        };
+        let small = |r| i8::try_from(num(r)).ok();
+        let at = DateTime::new(
+            num(0..4),
+            small(5..7)?,
+            small(8..10)?,
+            small(11..13)?,
+            small(14..16)?,
+            small(17..19)?,
+            0,
+        )
+        .ok()?;
+        self.rest = &self.rest[19..];
+        Some(at)
+    }
+
+    /// 経過 `HH:MM:SS` (hours: two digits or more, no superfluous leading zero).
+    fn elapsed(&mut self) -> Option<u64> {
+        let b = self.rest.as_bytes();
+        let mut i = 0;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i < 2 || (i > 2 && b[0] == b'0') {
+            return None;
+        }
+        let hours: u64 = self.rest[..i].parse().ok()?;
+        let two = |at: usize| -> Option<u64> {
+            let d = b.get(at..at + 2)?;
+            if b.get(at - 1) != Some(&b':') || !d.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            Some(u64::from(d[0] - b'0') * 10 + u64::from(d[1] - b'0'))
+        };
+        let minutes = two(i + 1)?;
+        let seconds = two(i + 4)?;
+        if minutes >= 60 || seconds >= 60 {
+            return None;
+        }
+        let total = hours
+            .checked_mul(3600)?
+            .checked_add(minutes * 60 + seconds)?;
+        self.rest = self.rest.get(i + 6..)?;
+        Some(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_shapes_that_would_print_differently() {
+        for line in [
+            "初期メモリ: 015.20MB",
+            "初期メモリ: 15.2MB",
+            "初期メモリ: +15.20MB",
+            "実行時間: 0300秒",
+            "PID: 99999999999",
+            "    a.py:1: size=1.25 KiB, count=1, average=1 KiB",
+            "    a.py:1: size=1 KiB, count=0, average=1 KiB",
+            "    a.py:1: size=1 KiB, count=1",
+            "メモリモニタリング開始: 2025-02-30 00:00:00",
+            "モニタリング間隔: infinity秒",
+        ] {
+            assert_eq!(parse_line(line), Record::Other(line.to_owned()), "{line}");
+        }
+    }
+
+    #[test]
+    fn trailing_cr_is_ignored() {
+        assert_eq!(parse_line("PID: 7\r"), Record::Pid(7));
+        assert_eq!(parse_line("\r"), Record::Blank);
+    }
+}

@@ -1,0 +1,396 @@
+//! [`Record`]: one typed log line, and the one place where lines are laid out (`Display`).
+
+use crate::numbers::{python_float_repr, Elapsed, Size};
+use jiff::civil::DateTime;
+use memmon_core::IntervalSpec;
+use std::fmt;
+
+/// The frame line of the header and footer: 80 `=` signs.
+pub(crate) const RULE: &str =
+    "================================================================================";
+
+/// One line of `memory_usage.log`, typed.
+///
+/// `Display` writes the line exactly as the original monitor (or memmon, for its own lines)
+/// writes it, without the trailing `\n`; [`crate::parse_line`] reads it back. Any line the
+/// original or memmon wrote re-formats to the same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// 80 `=` signs, framing the header and the footer.
+    Rule,
+    /// An empty line (after the header, closing a detail block, opening the footer).
+    Blank,
+    /// `メモリモニタリング開始: 2025-11-21 14:25:00`.
+    Start {
+        /// Local wall-clock time, whole seconds.
+        at: DateTime,
+    },
+    /// `メモリモニタリング継続: 2025-11-21 14:25:00` (memmon reopened its log).
+    Continue {
+        /// Local wall-clock time of the reopening, whole seconds.
+        at: DateTime,
+    },
+    /// `PID: 12345`.
+    Pid(u32),
+    /// `モニタリング間隔: 300秒`.
+    Interval(IntervalText),
+    /// A sample line.
+    Sample(SampleLine),
+    /// `⚠️ [警告] メモリが初期値から 52.34MB 増加しています`.
+    Warning {
+        /// The growth in MiB (printed with two decimals, no sign).
+        growth_mb: f64,
+    },
+    /// `  [tracemalloc] Current: 38.45MB, Peak: 42.12MB`, or with `PID N ` before `Current`
+    /// when several processes are watched.
+    Tracemalloc {
+        /// The process, when several are watched.
+        pid: Option<u32>,
+        /// Currently traced MiB.
+        current_mb: f64,
+        /// Peak traced MiB.
+        peak_mb: f64,
+    },
+    /// `  [smaps] Anonymous: X.XXMB, Swap: X.XXMB, スレッド: N, FD: N`.
+    Smaps {
+        /// Anonymous memory in MiB.
+        anonymous_mb: f64,
+        /// Swapped-out memory in MiB.
+        swap_mb: f64,
+        /// Thread count.
+        threads: u64,
+        /// Open file descriptors.
+        fds: u64,
+    },
+    /// `  [tracemalloc] PID N: 応答なし (Ns)`: a process that did not answer in time.
+    NoAnswer {
+        /// The silent process.
+        pid: u32,
+        /// How long memmon waited, whole seconds.
+        secs: u64,
+    },
+    /// `  [Top 10 メモリ消費箇所]`.
+    TopHeader,
+    /// `    LOCATION: size=SIZE, count=N, average=SIZE`.
+    Site(SiteLine),
+    /// `モニタリング終了: 2025-11-21 18:00:00`.
+    End {
+        /// Local wall-clock time, whole seconds.
+        at: DateTime,
+    },
+    /// `実行時間: 12600秒`.
+    Runtime {
+        /// Run time in whole seconds.
+        secs: u64,
+    },
+    /// `初期メモリ: 43.08MB`.
+    Initial {
+        /// MiB.
+        mb: f64,
+    },
+    /// `最終メモリ: 95.40MB`.
+    Final {
+        /// MiB.
+        mb: f64,
+    },
+    /// `ピークメモリ: 96.02MB`.
+    Peak {
+        /// MiB.
+        mb: f64,
+    },
+    /// `メモリ増加量: 52.32MB` (a decrease prints `-1.23MB`).
+    Increase {
+        /// MiB, signed.
+        mb: f64,
+    },
+    /// `プロセス終了: 終了コード N` or `プロセス終了: シグナル N (SIGNAME)`.
+    ProcessExit(ExitKind),
+    /// `⚠️ [警告] OOMキラーが発動しました (+N)`.
+    Oom {
+        /// How much `oom_kill` grew since the last sample.
+        kills: u64,
+    },
+    /// `⚠️ [memmon] サンプル取得失敗: REASON`.
+    SampleFailed {
+        /// Why (the sampler error's message).
+        reason: String,
+    },
+    /// `⚠️ [memmon] N件のサンプルをログに書けませんでした (REASON)`.
+    LostSamples {
+        /// Samples that could not be written.
+        count: u64,
+        /// Why writing failed.
+        reason: String,
+    },
+    /// `⚠️ [memmon] 最終サンプルを取得できないため、直前のサンプルを使用します`.
+    LastGoodUsed,
+    /// Any line of no known shape, kept as is (reading a log never fails on a line).
+    Other(String),
+}
+
+/// The numbers of a sample line, in MiB unless named otherwise.
+///
+/// `[2025-11-21 14:30:00] 経過: 00:05:00 | RSS: 45.23MB (初期比: +2.15MB) | VMS: 123.45MB |
+/// ピーク: 47.12MB | システム: 35.2% (512MB空き)`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleLine {
+    /// Local wall-clock time of the sample, whole seconds.
+    pub at: DateTime,
+    /// 経過: whole seconds since monitoring started.
+    pub elapsed_secs: u64,
+    /// RSS (two decimals).
+    pub rss_mb: f64,
+    /// 初期比: RSS minus the first sample's (two decimals, always signed).
+    pub growth_mb: f64,
+    /// VMS (two decimals).
+    pub vms_mb: f64,
+    /// ピーク: the largest RSS so far (two decimals).
+    pub peak_mb: f64,
+    /// System memory in use, percent (one decimal).
+    pub sys_percent: f64,
+    /// System memory available (no decimals).
+    pub sys_available_mb: f64,
+}
+
+/// One site of a detail block's top 10.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteLine {
+    /// Where (`file.py:123`, `[heap]`, a mapping path).
+    pub location: String,
+    /// Bytes held there, as printed.
+    pub size: Size,
+    /// Number of blocks (allocations or mappings).
+    pub count: u64,
+    /// `size / count`, as printed; `None` when the count is 0 (the part is left out).
+    pub average: Option<Size>,
+}
+
+impl SiteLine {
+    /// A site line from exact numbers, laid out as tracemalloc's `Statistic.__str__` does.
+    pub fn new(location: impl Into<String>, size_bytes: u64, count: u64) -> SiteLine {
+        let size = size_bytes as f64;
+        SiteLine {
+            location: location.into(),
+            size: Size::from_bytes(size),
+            count,
+            average: (count != 0).then(|| Size::from_bytes(size / count as f64)),
+        }
+    }
+}
+
+/// How the watched command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitKind {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal {
+        /// The signal number.
+        number: i32,
+        /// Its name (`SIGKILL`).
+        name: String,
+    },
+}
+
+/// The interval as the header prints it, keeping the printed text so that a parsed line
+/// re-formats identically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalText {
+    secs: f64,
+    text: String,
+}
+
+impl IntervalText {
+    /// The interval as Python prints the configured value: an integer as is, a decimal in
+    /// `repr(float)` form (`0.2`, `300.0`, `1e-05`).
+    pub fn from_spec(spec: IntervalSpec) -> IntervalText {
+        let text = match spec {
+            IntervalSpec::Integer(n) => n.to_string(),
+            IntervalSpec::Decimal(x) => python_float_repr(x),
+        };
+        IntervalText {
+            secs: spec.as_secs_f64(),
+            text,
+        }
+    }
+
+    /// Reads printed interval text back; `None` when it is not a number.
+    pub fn parse(text: &str) -> Option<IntervalText> {
+        // Only the characters a Python int or float repr can hold, so that odd text such as
+        // `infinity` or ` 5` stays an unknown line rather than a number printed differently.
+        let plausible = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+'))
+            || matches!(text, "inf" | "-inf" | "nan");
+        if !plausible {
+            return None;
+        }
+        let secs = text.parse::<f64>().ok()?;
+        Some(IntervalText {
+            secs,
+            text: text.to_owned(),
+        })
+    }
+
+    /// The interval in seconds.
+    pub fn secs(&self) -> f64 {
+        self.secs
+    }
+
+    /// The interval as printed (without `秒`).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for IntervalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `%Y-%m-%d %H:%M:%S`; sub-seconds are dropped, as Python's `strftime` does.
+pub(crate) struct Clock(pub DateTime);
+
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            d.year(),
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
+    }
+}
+
+/// Writes free text (a reason, a location) on one line: a `\n` inside it would split the
+/// record into two lines and the second would parse as something else. A `\r` is kept: it ends
+/// no line in this format, and keeping it lets any line read as [`Record::Other`] print back as
+/// itself.
+pub(crate) struct OneLine<'a>(pub &'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = self.0.split('\n');
+        if let Some(first) = parts.next() {
+            f.write_str(first)?;
+        }
+        for part in parts {
+            f.write_str(" ")?;
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SampleLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] 経過: {} | RSS: {:.2}MB (初期比: {:+.2}MB) | VMS: {:.2}MB | ピーク: {:.2}MB | システム: {:.1}% ({:.0}MB空き)",
+            Clock(self.at),
+            Elapsed(self.elapsed_secs),
+            self.rss_mb,
+            self.growth_mb,
+            self.vms_mb,
+            self.peak_mb,
+            self.sys_percent,
+            self.sys_available_mb
+        )
+    }
+}
+
+impl fmt::Display for SiteLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "    {}: size={}, count={}",
+            OneLine(&self.location),
+            self.size,
+            self.count
+        )?;
+        match &self.average {
+            Some(avg) => write!(f, ", average={avg}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for ExitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitKind::Code(code) => write!(f, "終了コード {code}"),
+            ExitKind::Signal { number, name } => {
+                write!(f, "シグナル {number} ({})", OneLine(name))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::Rule => f.write_str(RULE),
+            Record::Blank => Ok(()),
+            Record::Start { at } => write!(f, "メモリモニタリング開始: {}", Clock(*at)),
+            Record::Continue { at } => write!(f, "メモリモニタリング継続: {}", Clock(*at)),
+            Record::Pid(pid) => write!(f, "PID: {pid}"),
+            Record::Interval(text) => write!(f, "モニタリング間隔: {}秒", OneLine(text.text())),
+            Record::Sample(line) => line.fmt(f),
+            Record::Warning { growth_mb } => {
+                write!(f, "⚠️ [警告] メモリが初期値から {growth_mb:.2}MB 増加しています")
+            }
+            Record::Tracemalloc {
+                pid,
+                current_mb,
+                peak_mb,
+            } => {
+                f.write_str("  [tracemalloc] ")?;
+                if let Some(pid) = pid {
+                    write!(f, "PID {pid} ")?;
+                }
+                write!(f, "Current: {current_mb:.2}MB, Peak: {peak_mb:.2}MB")
+            }
+            Record::Smaps {
+                anonymous_mb,
+                swap_mb,
+                threads,
+                fds,
+            } => write!(
+                f,
+                "  [smaps] Anonymous: {anonymous_mb:.2}MB, Swap: {swap_mb:.2}MB, スレッド: {threads}, FD: {fds}"
+            ),
+            Record::NoAnswer { pid, secs } => {
+                write!(f, "  [tracemalloc] PID {pid}: 応答なし ({secs}s)")
+            }
+            Record::TopHeader => f.write_str("  [Top 10 メモリ消費箇所]"),
+            Record::Site(site) => site.fmt(f),
+            Record::End { at } => write!(f, "モニタリング終了: {}", Clock(*at)),
+            Record::Runtime { secs } => write!(f, "実行時間: {secs}秒"),
+            Record::Initial { mb } => write!(f, "初期メモリ: {mb:.2}MB"),
+            Record::Final { mb } => write!(f, "最終メモリ: {mb:.2}MB"),
+            Record::Peak { mb } => write!(f, "ピークメモリ: {mb:.2}MB"),
+            Record::Increase { mb } => write!(f, "メモリ増加量: {mb:.2}MB"),
+            Record::ProcessExit(kind) => write!(f, "プロセス終了: {kind}"),
+            Record::Oom { kills } => write!(f, "⚠️ [警告] OOMキラーが発動しました (+{kills})"),
+            Record::SampleFailed { reason } => {
+                write!(f, "⚠️ [memmon] サンプル取得失敗: {}", OneLine(reason))
+            }
+            Record::LostSamples { count, reason } => write!(
+                f,
+                "⚠️ [memmon] {count}件のサンプルをログに書けませんでした ({})",
+                OneLine(reason)
+            ),
+            Record::LastGoodUsed => f.write_str(
+                "⚠️ [memmon] 最終サンプルを取得できないため、直前のサンプルを使用します",
+            ),
+            Record::Other(line) => OneLine(line).fmt(f),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Exact strings for the numbers where Python's layout is easy to get wrong.
+
+use memmon_core::{
+    Bytes, IntervalSpec, Monitor, MonitorSettings, Reading, Stamp, Summary, WarningEvent, MIB,
+};
+use memmon_format::{console, LogFormat, Record, Size};
+use std::time::{Duration, SystemTime};
+
+fn jst() -> LogFormat {
+    LogFormat::with_zone(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)))
+}
+
+fn stamp(elapsed: Duration) -> Stamp {
+    Stamp {
+        wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000) + elapsed,
+        elapsed,
+    }
+}
+
+fn reading(rss: u64) -> Reading {
+    Reading {
+        rss,
+        vms: 3 * rss,
+        sys_total: 4096 * MIB,
+        sys_available: 1024 * MIB,
+    }
+}
+
+/// The sample lines (and warnings) of a monitor fed these RSS values, 5 s apart.
+fn run(rss: &[u64]) -> Vec<String> {
+    let format = jst();
+    let mut monitor = Monitor::new(MonitorSettings::default());
+    let mut lines = Vec::new();
+    for (i, &r) in rss.iter().enumerate() {
+        let out = monitor.on_sample(stamp(Duration::from_secs(5 * i as u64)), reading(r));
+        lines.push(format.sample(&out.sample).to_string());
+        if let Some(w) = out.warning {
+            lines.push(format.warning(&w).to_string());
+        }
+    }
+    lines
+}
+
+#[test]
+fn growth_of_50_004_prints_50_00_and_still_warns() {
+    let base = 10 * MIB;
+    let growth = (50.004 * MIB as f64) as u64;
+    let lines = run(&[base, base + growth]);
+    assert!(lines[1].contains("(初期比: +50.00MB)"), "{}", lines[1]);
+    assert_eq!(
+        lines[2],
+        "⚠️ [警告] メモリが初期値から 50.00MB 増加しています"
+    );
+}
+
+#[test]
+fn growth_signs() {
+    let lines = run(&[10 * MIB, 10 * MIB - 1, 10 * MIB]);
+    assert!(lines[0].contains("(初期比: +0.00MB)"), "{}", lines[0]);
+    assert!(lines[1].contains("(初期比: -0.00MB)"), "{}", lines[1]);
+    assert!(lines[2].contains("(初期比: +0.00MB)"), "{}", lines[2]);
+    let warning = jst().warning(&WarningEvent {
+        growth: Bytes(52 * MIB as i64 + 356_516),
+    });
+    assert_eq!(
+        warning.to_string(),
+        "⚠️ [警告] メモリが初期値から 52.34MB 増加しています"
+    );
+}
+
+#[test]
+fn whole_sample_line() {
+    let format = jst();
+    let mut monitor = Monitor::new(MonitorSettings::default());
+    let out = monitor.on_sample(
+        stamp(Duration::from_millis(300_999)),
+        Reading {
+            rss: 47_428_240,
+            vms: 129_446_707,
+            sys_total: 4096 * MIB,
+            sys_available: 512 * MIB + 600_000,
+        },
+    );
+    assert_eq!(
+        format.sample(&out.sample).to_string(),
+        "[2026-11-18 20:11:40] 経過: 00:05:00 | RSS: 45.23MB (初期比: +0.00MB) | VMS: 123.45MB | ピーク: 45.23MB | システム: 87.5% (513MB空き)"
+    );
+}
+
+#[test]
+fn elapsed_hours_do_not_wrap() {
+    let format = jst();
+    let mut monitor = Monitor::new(MonitorSettings::default());
+    let out = monitor.on_sample(stamp(Duration::from_secs(100 * 3600)), reading(MIB));
+    let line = format.sample(&out.sample).to_string();
+    assert!(line.contains("経過: 100:00:00 |"), "{line}");
+    let out = monitor.on_sample(stamp(Duration::from_millis(3_599_999)), reading(MIB));
+    let line = format.sample(&out.sample).to_string();
+    assert!(line.contains("経過: 00:59:59 |"), "{line}");
+}
+
+fn footer_runtime(elapsed: Duration) -> String {
+    let summary = Summary {
+        at: stamp(elapsed),
+        initial: 15 * MIB,
+        last: 14 * MIB,
+        peak: 15 * MIB,
+        growth: Bytes(-(MIB as i64)),
+        fresh: true,
+    };
+    let records = jst().footer(&summary);
+    let runtime = records.iter().find(|r| matches!(r, Record::Runtime { .. }));
+    runtime.map(ToString::to_string).unwrap_or_default()
+}
+
+#[test]
+fn runtime_rounds_half_to_even() {
+    assert_eq!(footer_runtime(Duration::from_millis(2500)), "実行時間: 2秒");
+    assert_eq!(footer_runtime(Duration::from_millis(3500)), "実行時間: 4秒");
+    assert_eq!(footer_runtime(Duration::from_millis(3499)), "実行時間: 3秒");
+    assert_eq!(footer_runtime(Duration::from_secs(300)), "実行時間: 300秒");
+}
+
+#[test]
+fn decrease_prints_minus_without_plus_for_increase() {
+    let summary = Summary {
+        at: stamp(Duration::from_secs(1)),
+        initial: 15 * MIB,
+        last: 15 * MIB - 1,
+        peak: 15 * MIB,
+        growth: Bytes(-1),
+        fresh: true,
+    };
+    let text: Vec<String> = jst()
+        .footer(&summary)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert!(
+        text.contains(&"メモリ増加量: -0.00MB".to_owned()),
+        "{text:?}"
+    );
+    assert!(text.contains(&"最終メモリ: 15.00MB".to_owned()), "{text:?}");
+    assert_eq!(
+        Record::Increase { mb: 52.32 }.to_string(),
+        "メモリ増加量: 52.32MB"
+    );
+    assert_eq!(
+        Record::Increase { mb: -1.23 }.to_string(),
+        "メモリ増加量: -1.23MB"
+    );
+}
+
+#[test]
+fn sizes_as_tracemalloc_prints_them() {
+    let cases: [(f64, &str); 18] = [
+        (10_490_760.0, "10.0 MiB"),
+        (2051.0, "2051 B"),
+        (953_344.0, "931 KiB"),
+        (1_031_168.0, "1007 KiB"),
+        (2051.0 / 25.0, "82 B"),
+        (102_297.6, "99.9 KiB"),
+        (102_359.04, "100.0 KiB"),
+        (102_348.8, "100.0 KiB"),
+        (102_338.56, "99.9 KiB"),
+        (102_400.0, "100 KiB"),
+        (10_239.0, "10239 B"),
+        (10_240.0, "10.0 KiB"),
+        (10_485_759.0, "10240 KiB"),
+        (1e6 * 1024f64.powi(4), "1000000 TiB"),
+        (100.0 * 1024f64.powi(4), "100 TiB"),
+        (10.0 * 1024f64.powi(4) - 1.0, "10240 GiB"),
+        (-2051.0, "-2051 B"),
+        (0.0, "0 B"),
+    ];
+    for (bytes, want) in cases {
+        assert_eq!(Size::from_bytes(bytes).to_string(), want, "{bytes}");
+    }
+}
+
+#[test]
+fn site_lines() {
+    let site = memmon_format::SiteLine::new("<string>:1", 272, 3);
+    assert_eq!(
+        Record::Site(site).to_string(),
+        "    <string>:1: size=272 B, count=3, average=91 B"
+    );
+    let empty = memmon_format::SiteLine::new("[heap]", 0, 0);
+    assert_eq!(
+        Record::Site(empty).to_string(),
+        "    [heap]: size=0 B, count=0"
+    );
+}
+
+#[test]
+fn interval_texts() {
+    let text = |spec| Record::Interval(memmon_format::IntervalText::from_spec(spec)).to_string();
+    assert_eq!(text(IntervalSpec::Integer(300)), "モニタリング間隔: 300秒");
+    assert_eq!(
+        text(IntervalSpec::Decimal(300.0)),
+        "モニタリング間隔: 300.0秒"
+    );
+    assert_eq!(text(IntervalSpec::Decimal(0.2)), "モニタリング間隔: 0.2秒");
+    assert_eq!(
+        text(IntervalSpec::Decimal(1e-5)),
+        "モニタリング間隔: 1e-05秒"
+    );
+    assert_eq!(
+        text(IntervalSpec::Decimal(1e16)),
+        "モニタリング間隔: 1e+16秒"
+    );
+    assert_eq!(
+        console::start(IntervalSpec::Decimal(0.2)),
+        "[MemoryMonitor] モニタリング開始 (間隔: 0.2秒)"
+    );
+}
+
+#[test]
+fn timestamps_truncate_sub_seconds_and_follow_the_zone() {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_999);
+    assert_eq!(jst().local_time(at).to_string(), "2026-11-18T20:06:40");
+    let utc = LogFormat::with_zone(jiff::tz::TimeZone::UTC);
+    assert_eq!(utc.local_time(at).to_string(), "2026-11-18T11:06:40");
+    let before_epoch = SystemTime::UNIX_EPOCH - Duration::from_millis(1);
+    assert_eq!(
+        utc.local_time(before_epoch).to_string(),
+        "1969-12-31T23:59:59"
+    );
+}
+
+#[test]
+fn one_line_even_with_line_breaks_in_free_text() {
+    let record = Record::SampleFailed {
+        reason: "a\nb".to_owned(),
+    };
+    assert_eq!(record.to_string(), "⚠️ [memmon] サンプル取得失敗: a b");
+}

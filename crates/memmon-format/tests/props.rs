@@ -1,0 +1,202 @@
+//! Properties: format then parse gives the numbers back to the printed precision, the size
+//! format matches Python's rules, 経過 for any duration, and the parser never panics.
+
+use jiff::civil::DateTime;
+use memmon_format::{parse_line, python_float_repr, Elapsed, Record, SampleLine, SiteLine, Size};
+use proptest::prelude::*;
+
+const LOG: &str = include_str!("fixtures/original-test-mode.log");
+
+/// Builds a footer record from its MiB figure.
+type MakeRecord = fn(f64) -> Record;
+
+fn datetime() -> impl Strategy<Value = DateTime> {
+    (
+        1970i16..=2200,
+        1i8..=12,
+        1i8..=28,
+        0i8..24,
+        0i8..60,
+        0i8..60,
+    )
+        .prop_map(|(y, mo, d, h, mi, s)| jiff::civil::date(y, mo, d).at(h, mi, s, 0))
+}
+
+/// A MiB figure as memmon computes them: whole bytes / 1048576.
+fn mib() -> impl Strategy<Value = f64> {
+    (0u64..(1 << 44)).prop_map(|b| b as f64 / 1_048_576.0)
+}
+
+fn signed_mib() -> impl Strategy<Value = f64> {
+    (-(1i64 << 44)..(1 << 44)).prop_map(|b| b as f64 / 1_048_576.0)
+}
+
+fn sample_line() -> impl Strategy<Value = SampleLine> {
+    (
+        datetime(),
+        any::<u64>(),
+        (mib(), signed_mib(), mib(), mib()),
+        0.0f64..=100.0,
+        mib(),
+    )
+        .prop_map(
+            |(at, elapsed_secs, (rss, growth, vms, peak), pct, avail)| SampleLine {
+                at,
+                elapsed_secs,
+                rss_mb: rss,
+                growth_mb: growth,
+                vms_mb: vms,
+                peak_mb: peak,
+                sys_percent: pct,
+                sys_available_mb: avail,
+            },
+        )
+}
+
+/// `printed` is `value` to `decimals` decimals (within float noise).
+fn close(printed: f64, value: f64, decimals: i32) -> bool {
+    (printed - value).abs() <= 0.5 * 10f64.powi(-decimals) * (1.0 + 1e-9) + value.abs() * 1e-15
+}
+
+/// Python's `tracemalloc._format_size(size, False)`, written as plainly as possible.
+fn python_format_size(size: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = size;
+    for (i, unit) in units.iter().enumerate() {
+        if size.abs() < 100.0 && *unit != "B" {
+            return format!("{size:.1} {unit}");
+        }
+        if size.abs() < 10.0 * 1024.0 || i == units.len() - 1 {
+            return format!("{size:.0} {unit}");
+        }
+        size /= 1024.0;
+    }
+    unreachable!()
+}
+
+fn reparse(record: &Record) -> Record {
+    let text = record.to_string();
+    let back = parse_line(&text);
+    assert_eq!(back.to_string(), text, "re-format differs");
+    back
+}
+
+proptest! {
+    #[test]
+    fn sample_round_trips(line in sample_line()) {
+        let Record::Sample(p) = reparse(&Record::Sample(line)) else {
+            panic!("not a sample: {line}");
+        };
+        prop_assert_eq!(p.at, line.at);
+        prop_assert_eq!(p.elapsed_secs, line.elapsed_secs);
+        prop_assert!(close(p.rss_mb, line.rss_mb, 2));
+        prop_assert!(close(p.growth_mb, line.growth_mb, 2));
+        prop_assert!(close(p.vms_mb, line.vms_mb, 2));
+        prop_assert!(close(p.peak_mb, line.peak_mb, 2));
+        prop_assert!(close(p.sys_percent, line.sys_percent, 1));
+        prop_assert!(close(p.sys_available_mb, line.sys_available_mb, 0));
+    }
+
+    #[test]
+    fn warning_and_footer_round_trip(
+        growth in signed_mib(), initial in mib(), last in mib(), peak in mib(), inc in signed_mib(),
+        secs in any::<u64>(), at in datetime(),
+    ) {
+        let Record::Warning { growth_mb } = reparse(&Record::Warning { growth_mb: growth }) else {
+            panic!("warning");
+        };
+        prop_assert!(close(growth_mb, growth, 2));
+        prop_assert_eq!(reparse(&Record::Runtime { secs }), Record::Runtime { secs });
+        prop_assert_eq!(reparse(&Record::End { at }), Record::End { at });
+        let footer: [(MakeRecord, f64); 4] = [
+            (|mb| Record::Initial { mb }, initial),
+            (|mb| Record::Final { mb }, last),
+            (|mb| Record::Peak { mb }, peak),
+            (|mb| Record::Increase { mb }, inc),
+        ];
+        for (make, value) in footer {
+            let back = reparse(&make(value));
+            let mb = match back {
+                Record::Initial { mb } | Record::Final { mb } | Record::Peak { mb }
+                | Record::Increase { mb } => mb,
+                other => panic!("{other:?}"),
+            };
+            prop_assert!(close(mb, value, 2));
+        }
+    }
+
+    #[test]
+    fn size_matches_python_rules(bytes in prop_oneof![
+        0u64..(1 << 20),
+        any::<u64>(),
+        (0u32..50).prop_map(|s| (1u64 << s) * 100 - 1),
+    ].prop_map(|b| b as f64), count in 0u64..1000) {
+        prop_assert_eq!(Size::from_bytes(bytes).to_string(), python_format_size(bytes));
+        let avg = bytes / count.max(1) as f64;
+        prop_assert_eq!(Size::from_bytes(avg).to_string(), python_format_size(avg));
+        // And the site line built from them reads back to the same text.
+        let site = Record::Site(SiteLine::new("a.py:1", bytes as u64, count));
+        prop_assert!(matches!(reparse(&site), Record::Site(_)));
+    }
+
+    #[test]
+    fn elapsed_any_duration(secs in prop_oneof![0u64..400_000, any::<u64>()]) {
+        let text = Elapsed(secs).to_string();
+        let parts: Vec<&str> = text.split(':').collect();
+        prop_assert_eq!(parts.len(), 3);
+        prop_assert!(parts.iter().all(|p| p.len() >= 2));
+        prop_assert!(parts[1].len() == 2 && parts[2].len() == 2);
+        let h: u64 = parts[0].parse().unwrap();
+        let m: u64 = parts[1].parse().unwrap();
+        let s: u64 = parts[2].parse().unwrap();
+        prop_assert!(m < 60 && s < 60);
+        prop_assert_eq!(u128::from(h) * 3600 + u128::from(m) * 60 + u128::from(s), u128::from(secs));
+    }
+
+    #[test]
+    fn interval_repr_round_trips(x in prop_oneof![
+        any::<f64>().prop_filter("finite", |x| x.is_finite()),
+        1e-6f64..1e6,
+        (0u32..1_000_000).prop_map(|n| f64::from(n) / 10.0),
+    ]) {
+        let text = python_float_repr(x);
+        prop_assert_eq!(text.parse::<f64>().unwrap(), x);
+        let exp = if x == 0.0 { 0 } else { x.abs().log10().floor() as i32 };
+        if (-3..15).contains(&exp) {
+            prop_assert!(!text.contains('e') && text.contains('.'), "{}", text);
+        } else if !(-5..17).contains(&exp) {
+            // Away from the boundaries, where log10 may be off by one.
+            let (_, e) = text.split_once('e').unwrap();
+            prop_assert!(e.starts_with('+') || e.starts_with('-'), "{}", text);
+            prop_assert!(e.len() >= 3, "{}", text);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_text(s in any::<String>()) {
+        let record = parse_line(&s);
+        // Any one line, known or not, prints back as itself.
+        if !s.contains('\n') && !s.ends_with('\r') {
+            prop_assert_eq!(record.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_prefixes_and_edits_of_real_lines(
+        n in 0usize..163, cut in any::<prop::sample::Index>(), ch in any::<char>(),
+        pos in any::<prop::sample::Index>(),
+    ) {
+        let line = LOG.lines().nth(n % LOG.lines().count()).unwrap_or("");
+        let bounds: Vec<usize> = line.char_indices().map(|(i, _)| i).chain([line.len()]).collect();
+        let prefix = &line[..*cut.get(&bounds)];
+        let record = parse_line(prefix);
+        // Whatever a prefix parses as, it prints back as itself.
+        prop_assert_eq!(record.to_string(), prefix.strip_suffix('\r').unwrap_or(prefix));
+        let at = *pos.get(&bounds);
+        let edited = format!("{}{}{}", &line[..at], ch, &line[at..]);
+        let record = parse_line(&edited);
+        if !edited.contains('\n') && !edited.ends_with('\r') {
+            prop_assert_eq!(record.to_string(), edited);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The original monitor's real log: every line parses to a known record and re-formats to the
+//! same bytes.
+
+use memmon_format::{parse_line, Record, Size, SizeUnit};
+
+const LOG: &str = include_str!("fixtures/original-test-mode.log");
+
+#[test]
+fn every_line_is_known() {
+    for (n, line) in LOG.lines().enumerate() {
+        let record = parse_line(line);
+        assert!(
+            !matches!(record, Record::Other(_)),
+            "line {} not recognised: {line}",
+            n + 1
+        );
+    }
+}
+
+#[test]
+fn whole_file_reformats_identically() {
+    let mut text = String::new();
+    for line in LOG.lines() {
+        text.push_str(&parse_line(line).to_string());
+        text.push('\n');
+    }
+    assert_eq!(text, LOG);
+}
+
+#[test]
+fn counts_match_the_test_mode_run() {
+    let records: Vec<Record> = LOG.lines().map(parse_line).collect();
+    let count = |f: fn(&Record) -> bool| records.iter().filter(|r| f(r)).count();
+    assert_eq!(count(|r| matches!(r, Record::Sample(_))), 60);
+    assert_eq!(count(|r| matches!(r, Record::Warning { .. })), 10);
+    assert_eq!(
+        count(|r| matches!(r, Record::Tracemalloc { pid: None, .. })),
+        6
+    );
+    assert_eq!(count(|r| matches!(r, Record::TopHeader)), 6);
+    assert_eq!(count(|r| matches!(r, Record::Site(_))), 60);
+    assert_eq!(count(|r| matches!(r, Record::Rule)), 4);
+}
+
+#[test]
+fn typed_values_are_read() {
+    let records: Vec<Record> = LOG.lines().map(parse_line).collect();
+    assert_eq!(records[2], Record::Pid(4638));
+    let Record::Interval(interval) = &records[3] else {
+        panic!("{:?}", records[3]);
+    };
+    assert_eq!((interval.secs(), interval.text()), (5.0, "5"));
+    let Record::Sample(first) = &records[6] else {
+        panic!("{:?}", records[6]);
+    };
+    assert_eq!(first.elapsed_secs, 0);
+    assert_eq!(first.rss_mb, 15.20);
+    assert_eq!(first.growth_mb, 0.0);
+    assert_eq!(first.sys_available_mb, 23686.0);
+    assert_eq!(first.at.to_string(), "2026-11-24T19:00:39");
+    let Record::Site(site) = &records[18] else {
+        panic!("{:?}", records[18]);
+    };
+    assert_eq!(
+        site.location,
+        "/home/raspberry/Desktop/attendance/card_reader_improved/memory_monitor.py:236"
+    );
+    assert_eq!(
+        site.size,
+        Size {
+            value: 10.0,
+            unit: SizeUnit::MiB,
+            one_decimal: true
+        }
+    );
+    assert_eq!(site.count, 11);
+    assert_eq!(
+        &records[records.len() - 7..],
+        [
+            Record::End {
+                at: jiff::civil::date(2026, 11, 24).at(19, 5, 39, 0)
+            },
+            Record::Runtime { secs: 300 },
+            Record::Initial { mb: 15.20 },
+            Record::Final { mb: 74.54 },
+            Record::Peak { mb: 74.52 },
+            Record::Increase { mb: 59.34 },
+            Record::Rule,
+        ]
+    );
+}

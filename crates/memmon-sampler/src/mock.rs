@@ -1,0 +1,95 @@
+//! Scripted stand-ins for a sampler and a detail source, for tests across the workspace.
+
+use memmon_core::{Detail, DetailSource, Reading, SampleError, Sampler};
+use std::collections::VecDeque;
+
+/// A [`Sampler`] that returns scripted results in order.
+///
+/// Once the script is used up, the last scripted result repeats forever: a script ending in a
+/// reading holds steady (a process whose memory stopped changing), a script ending in
+/// `Err(SampleError::Exited { .. })` stays exited (as a real process does). An empty script
+/// returns `Exited { pid: 0 }` at every call.
+///
+/// ```
+/// use memmon_core::{Reading, SampleError, Sampler};
+/// use memmon_sampler::MockSampler;
+///
+/// let r = Reading { rss: 1 << 20, vms: 2 << 20, sys_total: 8 << 20, sys_available: 4 << 20 };
+/// let mut s = MockSampler::new([Ok(r), Err(SampleError::Exited { pid: 7 })]);
+/// assert_eq!(s.sample(), Ok(r));
+/// assert_eq!(s.sample(), Err(SampleError::Exited { pid: 7 }));
+/// assert_eq!(s.sample(), Err(SampleError::Exited { pid: 7 }));
+/// assert_eq!(s.calls(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MockSampler {
+    script: VecDeque<Result<Reading, SampleError>>,
+    last: Result<Reading, SampleError>,
+    calls: u64,
+}
+
+impl MockSampler {
+    /// A sampler that plays `script`, then repeats its last item.
+    pub fn new(script: impl IntoIterator<Item = Result<Reading, SampleError>>) -> Self {
+        MockSampler {
+            script: script.into_iter().collect(),
+            last: Err(SampleError::Exited { pid: 0 }),
+            calls: 0,
+        }
+    }
+
+    /// A sampler that returns `reading` at every call.
+    pub fn steady(reading: Reading) -> Self {
+        Self::new([Ok(reading)])
+    }
+
+    /// How many times [`Sampler::sample`] was called.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl Sampler for MockSampler {
+    fn sample(&mut self) -> Result<Reading, SampleError> {
+        self.calls += 1;
+        if let Some(next) = self.script.pop_front() {
+            self.last = next;
+        }
+        self.last.clone()
+    }
+}
+
+/// A [`DetailSource`] that returns scripted results in order, then repeats the last one,
+/// like [`MockSampler`]. An empty script returns no blocks (`Ok(vec![])`) at every call.
+#[derive(Debug, Clone)]
+pub struct MockDetail {
+    script: VecDeque<Result<Vec<Detail>, SampleError>>,
+    last: Result<Vec<Detail>, SampleError>,
+    calls: u64,
+}
+
+impl MockDetail {
+    /// A source that plays `script`, then repeats its last item.
+    pub fn new(script: impl IntoIterator<Item = Result<Vec<Detail>, SampleError>>) -> Self {
+        MockDetail {
+            script: script.into_iter().collect(),
+            last: Ok(Vec::new()),
+            calls: 0,
+        }
+    }
+
+    /// How many times [`DetailSource::detail`] was called.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl DetailSource for MockDetail {
+    fn detail(&mut self) -> Result<Vec<Detail>, SampleError> {
+        self.calls += 1;
+        if let Some(next) = self.script.pop_front() {
+            self.last = next;
+        }
+        self.last.clone()
+    }
+}

@@ -1,0 +1,426 @@
+//! Pure parsers for the `/proc` files memmon reads: text in, typed values in bytes out.
+//!
+//! Nothing here does I/O, so every parser is tested on literal text and on fixtures captured
+//! from a real kernel. Units are converted once, here: `statm` counts pages (converted with the
+//! page size the caller passes), and the kernel's "kB" are KiB. The parsers on the per-sample
+//! path (`statm`, `meminfo`, `children`) do not allocate.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What was wrong with a file's text, and on which line. It holds no owned text so that a
+/// failing parse on the sample path does not allocate; the sampler attaches the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number (0 when the problem is the file as a whole, e.g. a missing key).
+    pub line: usize,
+    /// What was expected.
+    pub what: &'static str,
+}
+
+impl ParseError {
+    fn at(line: usize, what: &'static str) -> Self {
+        ParseError { line, what }
+    }
+
+    fn whole(what: &'static str) -> Self {
+        ParseError { line: 0, what }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(self.what)
+        } else {
+            write!(f, "line {}: {}", self.line, self.what)
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// `/proc/PID/statm`, converted to bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Statm {
+    /// Total program size (the first field, VmSize), in bytes.
+    pub vms: u64,
+    /// Resident set size (the second field), in bytes.
+    pub rss: u64,
+}
+
+/// Parses `statm`: seven page counts on one line; only the first two (size, resident) are used.
+/// `page_size` is the size of the pages it counts, in bytes.
+pub fn parse_statm(text: &str, page_size: u64) -> Result<Statm, ParseError> {
+    let mut fields = text.split_ascii_whitespace();
+    let size = number(fields.next(), 1, "expected the size in pages")?;
+    let resident = number(fields.next(), 1, "expected the resident size in pages")?;
+    let to_bytes = |pages: u64| {
+        pages
+            .checked_mul(page_size)
+            .ok_or(ParseError::at(1, "page count overflows a byte count"))
+    };
+    Ok(Statm {
+        vms: to_bytes(size)?,
+        rss: to_bytes(resident)?,
+    })
+}
+
+/// The two `/proc/meminfo` figures of the log's `システム:` field, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Meminfo {
+    /// `MemTotal`.
+    pub total: u64,
+    /// `MemAvailable`; on kernels older than 3.14, which lack it, `MemFree + Buffers + Cached`
+    /// (what `free` reported as available before the kernel did).
+    pub available: u64,
+}
+
+/// Parses `/proc/meminfo` (`Key:   N kB` lines). It stops reading once both figures are found.
+pub fn parse_meminfo(text: &str) -> Result<Meminfo, ParseError> {
+    let mut total = None;
+    let mut available = None;
+    // Fallback for kernels without MemAvailable.
+    let (mut free, mut buffers, mut cached) = (None, None, None);
+    for (i, line) in text.lines().enumerate() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "MemTotal" => &mut total,
+            "MemAvailable" => &mut available,
+            "MemFree" => &mut free,
+            "Buffers" => &mut buffers,
+            "Cached" => &mut cached,
+            _ => continue,
+        };
+        *slot = Some(kib_value(value, i + 1)?);
+        if total.is_some() && available.is_some() {
+            break;
+        }
+    }
+    let total = total.ok_or(ParseError::whole("MemTotal is missing"))?;
+    let available = match (available, free, buffers, cached) {
+        (Some(a), ..) => a,
+        (None, Some(f), Some(b), Some(c)) => f.saturating_add(b).saturating_add(c),
+        _ => return Err(ParseError::whole("MemAvailable is missing")),
+    };
+    Ok(Meminfo { total, available })
+}
+
+/// Parses `/proc/PID/task/TID/children` (space-separated PIDs) and appends them to `out`, so
+/// the caller can reuse one vector across samples.
+pub fn parse_children(text: &str, out: &mut Vec<u32>) -> Result<(), ParseError> {
+    for field in text.split_ascii_whitespace() {
+        let pid = field
+            .parse::<u32>()
+            .map_err(|_| ParseError::at(1, "expected a process ID"))?;
+        out.push(pid);
+    }
+    Ok(())
+}
+
+/// The parts of `/proc/PID/status` memmon uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// The state letter (`R`, `S`, `Z` …), from `State:`.
+    pub state: Option<char>,
+    /// `Threads:`.
+    pub threads: u64,
+    /// `VmRSS`, in bytes; absent for kernel threads and zombies.
+    pub vm_rss: Option<u64>,
+    /// `VmSize`, in bytes; absent for kernel threads and zombies.
+    pub vm_size: Option<u64>,
+}
+
+impl Status {
+    /// Whether the process is dead but not yet reaped (`Z`) or dead (`X`): its memory is gone
+    /// and its `statm` reads all zeros.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, Some('Z' | 'X'))
+    }
+}
+
+/// Parses `/proc/PID/status` (`Key:\tvalue` lines). `Threads:` is required: every process has it.
+pub fn parse_status(text: &str) -> Result<Status, ParseError> {
+    let mut status = Status {
+        state: None,
+        threads: 0,
+        vm_rss: None,
+        vm_size: None,
+    };
+    let mut threads = None;
+    for (i, line) in text.lines().enumerate() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        match key {
+            "State" => status.state = value.trim_start().chars().next(),
+            "Threads" => threads = Some(number(Some(value.trim()), i + 1, "expected a count")?),
+            "VmRSS" => status.vm_rss = Some(kib_value(value, i + 1)?),
+            "VmSize" => status.vm_size = Some(kib_value(value, i + 1)?),
+            _ => {}
+        }
+    }
+    status.threads = threads.ok_or(ParseError::whole("Threads is missing"))?;
+    Ok(status)
+}
+
+/// One group of mappings of `/proc/PID/smaps`: all mappings with the same path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingGroup {
+    /// The mapping path (`/usr/lib/…so`, `[heap]`, `[stack]` …), or `[anon]` for anonymous
+    /// mappings, which have none.
+    pub path: String,
+    /// Summed `Rss`, in bytes.
+    pub rss: u64,
+    /// How many mappings.
+    pub count: u64,
+}
+
+/// `/proc/PID/smaps` summarised: groups by path and the process-wide totals.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Smaps {
+    /// Mappings grouped by path, largest summed RSS first, ties by path.
+    pub groups: Vec<MappingGroup>,
+    /// Summed `Anonymous`, in bytes.
+    pub anonymous: u64,
+    /// Summed `Swap`, in bytes.
+    pub swap: u64,
+}
+
+/// The path memmon gives anonymous mappings, which have none in `smaps`.
+pub const ANON: &str = "[anon]";
+
+/// Parses `/proc/PID/smaps`, or `smaps_rollup` (the same shape with one `[rollup]` mapping).
+///
+/// A mapping starts with a header `start-end perms offset dev inode [path]`, followed by
+/// `Key: value` lines; `Rss`, `Anonymous` and `Swap` (`N kB`) are summed, the rest ignored.
+pub fn parse_smaps(text: &str) -> Result<Smaps, ParseError> {
+    // Borrowing paths from the text: one owned string per group, not per mapping.
+    let mut groups: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut current: Option<&str> = None;
+    let (mut anonymous, mut swap) = (0u64, 0u64);
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if let Some(path) = mapping_header(line) {
+            let path = if path.is_empty() { ANON } else { path };
+            groups.entry(path).or_default().1 += 1;
+            current = Some(path);
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (key, value) = line.split_once(':').ok_or(ParseError::at(
+            line_no,
+            "expected a mapping header or `Key: value`",
+        ))?;
+        let path = current.ok_or(ParseError::at(line_no, "field before any mapping header"))?;
+        match key {
+            "Rss" => {
+                let rss = kib_value(value, line_no)?;
+                let group = groups.entry(path).or_default();
+                group.0 = group.0.saturating_add(rss);
+            }
+            "Anonymous" => anonymous = anonymous.saturating_add(kib_value(value, line_no)?),
+            "Swap" => swap = swap.saturating_add(kib_value(value, line_no)?),
+            _ => {}
+        }
+    }
+    let mut groups: Vec<MappingGroup> = groups
+        .into_iter()
+        .map(|(path, (rss, count))| MappingGroup {
+            path: path.to_owned(),
+            rss,
+            count,
+        })
+        .collect();
+    // The map iterates by path, and the sort is stable: ties stay ordered by path.
+    groups.sort_by_key(|g| std::cmp::Reverse(g.rss));
+    Ok(Smaps {
+        groups,
+        anonymous,
+        swap,
+    })
+}
+
+/// `/proc/PID/smaps_rollup`: the process-wide sums of `smaps`, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SmapsRollup {
+    /// `Anonymous`.
+    pub anonymous: u64,
+    /// `Swap`.
+    pub swap: u64,
+}
+
+/// Parses `/proc/PID/smaps_rollup` (Linux 4.14 and later).
+pub fn parse_smaps_rollup(text: &str) -> Result<SmapsRollup, ParseError> {
+    let smaps = parse_smaps(text)?;
+    if smaps.groups.is_empty() {
+        return Err(ParseError::whole("no [rollup] header"));
+    }
+    Ok(SmapsRollup {
+        anonymous: smaps.anonymous,
+        swap: smaps.swap,
+    })
+}
+
+/// Parses `/proc/vmstat` for `oom_kill` (Linux 4.13 and later); `None` when the kernel does not
+/// count OOM kills.
+pub fn parse_vmstat_oom_kill(text: &str) -> Result<Option<u64>, ParseError> {
+    for (i, line) in text.lines().enumerate() {
+        let mut fields = line.split_ascii_whitespace();
+        if fields.next() == Some("oom_kill") {
+            return number(fields.next(), i + 1, "expected the oom_kill count").map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The parent PID from `/proc/PID/stat`. The command name (second field, in parentheses) may
+/// hold spaces and parentheses itself, so fields are counted after its last `)`.
+pub fn parse_stat_ppid(text: &str) -> Result<u32, ParseError> {
+    let (_, rest) = text
+        .rsplit_once(')')
+        .ok_or(ParseError::at(1, "expected `pid (comm) state ppid`"))?;
+    let mut fields = rest.split_ascii_whitespace();
+    let _state = fields.next();
+    fields
+        .next()
+        .and_then(|f| f.parse::<u32>().ok())
+        .ok_or(ParseError::at(1, "expected the parent PID"))
+}
+
+/// The path of an `smaps` mapping header, `None` when the line is not a header.
+///
+/// A header has five fields (range, perms, offset, device, inode) and then the path, which may
+/// contain spaces (`/tmp/a b (deleted)`), so the path is the rest of the line, not a field.
+fn mapping_header(line: &str) -> Option<&str> {
+    let mut rest = line;
+    for field_no in 0..5 {
+        rest = rest.trim_start_matches(' ');
+        let end = rest.find(' ').unwrap_or(rest.len());
+        let field = &rest[..end];
+        if field_no == 0 && !is_address_range(field) {
+            return None;
+        }
+        if field.is_empty() {
+            return None;
+        }
+        rest = &rest[end..];
+    }
+    Some(rest.trim_matches(' '))
+}
+
+fn is_address_range(field: &str) -> bool {
+    field.split_once('-').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_hexdigit())
+            && b.bytes().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+/// A `   N kB` value in bytes.
+fn kib_value(value: &str, line: usize) -> Result<u64, ParseError> {
+    let mut fields = value.split_ascii_whitespace();
+    let n = number(fields.next(), line, "expected a number of kB")?;
+    match fields.next() {
+        Some("kB") | None => {}
+        Some(_) => return Err(ParseError::at(line, "expected the unit kB")),
+    }
+    n.checked_mul(1024)
+        .ok_or(ParseError::at(line, "kB value overflows a byte count"))
+}
+
+fn number(field: Option<&str>, line: usize, what: &'static str) -> Result<u64, ParseError> {
+    field
+        .and_then(|f| f.parse::<u64>().ok())
+        .ok_or(ParseError::at(line, what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statm_in_pages_becomes_bytes() {
+        let s = parse_statm("765 402 374 5 0 123 0\n", 4096).unwrap();
+        assert_eq!(
+            s,
+            Statm {
+                vms: 765 * 4096,
+                rss: 402 * 4096
+            }
+        );
+        assert_eq!(
+            parse_statm("", 4096).unwrap_err().what,
+            "expected the size in pages"
+        );
+        assert!(parse_statm("1 x", 4096).is_err());
+        assert!(parse_statm(&format!("{} 1", u64::MAX), 4096).is_err());
+    }
+
+    #[test]
+    fn meminfo_falls_back_without_mem_available() {
+        let old = "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 10 kB\nCached: 1 kB\n";
+        let m = parse_meminfo(old).unwrap();
+        assert_eq!(
+            m,
+            Meminfo {
+                total: 1000 * 1024,
+                available: 111 * 1024
+            }
+        );
+        let err = parse_meminfo("MemTotal: 1 kB\n").unwrap_err();
+        assert_eq!(err.to_string(), "MemAvailable is missing");
+        let err = parse_meminfo("MemTotal: lots kB\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 1: expected a number of kB");
+    }
+
+    #[test]
+    fn children_append() {
+        let mut out = vec![1];
+        parse_children("4243 4250 \n", &mut out).unwrap();
+        assert_eq!(out, [1, 4243, 4250]);
+        parse_children("", &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(parse_children("12 -3", &mut out).is_err());
+    }
+
+    #[test]
+    fn headers_keep_paths_with_spaces() {
+        let h = "7f00-7f01 rw-p 00000000 00:00 0                          [heap]";
+        assert_eq!(mapping_header(h), Some("[heap]"));
+        let h = "7f00-7f01 rw-p 00000000 08:01 42   /tmp/a b (deleted)";
+        assert_eq!(mapping_header(h), Some("/tmp/a b (deleted)"));
+        assert_eq!(mapping_header("7f00-7f01 rw-p 00000000 00:00 0 "), Some(""));
+        assert_eq!(mapping_header("Rss:  4 kB"), None);
+        assert_eq!(mapping_header("7f00-7f01 rw-p"), None);
+    }
+
+    #[test]
+    fn smaps_rejects_fields_before_a_header() {
+        let err = parse_smaps("Rss: 4 kB\n").unwrap_err();
+        assert_eq!(err, ParseError::at(1, "field before any mapping header"));
+        let err = parse_smaps("0-1 r--p 0 0:0 0\nnonsense\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn stat_ppid_survives_odd_command_names() {
+        assert_eq!(
+            parse_stat_ppid("4243 (a) b) (c) S 4242 4243 1 0").unwrap(),
+            4242
+        );
+        assert!(parse_stat_ppid("4243 (sh) S").is_err());
+    }
+
+    #[test]
+    fn vmstat_without_oom_kill_is_none() {
+        assert_eq!(parse_vmstat_oom_kill("nr_free_pages 5\n").unwrap(), None);
+        assert_eq!(parse_vmstat_oom_kill("a 1\noom_kill 3\n").unwrap(), Some(3));
+        assert!(parse_vmstat_oom_kill("oom_kill x\n").is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! Finding and reading a process's descendants, for `children: true`.
+//!
+//! The tree is found afresh at every sample, because children come and go. The fast way is
+//! `/proc/PID/task/TID/children` (every thread's own children, recursively); kernels built
+//! without `CONFIG_PROC_CHILDREN` lack that file, and then every `/proc/N/stat` is scanned for
+//! its parent PID instead. A descendant that vanishes between being listed and being read is
+//! skipped: it no longer holds memory.
+
+use super::parse::{parse_children, parse_stat_ppid, parse_statm, Statm};
+use super::read_into;
+use crate::error::{io_error, is_gone, not_utf8, parse_error};
+use memmon_core::SampleError;
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// How descendants are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discovery {
+    /// `/proc/PID/task/TID/children`.
+    ChildrenFiles,
+    /// `/proc/N/stat` of every process, matched on the parent PID.
+    ParentScan,
+}
+
+/// The descendant walker; its buffers are reused across samples.
+#[derive(Debug)]
+pub(super) struct Tree {
+    root: PathBuf,
+    pid: u32,
+    discovery: Discovery,
+    /// Descendants found in this sample.
+    found: Vec<u32>,
+    /// Processes still to visit.
+    stack: Vec<u32>,
+    /// Guards against cycles, which a PID recycled during the walk could create.
+    seen: HashSet<u32>,
+    /// Children listed by one process's threads, before they are visited.
+    kids: Vec<u32>,
+    /// `(pid, parent)` pairs of the parent scan.
+    parents: Vec<(u32, u32)>,
+    buf: Vec<u8>,
+    path: OsString,
+    number: String,
+}
+
+impl Tree {
+    pub(super) fn new(root: &Path, pid: u32) -> Self {
+        let children_file = root
+            .join(pid.to_string())
+            .join("task")
+            .join(pid.to_string())
+            .join("children");
+        let discovery = if children_file.exists() {
+            Discovery::ChildrenFiles
+        } else {
+            Discovery::ParentScan
+        };
+        Tree {
+            root: root.to_path_buf(),
+            pid,
+            discovery,
+            found: Vec::new(),
+            stack: Vec::new(),
+            seen: HashSet::new(),
+            kids: Vec::new(),
+            parents: Vec::new(),
+            buf: Vec::new(),
+            path: OsString::new(),
+            number: String::new(),
+        }
+    }
+
+    /// The summed `statm` of all current descendants (the process itself not included).
+    pub(super) fn descendants_statm(&mut self, page_size: u64) -> Result<Statm, SampleError> {
+        match self.discovery {
+            Discovery::ChildrenFiles => self.find_by_children_files()?,
+            Discovery::ParentScan => self.find_by_parent_scan()?,
+        }
+        let mut sum = Statm::default();
+        for i in 0..self.found.len() {
+            let pid = self.found[i];
+            self.build_path(&[pid], "statm");
+            let path = Path::new(&self.path);
+            match read_into(path, &mut self.buf) {
+                Ok(()) => {}
+                Err(e) if is_gone(&e) => continue,
+                Err(e) => return Err(io_error(&e, path, None)),
+            }
+            let text = std::str::from_utf8(&self.buf).map_err(|_| not_utf8(path))?;
+            let statm = parse_statm(text, page_size).map_err(|e| parse_error(e, path))?;
+            sum.rss = sum.rss.saturating_add(statm.rss);
+            sum.vms = sum.vms.saturating_add(statm.vms);
+        }
+        Ok(sum)
+    }
+
+    fn find_by_children_files(&mut self) -> Result<(), SampleError> {
+        self.found.clear();
+        self.seen.clear();
+        self.stack.clear();
+        self.stack.push(self.pid);
+        self.seen.insert(self.pid);
+        while let Some(pid) = self.stack.pop() {
+            self.build_path(&[pid], "task");
+            let task_dir = PathBuf::from(&self.path);
+            let entries = match std::fs::read_dir(&task_dir) {
+                Ok(entries) => entries,
+                Err(e) if is_gone(&e) && pid != self.pid => continue,
+                // The watched process itself gone: `Exited`, as for its statm.
+                Err(e) => return Err(io_error(&e, &task_dir, Some(self.pid))),
+            };
+            for entry in entries {
+                let Some(tid) = entry
+                    .ok()
+                    .and_then(|e| e.file_name().to_str()?.parse().ok())
+                else {
+                    continue;
+                };
+                self.build_path(&[pid, tid], "children");
+                let path = Path::new(&self.path);
+                match read_into(path, &mut self.buf) {
+                    Ok(()) => {}
+                    Err(e) if is_gone(&e) => continue,
+                    Err(e) => return Err(io_error(&e, path, None)),
+                }
+                let text = std::str::from_utf8(&self.buf).map_err(|_| not_utf8(path))?;
+                parse_children(text, &mut self.kids).map_err(|e| parse_error(e, path))?;
+            }
+            for kid in self.kids.drain(..) {
+                if self.seen.insert(kid) {
+                    self.found.push(kid);
+                    self.stack.push(kid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn find_by_parent_scan(&mut self) -> Result<(), SampleError> {
+        self.found.clear();
+        self.parents.clear();
+        let entries = std::fs::read_dir(&self.root).map_err(|e| io_error(&e, &self.root, None))?;
+        for entry in entries {
+            let Some(pid) = entry
+                .ok()
+                .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            self.build_path(&[pid], "stat");
+            let path = Path::new(&self.path);
+            match read_into(path, &mut self.buf) {
+                Ok(()) => {}
+                Err(e) if is_gone(&e) => continue,
+                Err(e) => return Err(io_error(&e, path, None)),
+            }
+            // The command name may be any bytes; only the fields after it are needed.
+            let text = String::from_utf8_lossy(&self.buf);
+            let parent = parse_stat_ppid(&text).map_err(|e| parse_error(e, path))?;
+            self.parents.push((pid, parent));
+        }
+        self.seen.clear();
+        self.seen.insert(self.pid);
+        self.stack.clear();
+        self.stack.push(self.pid);
+        while let Some(parent) = self.stack.pop() {
+            for &(pid, ppid) in &self.parents {
+                if ppid == parent && self.seen.insert(pid) {
+                    self.found.push(pid);
+                    self.stack.push(pid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `self.path` to `ROOT/P1/task/P2/…/leaf`: one PID gives `ROOT/PID/leaf`, two give
+    /// `ROOT/PID/task/TID/leaf`. Reuses its buffers, so walking the tree does not allocate.
+    fn build_path(&mut self, pids: &[u32], leaf: &str) {
+        self.path.clear();
+        self.path.push(&self.root);
+        for (i, pid) in pids.iter().enumerate() {
+            if i > 0 {
+                self.path.push("/task");
+            }
+            self.number.clear();
+            // Writing to a String cannot fail.
+            let _ = write!(self.number, "/{pid}");
+            self.path.push(&self.number);
+        }
+        self.path.push("/");
+        self.path.push(leaf);
+    }
+}

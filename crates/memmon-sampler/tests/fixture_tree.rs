@@ -1,0 +1,172 @@
+//! `ProcfsSampler`, `SmapsSource` and `oom_kills` pointed at hand-made `/proc` trees, so every
+//! number is exact. Pages are converted at 4096 bytes whatever the host's page size.
+//!
+//! `fixtures/proc`: process 4242 has children 4243 and 4244 (thread 4242) and 4246 (thread
+//! 4250); 4243 has child 4247; 4244 is listed but gone. `fixtures/proc-nochildren` has no
+//! `children` files (a kernel without `CONFIG_PROC_CHILDREN`): 4242 → 4243 → 4247 via `stat`.
+
+use memmon_core::{Detail, DetailSource, Reading, SampleError, Sampler, Site};
+use memmon_sampler::{oom_kills, ProcfsOptions, ProcfsSampler, SmapsSource};
+use std::path::PathBuf;
+
+const PAGE: u64 = 4096;
+const KIB: u64 = 1024;
+
+fn root(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn sampler(tree: &str, pid: u32, children: bool) -> Result<ProcfsSampler, SampleError> {
+    let options = ProcfsOptions {
+        root: root(tree),
+        children,
+    };
+    ProcfsSampler::new(pid, options).map(|s| s.with_page_size(PAGE))
+}
+
+#[test]
+fn one_process_reads_its_statm_and_meminfo() {
+    let mut s = sampler("proc", 4242, false).unwrap();
+    assert_eq!(s.pid(), 4242);
+    let expected = Reading {
+        rss: 1000 * PAGE,
+        vms: 2000 * PAGE,
+        sys_total: 1_024_000 * KIB,
+        sys_available: 512_000 * KIB,
+    };
+    assert_eq!(s.sample().unwrap(), expected);
+    // Re-reading the kept-open files gives the same again.
+    assert_eq!(s.sample().unwrap(), expected);
+}
+
+#[test]
+fn children_sum_every_descendant_of_every_thread_and_skip_the_vanished() {
+    let mut s = sampler("proc", 4242, true).unwrap();
+    let r = s.sample().unwrap();
+    // 4242 + 4243 + 4246 + 4247; 4244 is listed but has no directory.
+    assert_eq!(r.rss, (1000 + 700 + 50 + 200) * PAGE);
+    assert_eq!(r.vms, (2000 + 1500 + 100 + 300) * PAGE);
+}
+
+#[test]
+fn children_of_a_subtree() {
+    let mut s = sampler("proc", 4243, true).unwrap();
+    assert_eq!(s.sample().unwrap().rss, (700 + 200) * PAGE);
+}
+
+#[test]
+fn without_children_files_the_parents_are_scanned() {
+    let mut s = sampler("proc-nochildren", 4242, true).unwrap();
+    let r = s.sample().unwrap();
+    // 4242 → 4243 (whose command name holds `) S 1 (`) → 4247; 1 and 99 are not descendants.
+    assert_eq!(r.rss, (1000 + 700 + 200) * PAGE);
+    assert_eq!(r.vms, (2000 + 1500 + 300) * PAGE);
+    // No MemAvailable: MemFree + Buffers + Cached.
+    assert_eq!(r.sys_total, 2000 * KIB);
+    assert_eq!(r.sys_available, 150 * KIB);
+}
+
+#[test]
+fn a_missing_process_has_exited() {
+    assert_eq!(
+        sampler("proc", 4244, false).unwrap_err(),
+        SampleError::Exited { pid: 4244 }
+    );
+}
+
+#[test]
+fn a_zombie_has_exited_but_a_kernel_thread_reads_zero() {
+    assert_eq!(
+        sampler("proc", 4300, false).unwrap_err(),
+        SampleError::Exited { pid: 4300 }
+    );
+    let mut kthread = sampler("proc", 2, false).unwrap();
+    assert_eq!(kthread.sample().unwrap().rss, 0);
+}
+
+#[test]
+fn bad_content_is_a_parse_error_naming_the_file() {
+    let err = sampler("proc", 4400, false).unwrap_err();
+    let SampleError::Parse { path, detail } = err else {
+        panic!("expected a parse error, got {err:?}");
+    };
+    assert!(path.ends_with("fixtures/proc/4400/statm"), "{path}");
+    assert_eq!(detail, "line 1: expected the size in pages");
+}
+
+#[test]
+fn a_root_without_meminfo_is_an_io_error_not_an_exit() {
+    let err = sampler("nonexistent-root", 4242, false).unwrap_err();
+    assert!(matches!(err, SampleError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn smaps_source_groups_the_fixture_mappings() {
+    let mut source = SmapsSource::new(4242, root("proc"));
+    assert_eq!(source.pid(), 4242);
+    let site = |location: &str, kib: u64, count: u64| Site {
+        location: location.to_owned(),
+        size: kib * KIB,
+        count,
+    };
+    let expected = Detail::Smaps {
+        anonymous: 4020 * KIB,
+        swap: 524 * KIB,
+        threads: 2,
+        fds: 4,
+        sites: vec![
+            // Equal RSS: ordered by path.
+            site("[anon]", 2000, 2),
+            site("[heap]", 2000, 1),
+            site("/usr/bin/worker", 304, 2),
+            site("[stack]", 16, 1),
+            site("/dev/shm/a b (deleted)", 4, 1),
+        ],
+    };
+    assert_eq!(source.detail().unwrap(), [expected]);
+}
+
+#[test]
+fn smaps_of_a_missing_process_has_exited() {
+    let mut source = SmapsSource::new(4244, root("proc"));
+    assert_eq!(
+        source.detail().unwrap_err(),
+        SampleError::Exited { pid: 4244 }
+    );
+}
+
+#[test]
+fn oom_kills_reads_vmstat_and_treats_an_absent_counter_as_zero() {
+    assert_eq!(oom_kills(&root("proc")).unwrap(), 3);
+    // The real fixture directory's vmstat has `oom_kill 0`.
+    assert_eq!(oom_kills(&root("real")).unwrap(), 0);
+    let err = oom_kills(&root("proc-nochildren")).unwrap_err();
+    assert!(matches!(err, SampleError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn smaps_source_keeps_the_top_10_and_falls_back_without_smaps_rollup() {
+    // 4243 holds the real kernel's smaps (11 groups) and status, and no smaps_rollup, as on
+    // kernels before 4.14: the sums of smaps stand in.
+    let mut source = SmapsSource::new(4243, root("proc"));
+    let blocks = source.detail().unwrap();
+    let [Detail::Smaps {
+        anonymous,
+        swap,
+        threads,
+        fds,
+        sites,
+    }] = blocks.as_slice()
+    else {
+        panic!("expected one smaps block, got {blocks:?}");
+    };
+    assert_eq!((*anonymous, *swap, *threads, *fds), (104 * KIB, 0, 1, 1));
+    assert_eq!(sites.len(), 10);
+    assert_eq!(sites[0].location, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+    assert_eq!(sites[0].size, 1068 * KIB);
+    assert_eq!(sites[0].count, 5);
+    // [vvar_vclock], the 11th, ties at 0 with [vsyscall] and [vvar] and sorts after them.
+    assert_eq!(sites[9].location, "[vvar]");
+}
