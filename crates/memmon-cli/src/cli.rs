@@ -36,7 +36,7 @@ memmon run --pid 1234 --interval 60 --log app_memory.log\n\n\
 Settings come from --config (default ./client_config.json when present, else built-in \
 defaults); flags override them. With `enabled: false` in the config and no --enable, the \
 command still runs, unmonitored.")]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The guide's test mode: memmon watches itself while keeping 1 MiB more every interval.
     Test(TestArgs),
     /// Check a configuration file and print the effective settings.
@@ -83,6 +83,15 @@ pub struct RunArgs {
     /// Monitor even when the config says `enabled: false`
     #[arg(long)]
     pub enable: bool,
+    /// Write Prometheus metrics to this file after every sample (atomically), for node_exporter's textfile collector [config: prom_textfile]
+    #[arg(long, value_name = "PATH")]
+    pub prom_textfile: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics; 127.0.0.1:9464 keeps it local, port 0 picks a free one [config: metrics_listen]
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The `name` label of the metrics, stable across restarts [config: name, default the command's file name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Read process and system memory from this directory instead of /proc (for tests)
     #[arg(long, value_name = "DIR", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,

@@ -5,6 +5,7 @@
 mod check;
 mod cli;
 mod console;
+mod metrics;
 mod run;
 mod selftest;
 mod session;
@@ -24,7 +25,7 @@ fn main() {
         .init();
     let cli = cli::Cli::parse();
     let code = match cli.command {
-        cli::Command::Run(args) => run::run(args),
+        cli::Command::Run(args) => run::run(*args),
         cli::Command::Test(args) => selftest::test(args),
         cli::Command::CheckConfig(args) => check::check_config(args),
     };

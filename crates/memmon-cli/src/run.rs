@@ -3,6 +3,7 @@
 
 use crate::cli::RunArgs;
 use crate::console::Console;
+use crate::metrics::{Metrics, MetricsOptions};
 use crate::session::{Attempt, Session, SessionParts};
 use crate::settings;
 use crate::sink::{LogSink, SinkOptions};
@@ -119,6 +120,18 @@ pub fn run(args: RunArgs) -> i32 {
         .tracemalloc
         .then(|| Box::new(SmapsSource::new(pid, args.proc_root.clone())) as Box<_>);
     let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
+    let metrics = match Metrics::start(MetricsOptions {
+        name: metrics_name(&config, &args, pid),
+        textfile: config.prom_textfile.clone(),
+        listen: config.metrics_listen,
+    }) {
+        Ok(m) => m,
+        Err(e) => {
+            // The command is already running: memmon watches it anyway, without metrics.
+            eprintln!("memmon: {e}; metrics are off for this run");
+            None
+        }
+    };
     let mut session = Session::start(SessionParts {
         sampler,
         detail,
@@ -132,6 +145,7 @@ pub fn run(args: RunArgs) -> i32 {
         pid,
         proc_root,
         console: Console::plain(),
+        metrics,
     });
 
     let pidfd = child_pidfd;
@@ -211,6 +225,19 @@ pub fn run(args: RunArgs) -> i32 {
             }
         }
     }
+}
+
+/// The metrics' `name` label: the config's `name`, else the command's file name (stable across
+/// restarts, unlike a PID), else `pid-N` for --pid.
+fn metrics_name(config: &memmon_config::Config, args: &RunArgs, pid: u32) -> String {
+    if let Some(n) = &config.name {
+        return n.clone();
+    }
+    args.command
+        .first()
+        .and_then(|c| std::path::Path::new(c).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("pid-{pid}"))
 }
 
 /// Starts the command with stdin, stdout and stderr passed through, and a thread that reports

@@ -63,6 +63,7 @@ pub fn test(args: TestArgs) -> i32 {
         pid,
         proc_root: root.is_dir().then_some(root),
         console: console_out.clone(),
+        metrics: None,
     });
 
     let mut held: Vec<Vec<u8>> = Vec::new();

@@ -2,6 +2,7 @@
 //! `run` and `test` both drive a `Session`; they differ only in what they watch and how they wait.
 
 use crate::console::Console;
+use crate::metrics::{Metrics, Snapshot};
 use crate::sink::LogSink;
 use memmon_core::{
     DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler, Schedule, Stamp,
@@ -30,6 +31,8 @@ pub struct SessionParts {
     pub proc_root: Option<PathBuf>,
     /// Where console lines go.
     pub console: Console,
+    /// Prometheus outputs, when configured.
+    pub metrics: Option<Metrics>,
 }
 
 /// The outcome of one attempt to sample.
@@ -58,6 +61,7 @@ pub struct Session {
     oom_seen: Option<u64>,
     records: Vec<Record>,
     console: Console,
+    metrics: Option<Metrics>,
 }
 
 impl Session {
@@ -83,6 +87,7 @@ impl Session {
             oom_seen,
             records: Vec::with_capacity(16),
             console: parts.console,
+            metrics: parts.metrics,
         };
         if s.detail.is_some() {
             s.console.say(&console::tracemalloc_enabled());
@@ -127,6 +132,7 @@ impl Session {
                     self.records.push(line);
                 }
                 self.check_oom();
+                self.publish(&out.sample);
                 if out.detail_due {
                     if let Some(source) = self.detail.as_mut() {
                         match source.detail() {
@@ -156,6 +162,33 @@ impl Session {
             self.rotate();
         }
         attempt
+    }
+
+    fn publish(&mut self, sample: &memmon_core::SampleEvent) {
+        let Some(metrics) = self.metrics.as_mut() else {
+            return;
+        };
+        let snapshot = Snapshot {
+            rss: sample.reading.rss,
+            vms: sample.reading.vms,
+            peak_rss: sample.peak,
+            growth: sample.growth.get(),
+            sys_available: sample.reading.sys_available,
+            sys_total: sample.reading.sys_total,
+            samples_total: self.monitor.samples(),
+            warnings_total: self.monitor.warnings(),
+            log_write_errors_total: self.sink.errors_total(),
+            pid: self.pid,
+            interval_secs: self.interval.as_secs_f64(),
+            last_sample_unix: sample
+                .at
+                .wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            leak_slope_bytes_per_sec: None,
+        };
+        metrics.update(&snapshot);
     }
 
     fn check_oom(&mut self) {
@@ -205,5 +238,108 @@ impl Session {
         let shown =
             std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());
         self.console.say(&console::stop(&shown));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::SinkOptions;
+    use memmon_core::{Detail, Reading, Site, MIB};
+    use memmon_format::{parse_line, Record};
+    use memmon_sampler::{MockDetail, MockSampler};
+
+    fn reading(rss_mib: u64) -> Reading {
+        Reading {
+            rss: rss_mib * MIB,
+            vms: 4 * rss_mib * MIB,
+            sys_total: 1000 * MIB,
+            sys_available: 600 * MIB,
+        }
+    }
+
+    #[test]
+    fn failed_samples_write_a_line_and_do_not_count_toward_detail() {
+        let dir = std::env::temp_dir().join(format!("memmon-session-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("m.log");
+        let _ = std::fs::remove_file(&log);
+        let mut script: Vec<_> = (0..3).map(|i| Ok(reading(10 + i))).collect();
+        script.push(Err(SampleError::Io {
+            path: "/proc/1/statm".into(),
+            message: "boom".into(),
+        }));
+        script.extend((3..12).map(|i| Ok(reading(10 + i))));
+        let traced = Detail::Traced {
+            pid: None,
+            current: 3 * MIB,
+            peak: 4 * MIB,
+            sites: vec![Site {
+                location: "leak.rs:7".into(),
+                size: 3 * MIB,
+                count: 3,
+            }],
+        };
+        let sink = LogSink::open(
+            &log,
+            SinkOptions {
+                max_bytes: 1 << 30,
+                keep: 1,
+                sync: false,
+            },
+        )
+        .unwrap();
+        let mut session = Session::start(SessionParts {
+            sampler: Box::new(MockSampler::new(script)),
+            detail: Some(Box::new(MockDetail::new([Ok(vec![traced])]))),
+            sink,
+            settings: MonitorSettings::default(),
+            interval: IntervalSpec::Integer(1),
+            duration: None,
+            pid: 1,
+            proc_root: None,
+            console: Console::plain(),
+            metrics: None,
+        });
+        for _ in 0..13 {
+            session.sample();
+        }
+        session.finish(None, true);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let recs: Vec<Record> = text.lines().map(parse_line).collect();
+        assert_eq!(
+            text.matches("⚠️ [memmon] サンプル取得失敗: /proc/1/statm: boom\n")
+                .count(),
+            1
+        );
+        // 13 attempts, 1 failure: the detail block follows the 10th counted sample (11th attempt).
+        let samples: Vec<usize> = recs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Record::Sample(_)))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(samples.len(), 12);
+        let tenth = samples[9];
+        assert!(
+            matches!(recs[tenth + 1], Record::Tracemalloc { pid: None, .. }),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().nth(tenth + 3),
+            Some("    leak.rs:7: size=3072 KiB, count=3, average=1024 KiB")
+        );
+        assert_eq!(
+            recs.iter()
+                .filter(|r| matches!(r, Record::Tracemalloc { .. }))
+                .count(),
+            1
+        );
+        // The footer's fresh sample is the mock's last reading, repeated.
+        assert!(
+            text.contains("最終メモリ: 21.00MB\nピークメモリ: 21.00MB\nメモリ増加量: 11.00MB\n"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -41,6 +41,15 @@ pub fn resolve_run(args: &RunArgs) -> Result<Resolved, ConfigError> {
     if args.enable {
         c.enabled = true;
     }
+    if let Some(p) = &args.prom_textfile {
+        c.prom_textfile = Some(p.clone());
+    }
+    if let Some(a) = args.metrics_listen {
+        c.metrics_listen = Some(a);
+    }
+    if let Some(n) = &args.name {
+        c.name = Some(n.clone());
+    }
     Ok(resolved)
 }
 

@@ -45,6 +45,7 @@ pub struct LogSink {
     options: SinkOptions,
     buf: Vec<u8>,
     failing: Option<Failing>,
+    errors_total: u64,
 }
 
 impl LogSink {
@@ -71,12 +72,18 @@ impl LogSink {
             options,
             buf: Vec::with_capacity(4096),
             failing: None,
+            errors_total: 0,
         })
     }
 
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Failed writes so far (exported as `memmon_log_write_errors_total`).
+    pub fn errors_total(&self) -> u64 {
+        self.errors_total
     }
 
     /// Writes the records in one write. `samples` is how many sample lines they hold, counted as
@@ -111,6 +118,7 @@ impl LogSink {
                 true
             }
             Err(e) => {
+                self.errors_total += 1;
                 match &mut self.failing {
                     Some(f) => f.lost += samples,
                     None => {
