@@ -5,7 +5,8 @@
 //! measured, and returns typed events ([`Event`]): sample lines with 初期比 and the running peak,
 //! growth warnings, "a detail block is due", and the [`Summary`] behind the footer. It also owns
 //! the sampling [`Schedule`], the [`Sampler`] and [`DetailSource`] traits every data source
-//! implements, and the [`Bytes`] and [`IntervalSpec`] value types.
+//! implements, the [`Bytes`] and [`IntervalSpec`] value types, and the leak-trend estimator
+//! ([`TrendEstimator`]: a bounded-memory Theil–Sen slope after warm-up, with a [`Verdict`]).
 //!
 //! What it must never do: touch the file system, the clock, the environment, threads or the
 //! allocator's internals. Every input is passed in, so every behaviour is testable with literal
@@ -31,6 +32,7 @@ mod interval;
 mod monitor;
 mod sample;
 mod schedule;
+mod trend;
 
 pub use bytes::{Bytes, MIB};
 pub use detail::{Detail, DetailSource, Site};
@@ -41,3 +43,8 @@ pub use monitor::{
 };
 pub use sample::{Reading, SampleError, Sampler};
 pub use schedule::{Deadline, Schedule};
+pub use trend::{
+    time_to_exhaustion, HalfFit, InconclusiveReason, SlopeMethod, TrendError, TrendEstimate,
+    TrendEstimator, TrendSettings, Verdict, VerdictSettings, Warmup, MAX_ABS_TIME_SECS,
+    MAX_ABS_VALUE_BYTES, MAX_BINS,
+};
