@@ -12,11 +12,15 @@
 //! - [`oom_kills`]: the kernel's OOM-kill counter, for the OOM warning line.
 //! - [`MockSampler`] and [`MockDetail`]: scripted stand-ins for tests across the workspace.
 //! - [`parse`]: the pure `/proc` parsers behind them, usable on any text.
+//! - [`alloc`]: the tracking global allocator ([`TrackingAllocator`], for a binary to install),
+//!   its tracemalloc-style detail block ([`AllocDetail`]) and an in-process [`Monitor`] thread
+//!   that writes `memory_usage.log` through memmon-format.
 //!
 //! Every figure leaves this crate in bytes: pages are converted with the running kernel's
 //! [`page_size`], the kernel's "kB" as KiB.
 //!
-//! What it never does: format log lines (memmon-format does) or decide policy — when to
+//! What it never does: lay out log lines (memmon-format does; the in-process [`Monitor`] only
+//! writes the records memmon-format builds) or decide policy — when to
 //! sample, when a detail block is due, what counts as growth (memmon-core does).
 //!
 //! # Example
@@ -30,7 +34,7 @@
 //! # Ok::<(), memmon_core::SampleError>(())
 //! ```
 
-// The tracking global allocator (`alloc`) is another engineer's, still to come.
+pub mod alloc;
 mod error;
 mod mock;
 mod procfs;
@@ -38,6 +42,7 @@ mod smaps;
 mod sysinfo;
 mod vmstat;
 
+pub use crate::alloc::{AllocDetail, Monitor, MonitorConfig, TrackingAllocator};
 pub use crate::mock::{MockDetail, MockSampler};
 pub use crate::procfs::{page_size, parse, ProcfsOptions, ProcfsSampler};
 pub use crate::smaps::SmapsSource;

@@ -1,0 +1,221 @@
+//! Reports: the sampled table resolved to `file.rs:LINE` sites, and the traced heap as a reading.
+
+use super::counters::with_busy;
+use super::table::Entry;
+use super::{stats, TABLE};
+use memmon_core::{Detail, DetailSource, Reading, SampleError, Sampler, Site};
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::path::Path;
+
+/// How many sites a report keeps (the log's `[Top 10 …]`).
+pub const TOP: usize = 10;
+
+/// The tracking allocator's detail block: traced current and peak heap, and the top sites by
+/// estimated live bytes, as `Detail::Traced { pid: None, .. }`.
+///
+/// Resolving addresses allocates (the `backtrace` crate parses DWARF and keeps its caches); it
+/// runs with the thread marked busy, so those allocations are counted as heap but never sampled.
+/// Resolved addresses are cached here, so keep one `AllocDetail` for the life of a monitor.
+#[derive(Debug, Default)]
+pub struct AllocDetail {
+    /// Return address → the site it names, or `None` when all its frames are internal.
+    cache: HashMap<usize, Option<String>>,
+}
+
+impl AllocDetail {
+    /// A source with an empty address cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The block now. Errors only when no tracking allocator is installed.
+    pub fn report(&mut self) -> Result<Detail, SampleError> {
+        if super::mode().is_none() {
+            return Err(SampleError::Io {
+                path: "tracking allocator".to_owned(),
+                message: "not installed as the #[global_allocator]".to_owned(),
+            });
+        }
+        with_busy(|| {
+            let heap = stats();
+            Ok(Detail::Traced {
+                pid: None,
+                current: heap.current,
+                peak: heap.peak,
+                sites: self.top_sites(TOP),
+            })
+        })
+    }
+
+    /// The `n` sites holding the most estimated live bytes, largest first (ties by location).
+    pub fn top_sites(&mut self, n: usize) -> Vec<Site> {
+        with_busy(|| {
+            // Reserve outside the table's lock: allocating under it could deadlock. A few spare
+            // slots cover samples taken between the two steps; later ones wait for the next report.
+            let mut entries = Vec::with_capacity(TABLE.len() + 64);
+            TABLE.snapshot(&mut entries);
+            let mut by_site: HashMap<String, (f64, f64)> = HashMap::new();
+            for e in &entries {
+                let location = self.locate(e);
+                let acc = by_site.entry(location).or_insert((0.0, 0.0));
+                acc.0 += e.size as f64 * e.weight;
+                acc.1 += e.weight;
+            }
+            let mut sites: Vec<Site> = by_site
+                .into_iter()
+                .map(|(location, (bytes, count))| Site {
+                    location,
+                    // `as` saturates; estimates are far below u64::MAX anyway.
+                    size: bytes.round() as u64,
+                    count: count.round() as u64,
+                })
+                .collect();
+            sites.sort_by(|a, b| {
+                b.size
+                    .cmp(&a.size)
+                    .then_with(|| a.location.cmp(&b.location))
+            });
+            sites.truncate(n);
+            sites
+        })
+    }
+
+    fn locate(&mut self, e: &Entry) -> String {
+        for &ip in e.frames.iter().take(e.depth) {
+            let site = self.cache.entry(ip).or_insert_with(|| resolve(ip));
+            if let Some(site) = site {
+                return site.clone();
+            }
+        }
+        "<unknown>".to_owned()
+    }
+}
+
+impl DetailSource for AllocDetail {
+    fn detail(&mut self) -> Result<Vec<Detail>, SampleError> {
+        self.report().map(|d| vec![d])
+    }
+}
+
+/// The first user frame at a return address (inlined frames innermost first), as `path:LINE`
+/// where line tables exist, else the function name; `None` when every frame there is internal.
+fn resolve(ip: usize) -> Option<String> {
+    let mut site = None;
+    // `resolve` itself steps back from the return address into the call instruction.
+    backtrace::resolve(ip as *mut c_void, |symbol| {
+        if site.is_some() {
+            return;
+        }
+        let name = symbol.name().map(|n| format!("{n:#}"));
+        let file = symbol.filename();
+        if is_internal(name.as_deref(), file) {
+            return;
+        }
+        site = match (file, symbol.lineno()) {
+            (Some(file), Some(line)) => Some(format!("{}:{line}", file.display())),
+            _ => name,
+        };
+    });
+    site
+}
+
+/// Whether a frame belongs to the machinery between the user's line and the allocator.
+fn is_internal(name: Option<&str>, file: Option<&Path>) -> bool {
+    if let Some(file) = file.and_then(Path::to_str) {
+        // The standard library's sources are remapped to /rustc/<hash>/library/…, its vendored
+        // dependencies (hashbrown …) to /rust/deps/….
+        const STD_PATHS: [&str; 4] = ["/rustc/", "/rust/deps/", "/library/std/", "/library/alloc/"];
+        if STD_PATHS
+            .iter()
+            .any(|p| file.starts_with(p) || file.contains(p))
+        {
+            return true;
+        }
+        if file.contains("/backtrace-0.3") {
+            return true;
+        }
+    }
+    let Some(name) = name else {
+        // No symbol and no file: libc, the unwinder, or a stripped frame.
+        return file.is_none();
+    };
+    let path = name.trim_start_matches('<');
+    const CRATES: [&str; 6] = [
+        "std::",
+        "core::",
+        "alloc::",
+        "backtrace::",
+        "hashbrown::",
+        "memmon_sampler::alloc::",
+    ];
+    if CRATES.iter().any(|c| path.starts_with(c)) {
+        return true;
+    }
+    // The shims `#[global_allocator]` generates (`__rust_alloc`, `crate::_::__rg_alloc` …).
+    let last = name.rsplit("::").next().unwrap_or(name);
+    ["__rust_", "__rg_", "__rdl_", "_Unwind"]
+        .iter()
+        .any(|p| last.starts_with(p))
+}
+
+/// A [`Sampler`] over the traced heap alone: `rss` = live bytes, `vms` = peak, and the system
+/// fields 0 (unknown). For programs that want 初期比 and warnings on the heap rather than RSS;
+/// the [`super::Monitor`] samples real RSS instead.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HeapSampler;
+
+impl HeapSampler {
+    /// A sampler of the installed tracking allocator.
+    pub fn new() -> Self {
+        HeapSampler
+    }
+}
+
+impl Sampler for HeapSampler {
+    fn sample(&mut self) -> Result<Reading, SampleError> {
+        if super::mode().is_none() {
+            return Err(SampleError::Io {
+                path: "tracking allocator".to_owned(),
+                message: "not installed as the #[global_allocator]".to_owned(),
+            });
+        }
+        let heap = stats();
+        Ok(Reading {
+            rss: heap.current,
+            vms: heap.peak,
+            sys_total: 0,
+            sys_available: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_frames() {
+        let std_file = Path::new("/rustc/abc123/library/alloc/src/vec/mod.rs");
+        assert!(is_internal(Some("alloc::vec::from_elem"), Some(std_file)));
+        assert!(is_internal(
+            Some("<memmon_sampler::alloc::TrackingAllocator as core::alloc::global::GlobalAlloc>::alloc"),
+            Some(Path::new("/src/memmon/crates/memmon-sampler/src/alloc/mod.rs")),
+        ));
+        assert!(is_internal(
+            Some("alloc_sites::_::__rg_alloc"),
+            Some(Path::new("tests/alloc_sites.rs"))
+        ));
+        assert!(is_internal(Some("__rust_alloc"), None));
+        assert!(is_internal(None, None));
+        assert!(!is_internal(
+            Some("alloc_sites::fill_big"),
+            Some(Path::new("tests/alloc_sites.rs"))
+        ));
+        assert!(!is_internal(
+            Some("<app::Foo as core::clone::Clone>::clone"),
+            None
+        ));
+        assert!(!is_internal(None, Some(Path::new("src/main.rs"))));
+    }
+}
