@@ -1,7 +1,9 @@
 //! End-to-end tests: each drives the freshly built `memmon` binary on real processes.
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
+mod metrics;
 mod proc_fixture;
+mod reliability;
 mod util;
 
 use memmon_format::{ExitKind, Record};
@@ -250,8 +252,9 @@ fn a_second_run_appends_and_the_first_stays_a_prefix() {
     assert!(both.starts_with(&first) && both.len() > first.len());
     assert_eq!(both.matches("メモリモニタリング開始: ").count(), 2);
 
-    // A small limit rotates at the next run boundary: run 1 and 2 move to .1, run 3 starts anew.
-    go(&["--max-log-mb", "0.001"]);
+    // A limit below two runs (~2.6 KB) but above one (~1.3 KB) rotates at the next run
+    // boundary: runs 1 and 2 move to .1, run 3 starts anew and stays below the limit.
+    go(&["--max-log-mb", "0.002"]);
     assert_eq!(d.read("m.log.1"), both);
     assert_eq!(
         d.read("m.log").matches("メモリモニタリング開始: ").count(),

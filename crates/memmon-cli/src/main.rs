@@ -14,6 +14,13 @@ mod sink;
 
 use clap::Parser;
 
+/// The binary, and only the binary, picks the global allocator. Counting only: `memmon run`
+/// pays a few per-thread additions per allocation and holds no site table; `memmon test`
+/// switches sites on to fill its tracemalloc block, as the original test mode did.
+#[global_allocator]
+static ALLOC: memmon_sampler::TrackingAllocator =
+    memmon_sampler::TrackingAllocator::counting_only();
+
 fn main() {
     // memmon's own diagnostics (RUST_LOG=memmon=debug); never written into the log file.
     tracing_subscriber::fmt()

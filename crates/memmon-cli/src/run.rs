@@ -202,6 +202,7 @@ pub fn run(args: RunArgs) -> i32 {
                     return EXIT_USAGE;
                 }
                 Ok(Wake::TargetGone) => {
+                    session.target_gone();
                     session.finish(None, false);
                     return 0;
                 }
@@ -220,6 +221,7 @@ pub fn run(args: RunArgs) -> i32 {
                 }
             }
             Attempt::Gone => {
+                session.target_gone();
                 session.finish(None, false);
                 return 0;
             }

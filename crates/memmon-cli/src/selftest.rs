@@ -8,7 +8,8 @@ use crate::session::{Session, SessionParts};
 use crate::sink::{LogSink, SinkOptions};
 use memmon_core::{MonitorSettings, MIB};
 use memmon_format::console;
-use memmon_sampler::{ProcfsOptions, SmapsSource};
+use memmon_sampler::alloc::{set_mode, Mode};
+use memmon_sampler::{AllocDetail, ProcfsOptions};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Instant;
@@ -53,9 +54,12 @@ pub fn test(args: TestArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // The detail block is memmon's own traced heap, like the original's tracemalloc block:
+    // its first site is the line below that keeps 1 MiB per step.
+    set_mode(Mode::Sites);
     let mut session = Session::start(SessionParts {
         sampler,
-        detail: Some(Box::new(SmapsSource::new(pid, root.clone()))),
+        detail: Some(Box::new(AllocDetail::new())),
         sink,
         settings: MonitorSettings::default(),
         interval: args.interval,

@@ -6,6 +6,7 @@ use crate::metrics::{Metrics, Snapshot};
 use crate::sink::LogSink;
 use memmon_core::{
     DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler, Schedule, Stamp,
+    TrendEstimator, TrendSettings,
 };
 use memmon_format::{console, ExitKind, LogFormat, Record};
 use std::path::PathBuf;
@@ -62,6 +63,17 @@ pub struct Session {
     records: Vec<Record>,
     console: Console,
     metrics: Option<Metrics>,
+    told_detail_failed: bool,
+    /// The online leak trend, kept only when metrics are published (its only reader).
+    trend: Option<Trend>,
+}
+
+/// memmon-core's estimator fed with every sample; the estimate is refreshed at most once a
+/// second, so a fast interval does not pay a Theil–Sen fit per sample.
+struct Trend {
+    estimator: TrendEstimator,
+    slope: Option<f64>,
+    computed_at: Option<Duration>,
 }
 
 impl Session {
@@ -88,7 +100,18 @@ impl Session {
             records: Vec::with_capacity(16),
             console: parts.console,
             metrics: parts.metrics,
+            told_detail_failed: false,
+            trend: None,
         };
+        if s.metrics.is_some() {
+            s.trend = TrendEstimator::new(TrendSettings::online())
+                .ok()
+                .map(|estimator| Trend {
+                    estimator,
+                    slope: None,
+                    computed_at: None,
+                });
+        }
         if s.detail.is_some() {
             s.console.say(&console::tracemalloc_enabled());
         }
@@ -141,7 +164,18 @@ impl Session {
                                     self.records.extend(self.format.detail(block));
                                 }
                             }
-                            Err(e) => tracing::warn!("detail block skipped: {e}"),
+                            Err(e) => {
+                                // Said once: a detail source that fails (another user's
+                                // process hides its smaps) fails the same way every time.
+                                if !self.told_detail_failed {
+                                    self.told_detail_failed = true;
+                                    self.console.say(&format!(
+                                        "memmon: no detail block for process {}: {e}; sample lines go on",
+                                        self.pid
+                                    ));
+                                }
+                                tracing::debug!("detail block skipped: {e}");
+                            }
                         }
                     }
                 }
@@ -157,17 +191,53 @@ impl Session {
         };
         self.console.step();
         let samples = u64::from(matches!(attempt, Attempt::Sampled));
+        self.write_records(samples);
+        attempt
+    }
+
+    /// Writes `self.records` in one write, reopening a log that was moved away, deleted or
+    /// truncated (with the spec's continuation header), and rotating one past the limit.
+    fn write_records(&mut self, samples: u64) {
+        if self.sink.reopen_if_moved().is_some() {
+            // The spec's continuation header: 経過 keeps counting from the original start.
+            let header = self
+                .format
+                .header(SystemTime::now(), self.pid, self.interval, true);
+            self.records.splice(0..0, header);
+        }
         self.sink.write(&self.format, &self.records, samples);
         if self.sink.over_limit() {
             self.rotate();
         }
-        attempt
+    }
+
+    /// The watched process (not memmon's child) is gone: one line in the log and on stderr.
+    pub fn target_gone(&mut self) {
+        let error = SampleError::Exited { pid: self.pid };
+        self.console.say(&format!("memmon: {error}"));
+        let failed = self.monitor.on_failure(self.stamp(), error);
+        self.records.clear();
+        self.records.push(self.format.failed(&failed));
+        self.write_records(0);
     }
 
     fn publish(&mut self, sample: &memmon_core::SampleEvent) {
         let Some(metrics) = self.metrics.as_mut() else {
             return;
         };
+        let elapsed = sample.at.elapsed;
+        let slope = self.trend.as_mut().and_then(|t| {
+            let _ = t
+                .estimator
+                .push(elapsed.as_secs_f64(), sample.reading.rss as f64);
+            if t.computed_at
+                .is_none_or(|at| elapsed.saturating_sub(at) >= Duration::from_secs(1))
+            {
+                t.slope = t.estimator.estimate().map(|e| e.slope_bytes_per_sec);
+                t.computed_at = Some(elapsed);
+            }
+            t.slope
+        });
         let snapshot = Snapshot {
             rss: sample.reading.rss,
             vms: sample.reading.vms,
@@ -186,7 +256,7 @@ impl Session {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0),
-            leak_slope_bytes_per_sec: None,
+            leak_slope_bytes_per_sec: slope,
         };
         metrics.update(&snapshot);
     }
@@ -234,7 +304,7 @@ impl Session {
         if let Some(summary) = self.monitor.finish(at, reading) {
             self.records.extend(self.format.footer(&summary));
         }
-        self.sink.write(&self.format, &self.records, 0);
+        self.write_records(0);
         let shown =
             std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());
         self.console.say(&console::stop(&shown));

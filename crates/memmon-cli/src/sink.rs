@@ -7,7 +7,7 @@
 use memmon_format::{LogFormat, Record};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// How the log file is kept.
@@ -31,6 +31,16 @@ pub struct OpenError {
     source: io::Error,
 }
 
+/// Why the log had to be reopened during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reopened {
+    /// The file at the log path is gone or is another file (deleted, moved away by logrotate).
+    Replaced,
+    /// The file shrank: another program truncated it (an older client embedding the Python
+    /// monitor opens the same log with mode `w`).
+    Truncated,
+}
+
 struct Failing {
     reason: String,
     lost: u64,
@@ -46,6 +56,7 @@ pub struct LogSink {
     buf: Vec<u8>,
     failing: Option<Failing>,
     errors_total: u64,
+    told_truncated: bool,
 }
 
 impl LogSink {
@@ -73,6 +84,7 @@ impl LogSink {
             buf: Vec::with_capacity(4096),
             failing: None,
             errors_total: 0,
+            told_truncated: false,
         })
     }
 
@@ -133,6 +145,39 @@ impl LogSink {
                     }
                 }
                 false
+            }
+        }
+    }
+
+    /// Notices a log that was deleted, moved away or truncated by another program since the
+    /// last write, and reopens it. Two cheap `stat` calls per sample; a log that is not a
+    /// regular file (`/dev/stdout`, `/dev/full`) is never checked.
+    pub fn reopen_if_moved(&mut self) -> Option<Reopened> {
+        if !self.regular {
+            return None;
+        }
+        let ours = self.file.metadata().ok()?;
+        match fs::symlink_metadata(&self.path) {
+            Ok(there) if there.dev() == ours.dev() && there.ino() == ours.ino() => {
+                if ours.len() >= self.size {
+                    return None;
+                }
+                self.size = ours.len();
+                if !self.told_truncated {
+                    self.told_truncated = true;
+                    eprintln!(
+                        "memmon: the log {} was truncated by another program (an older client that embeds the Python monitor opens it with mode 'w'); memmon goes on appending, but give memmon a file of its own: `log_file` in the memory_monitor block of the config, or --log",
+                        self.path.display()
+                    );
+                }
+                Some(Reopened::Truncated)
+            }
+            _ => {
+                let file = open_append(&self.path).ok()?;
+                self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                self.regular = file.metadata().is_ok_and(|m| m.file_type().is_file());
+                self.file = file;
+                Some(Reopened::Replaced)
             }
         }
     }
@@ -212,6 +257,63 @@ mod tests {
             "gen2"
         );
         assert!(!d.join("memory_usage.log.3").exists());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn writing_resumes_after_a_failure_with_the_lost_samples_line() {
+        let d = tmpdir("resume");
+        let opts = SinkOptions {
+            max_bytes: 1 << 20,
+            keep: 1,
+            sync: false,
+        };
+        let format = LogFormat::system();
+        let line = [Record::Other("a sample".into())];
+        let mut sink = LogSink::open(Path::new("/dev/full"), opts).unwrap();
+        assert!(!sink.regular, "/dev/full is never rotated or checked");
+        assert!(!sink.write(&format, &line, 1));
+        assert!(!sink.write(&format, &line, 1));
+        assert!(!sink.write(&format, &line, 0));
+        assert_eq!(sink.errors_total(), 3);
+        // Space returns: the same sink now writes to a regular file.
+        let log = d.join("m.log");
+        sink.file = open_append(&log).unwrap();
+        assert!(sink.write(&format, &line, 1));
+        assert!(sink.write(&format, &line, 1));
+        assert_eq!(
+            fs::read_to_string(&log).unwrap(),
+            "⚠️ [memmon] 2件のサンプルをログに書けませんでした (No space left on device (os error 28))\na sample\na sample\n"
+        );
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn deleted_moved_and_truncated_logs_are_noticed() {
+        let d = tmpdir("moved");
+        let log = d.join("m.log");
+        let opts = SinkOptions {
+            max_bytes: 1 << 20,
+            keep: 1,
+            sync: false,
+        };
+        let format = LogFormat::system();
+        let line = [Record::Other("line".into())];
+        let mut sink = LogSink::open(&log, opts).unwrap();
+        assert!(sink.write(&format, &line, 1));
+        assert_eq!(sink.reopen_if_moved(), None);
+        fs::rename(&log, d.join("m.log.old")).unwrap();
+        assert_eq!(sink.reopen_if_moved(), Some(Reopened::Replaced));
+        assert!(sink.write(&format, &line, 1));
+        assert_eq!(fs::read_to_string(&log).unwrap(), "line\n");
+        fs::remove_file(&log).unwrap();
+        assert_eq!(sink.reopen_if_moved(), Some(Reopened::Replaced));
+        assert!(log.exists());
+        assert!(sink.write(&format, &line, 1));
+        assert!(sink.write(&format, &line, 1));
+        fs::write(&log, "").unwrap();
+        assert_eq!(sink.reopen_if_moved(), Some(Reopened::Truncated));
+        assert_eq!(sink.reopen_if_moved(), None);
         fs::remove_dir_all(d).unwrap();
     }
 

@@ -1,10 +1,18 @@
 //! Prometheus output: the current figures after every sample, as a textfile for node_exporter's
 //! textfile collector and/or at `GET /metrics`. memmon feeds the field's existing engine; it
 //! runs no server farm of its own.
+//!
+//! `render` turns a [`Snapshot`] into the text once per sample; `textfile` writes it atomically;
+//! `server` serves the latest copy. The session thread only renders, swaps and writes the file:
+//! no HTTP client can make it wait.
 
-#![allow(dead_code)] // The stub: the Prometheus outputs land in the next commits.
+mod render;
+mod server;
+mod textfile;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The figures of one sample, as the session knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -59,11 +67,26 @@ pub enum MetricsError {
         /// The OS's message.
         message: String,
     },
+    /// The server's threads could not start.
+    #[error("cannot start the metrics server on {addr}: {message}")]
+    Thread {
+        /// The address given.
+        addr: SocketAddr,
+        /// The OS's message.
+        message: String,
+    },
 }
 
 /// The metrics outputs of a run.
 pub struct Metrics {
-    _options: MetricsOptions,
+    name: String,
+    textfile: Option<textfile::TextFile>,
+    /// The text the server answers with; `None` without `--metrics-listen`.
+    served: Option<server::Shared>,
+    /// Kept so the port stays open for the run and closes with it.
+    _server: Option<server::Server>,
+    /// A render failure is reported once, not every sample.
+    render_failed: bool,
 }
 
 impl Metrics {
@@ -72,9 +95,57 @@ impl Metrics {
         if options.textfile.is_none() && options.listen.is_none() {
             return Ok(None);
         }
-        Ok(Some(Metrics { _options: options }))
+        let (served, server) = match options.listen {
+            Some(addr) => {
+                // Until the first sample the server answers with an empty (valid) exposition.
+                let shared: server::Shared = Arc::new(RwLock::new(Arc::from("")));
+                let server =
+                    server::Server::start(addr, Arc::clone(&shared)).map_err(|e| match e {
+                        server::StartError::Bind(e) => MetricsError::Listen {
+                            addr,
+                            message: e.to_string(),
+                        },
+                        server::StartError::Thread(e) => MetricsError::Thread {
+                            addr,
+                            message: e.to_string(),
+                        },
+                    })?;
+                // Port 0 picks a free port: say which, so scrapers (and tests) can find it.
+                eprintln!("memmon: metrics at http://{}/metrics", server.addr());
+                (Some(shared), Some(server))
+            }
+            None => (None, None),
+        };
+        Ok(Some(Metrics {
+            name: options.name,
+            textfile: options.textfile.map(textfile::TextFile::new),
+            served,
+            _server: server,
+            render_failed: false,
+        }))
     }
 
     /// Publishes one sample's figures. Never blocks on a client and never fails the sample.
-    pub fn update(&mut self, _snapshot: &Snapshot) {}
+    pub fn update(&mut self, snapshot: &Snapshot) {
+        let text = match render::render(&self.name, snapshot) {
+            Ok(text) => text,
+            Err(e) => {
+                // Keep serving the previous text; a stale timestamp tells Prometheus the rest.
+                if !self.render_failed {
+                    eprintln!("memmon: cannot render metrics: {e}");
+                }
+                self.render_failed = true;
+                return;
+            }
+        };
+        self.render_failed = false;
+        if let Some(shared) = &self.served {
+            // Readers hold the lock only to clone the Arc, so this swap never waits on a client.
+            *shared.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(text.as_str());
+        }
+        // Last: the fsync may take a while on an SD card, and the server need not wait for it.
+        if let Some(file) = self.textfile.as_mut() {
+            file.write(&text);
+        }
+    }
 }

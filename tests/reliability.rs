@@ -1,0 +1,381 @@
+//! Reliability: memmon keeps working when the things around it fail (issue: "a leak detector
+//! must not leak, lose lines or fall over"). Each test drives the real binary.
+
+use crate::util::{assert_well_formed, parse_log, samples, Dir};
+use memmon_format::Record;
+use rustix::process::{kill_process, Pid, Signal};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn signal(child: &Running, sig: Signal) {
+    kill_process(Pid::from_raw(child.id() as i32).unwrap(), sig).unwrap();
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn count_samples(d: &Dir, log: &str) -> usize {
+    let needle = "] 経過: ".as_bytes();
+    std::fs::read(d.join(log))
+        .map(|b| b.windows(needle.len()).filter(|w| *w == needle).count())
+        .unwrap_or(0)
+}
+
+/// A spawned memmon that is killed if the test fails before it ends, so a failed test leaves
+/// nothing running.
+struct Running(Child);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn own_memory_is_flat_over_20000_samples_at_1ms_with_detail() {
+    let d = Dir::new("flat-memory");
+    let mut memmon = d
+        .memmon()
+        .args([
+            "run",
+            "--interval",
+            "0.001",
+            "--detail",
+            "--max-log-mb",
+            "1000",
+            "--log",
+            "m.log",
+            "--",
+            "sleep",
+            "600",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    wait_until("1,000 samples", || count_samples(&d, "m.log") >= 1000);
+    let early = vm_hwm_kib(memmon.id());
+    wait_until("20,000 samples", || count_samples(&d, "m.log") >= 20_000);
+    let late = vm_hwm_kib(memmon.id());
+    signal(&memmon, Signal::TERM);
+    memmon.0.wait().unwrap();
+    assert!(
+        late <= early + 256,
+        "VmHWM grew from {early} KiB after 1,000 samples to {late} KiB after 20,000"
+    );
+    let text = d.read("m.log");
+    assert!(text.matches("  [smaps] ").count() >= 2000);
+}
+
+#[test]
+fn a_full_device_never_stops_monitoring_or_the_command() {
+    let d = Dir::new("dev-full");
+    let out = d
+        .memmon()
+        .args(["run", "--interval", "0.05", "--log", "/dev/full", "--"])
+        .args(["sh", "-c", "sleep 1; exit 5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("memmon: cannot write to the log /dev/full: No space left on device")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("モニタリング停止"), "{err}");
+}
+
+#[test]
+fn a_log_moved_away_deleted_or_truncated_is_reopened_with_a_continuation_header() {
+    let d = Dir::new("moved-log");
+    let mut memmon = d
+        .memmon()
+        .args([
+            "run",
+            "--interval",
+            "0.05",
+            "--log",
+            "m.log",
+            "--",
+            "sleep",
+            "600",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    wait_until("samples", || count_samples(&d, "m.log") >= 3);
+    // logrotate's way: rename, and memmon must start a new file.
+    std::fs::rename(d.join("m.log"), d.join("m.log.rotated")).unwrap();
+    wait_until("a new log", || count_samples(&d, "m.log") >= 2);
+    // Deleted.
+    std::fs::remove_file(d.join("m.log")).unwrap();
+    wait_until("a recreated log", || count_samples(&d, "m.log") >= 2);
+    let recreated = d.read("m.log");
+    assert!(
+        recreated.starts_with(&format!("{}\nメモリモニタリング継続: ", "=".repeat(80))),
+        "{recreated}"
+    );
+    // An older client truncates it (Python's open(..., 'w')) and writes its own line.
+    std::fs::write(d.join("m.log"), "other writer\n").unwrap();
+    wait_until("samples after truncation", || {
+        count_samples(&d, "m.log") >= 2
+    });
+    signal(&memmon, Signal::TERM);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut memmon.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    memmon.0.wait().unwrap();
+    let err = stderr;
+    assert_eq!(
+        err.matches("was truncated by another program").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("log_file"), "{err}");
+
+    let rotated = d.read("m.log.rotated");
+    assert!(rotated.contains("メモリモニタリング開始: "));
+    let after = d.read("m.log");
+    assert!(after.starts_with("other writer\n"), "{after}");
+    assert!(after.contains("メモリモニタリング継続: "), "{after}");
+    assert!(after.contains("モニタリング終了: "), "{after}");
+    // 経過 keeps counting from the original start across the files.
+    let recs = parse_log(&d.join("m.log"));
+    let first = samples(&recs)[0].elapsed_secs;
+    let last_before = samples(&parse_log(&d.join("m.log.rotated")))
+        .last()
+        .unwrap()
+        .elapsed_secs;
+    assert!(first >= last_before);
+}
+
+#[test]
+fn a_second_sigint_kills_the_command_and_exits_130_with_a_footer() {
+    let d = Dir::new("double-sigint");
+    // The command ignores SIGINT, so only memmon's second-SIGINT rule can end it.
+    let script = "trap '' INT; echo $$ > pid; while :; do sleep 0.05; done";
+    let mut memmon = d
+        .memmon()
+        .args([
+            "run",
+            "--interval",
+            "0.05",
+            "--log",
+            "m.log",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    wait_until("the command", || {
+        count_samples(&d, "m.log") >= 2 && d.join("pid").exists()
+    });
+    let child_pid: i32 = d.read("pid").trim().parse().unwrap();
+    signal(&memmon, Signal::INT);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&memmon, Signal::INT);
+    let status = memmon.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    wait_until("the command to be gone", || {
+        rustix::process::test_kill_process(Pid::from_raw(child_pid).unwrap()).is_err()
+    });
+    let recs = parse_log(&d.join("m.log"));
+    assert_eq!(recs.last(), Some(&Record::Rule));
+    assert!(recs.contains(&Record::LastGoodUsed));
+}
+
+#[test]
+fn signals_at_any_moment_leave_complete_lines_and_a_footer() {
+    let d = Dir::new("signal-storm");
+    for (round, sig) in [Signal::TERM, Signal::INT, Signal::HUP]
+        .iter()
+        .cycle()
+        .take(12)
+        .enumerate()
+    {
+        let log = format!("m{round}.log");
+        let mut memmon = d
+            .memmon()
+            .args(["run", "--interval", "0.002", "--detail"])
+            .args(["--log", &log, "--", "sleep", "600"])
+            .stderr(Stdio::null())
+            .spawn()
+            .map(Running)
+            .unwrap();
+        wait_until("the log", || d.join(&log).exists());
+        std::thread::sleep(Duration::from_millis((round as u64 * 7) % 40));
+        signal(&memmon, *sig);
+        memmon.0.wait().unwrap();
+        let text = d.read(&log);
+        let recs = parse_log(&d.join(&log));
+        assert_well_formed(&recs, &text);
+        assert_eq!(recs.last(), Some(&Record::Rule), "round {round}:\n{text}");
+        assert!(
+            text.contains("モニタリング終了: "),
+            "round {round}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_configs_exit_2_naming_the_file_and_key() {
+    let d = Dir::new("bad-config");
+    let cases: &[(&str, &str, &str)] = &[
+        ("syntax.json", "{\"memory_monitor\": {", "syntax.json:1:"),
+        (
+            "syntax.toml",
+            "[memory_monitor\ninterval = 3",
+            "syntax.toml:",
+        ),
+        (
+            "type.json",
+            r#"{"memory_monitor": {"enabled": "yes"}}"#,
+            "memory_monitor.enabled",
+        ),
+        (
+            "zero.json",
+            r#"{"memory_monitor": {"interval": 0}}"#,
+            "memory_monitor.interval",
+        ),
+        (
+            "negative.json",
+            r#"{"memory_monitor": {"interval": -5}}"#,
+            "memory_monitor.interval",
+        ),
+        (
+            "huge.json",
+            r#"{"memory_monitor": {"interval": 1e300}}"#,
+            "memory_monitor.interval",
+        ),
+        (
+            "keep.toml",
+            "[memory_monitor]\nkeep_logs = \"many\"",
+            "memory_monitor.keep_logs",
+        ),
+    ];
+    for (file, text, expect) in cases {
+        d.write(file, text);
+        let out = d
+            .memmon()
+            .args(["run", "--config", file, "--", "true"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(file) && err.contains(expect), "{file}: {err}");
+    }
+    std::fs::write(d.join("binary.json"), b"{\"memory_monitor\": \xff\xfe}").unwrap();
+    std::fs::create_dir(d.join("dir.json")).unwrap();
+    for file in ["binary.json", "dir.json", "missing.json"] {
+        let out = d.memmon().args(["check-config", file]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(file), "{file}: {err}");
+    }
+    // An unknown key is a warning, not an error.
+    d.write("typo.json", r#"{"memory_monitor": {"intervall": 5}}"#);
+    let out = d
+        .memmon()
+        .args(["check-config", "typo.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("intervall"));
+}
+
+#[test]
+fn the_log_respects_the_umask_and_never_follows_a_planted_symlink() {
+    let d = Dir::new("security");
+    let memmon = env!("CARGO_BIN_EXE_memmon");
+    for (umask, mode) in [("022", 0o644), ("077", 0o600)] {
+        let log = format!("u{umask}.log");
+        let st = std::process::Command::new("sh")
+            .current_dir(&d.path)
+            .arg("-c")
+            .arg(format!(
+                "umask {umask}; exec \"$0\" run --interval 0.1 --log {log} -- true"
+            ))
+            .arg(memmon)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let m = std::fs::metadata(d.join(&log))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, mode, "umask {umask}");
+    }
+    // A symlink planted at the log path: memmon refuses it and leaves the target alone.
+    d.write("precious", "keep me\n");
+    std::os::unix::fs::symlink(d.join("precious"), d.join("evil.log")).unwrap();
+    let out = d
+        .memmon()
+        .args([
+            "run",
+            "--interval",
+            "0.1",
+            "--log",
+            "evil.log",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("evil.log"));
+    assert_eq!(d.read("precious"), "keep me\n");
+    // A symlink planted at the rotation path: rotation renames over the link, not through it.
+    d.write("r.log", &"x".repeat(4096));
+    std::os::unix::fs::symlink(d.join("precious"), d.join("r.log.1")).unwrap();
+    let st = d
+        .memmon()
+        .args([
+            "run",
+            "--interval",
+            "0.1",
+            "--log",
+            "r.log",
+            "--max-log-mb",
+            "0.001",
+            "--",
+            "true",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(d.read("precious"), "keep me\n");
+    assert_eq!(d.read("r.log.1"), "x".repeat(4096));
+}
