@@ -1,6 +1,7 @@
 //! End-to-end tests: each drives the freshly built `memmon` binary on real processes.
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
+mod analyze;
 mod metrics;
 mod proc_fixture;
 mod reliability;

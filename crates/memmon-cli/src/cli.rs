@@ -39,6 +39,8 @@ command still runs, unmonitored.")]
     Run(Box<RunArgs>),
     /// The guide's test mode: memmon watches itself while keeping 1 MiB more every interval.
     Test(TestArgs),
+    /// Read memory_usage.log files and tell a leak from warm-up.
+    Analyze(crate::analyze::AnalyzeArgs),
     /// Check a configuration file and print the effective settings.
     #[command(
         after_help = "Exits 0 and prints the settings when the file is valid; prints the error \

@@ -2,6 +2,7 @@
 //! memmon-format. It holds no log format and no policy of its own; it knows clap, signals,
 //! child processes and exit codes.
 
+mod analyze;
 mod check;
 mod cli;
 mod console;
@@ -34,6 +35,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Test(args) => selftest::test(args),
+        cli::Command::Analyze(args) => analyze::run(args),
         cli::Command::CheckConfig(args) => check::check_config(args),
     };
     std::process::exit(code);

@@ -163,6 +163,11 @@ pub fn run(args: RunArgs) -> i32 {
         // Wait for the deadline, handling whatever wakes us first.
         loop {
             let timeout = deadline.saturating_duration_since(Instant::now());
+            if timeout.is_zero() {
+                // A due sample goes first: a signal that came with it is handled right after,
+                // so even a run stopped at once has a sample for its footer.
+                break;
+            }
             match rx.recv_timeout(timeout) {
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => break,

@@ -73,7 +73,11 @@ pub fn test(args: TestArgs) -> i32 {
     let mut held: Vec<Vec<u8>> = Vec::new();
     while let Some(deadline) = session.next_deadline() {
         loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            if timeout.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(timeout) {
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 Ok(Wake::Signal { .. }) => {
                     console_out.say(&console::test_interrupted());

@@ -301,8 +301,19 @@ impl Session {
         } else {
             None
         };
-        if let Some(summary) = self.monitor.finish(at, reading) {
-            self.records.extend(self.format.footer(&summary));
+        match self.monitor.finish(at, reading) {
+            Some(summary) => self.records.extend(self.format.footer(&summary)),
+            None => {
+                // Nothing was ever measured: a footer of zeros would be a lie.
+                let failed = self.monitor.on_failure(
+                    at,
+                    SampleError::Io {
+                        path: format!("process {}", self.pid),
+                        message: "no sample could be taken before the end; no footer".into(),
+                    },
+                );
+                self.records.push(self.format.failed(&failed));
+            }
         }
         self.write_records(0);
         let shown =

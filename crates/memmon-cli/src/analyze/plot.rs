@@ -1,0 +1,433 @@
+//! `--plot FILE.svg|FILE.png`: RSS and peak over time, the warning threshold (baseline +50 MB),
+//! each run's fitted trend after its warm-up, and restarts, drawn with plotters.
+//!
+//! Samples are downsampled as they stream in ([`Collector`]): fixed-width time buckets keep
+//! the lowest and highest RSS (with their times) and the highest peak, and when there are too
+//! many buckets the width doubles and neighbours merge. Spikes and GC drops survive (min/max),
+//! and the memory is bounded by [`MAX_BUCKETS`] whatever the log's length.
+
+use super::font::{self, Label};
+use super::runs::{Accepted, Analysis};
+use super::Lang;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Most buckets kept: at most two RSS points and one peak point each.
+pub const MAX_BUCKETS: usize = 2048;
+
+/// Image size in pixels.
+const SIZE: (u32, u32) = (1200, 600);
+
+/// The warning threshold above the baseline, MB (the log's `⚠️ [警告]` line).
+const THRESHOLD_MB: f64 = 50.0;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    key: u64,
+    run: usize,
+    /// (x seconds, MB) of the lowest and highest RSS.
+    lo: (f64, f64),
+    hi: (f64, f64),
+    /// (x seconds, MB) of the highest ピーク.
+    peak: (f64, f64),
+}
+
+impl Bucket {
+    fn merge(&mut self, o: &Bucket) {
+        if o.lo.1 < self.lo.1 {
+            self.lo = o.lo;
+        }
+        if o.hi.1 > self.hi.1 {
+            self.hi = o.hi;
+        }
+        if o.peak.1 >= self.peak.1 {
+            self.peak = o.peak;
+        }
+    }
+}
+
+/// The downsampled series, filled while the logs stream by.
+#[derive(Debug)]
+pub struct Collector {
+    width_s: f64,
+    buckets: Vec<Bucket>,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Collector {
+    /// Empty, one-second buckets.
+    pub fn new() -> Collector {
+        Collector {
+            width_s: 1.0,
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Adds a sample (x never decreases: the run splitter guarantees it).
+    pub fn push(&mut self, a: &Accepted) {
+        let x = a.x_s.max(0.0);
+        let rss = (x, a.sample.rss_mb);
+        let b = Bucket {
+            key: (x / self.width_s) as u64,
+            run: a.run,
+            lo: rss,
+            hi: rss,
+            peak: (x, a.sample.peak_mb),
+        };
+        match self.buckets.last_mut() {
+            Some(last) if last.key == b.key && last.run == b.run => last.merge(&b),
+            _ => {
+                self.buckets.push(b);
+                if self.buckets.len() > MAX_BUCKETS {
+                    self.coarsen();
+                }
+            }
+        }
+    }
+
+    /// Doubles the width until at most half the buckets are left. Sparse buckets may not
+    /// merge at once, hence the loop; it ends because one bucket per run eventually spans
+    /// everything (and a run boundary is kept only while below the limit).
+    fn coarsen(&mut self) {
+        while self.buckets.len() > MAX_BUCKETS / 2 {
+            self.width_s *= 2.0;
+            let mut merged: Vec<Bucket> = Vec::with_capacity(self.buckets.len());
+            for mut b in self.buckets.drain(..) {
+                b.key /= 2;
+                match merged.last_mut() {
+                    // Past many restarts, runs must merge too or the loop could not end.
+                    Some(m) if m.key == b.key => m.merge(&b),
+                    _ => merged.push(b),
+                }
+            }
+            self.buckets = merged;
+        }
+    }
+
+    /// RSS polylines, one per stretch of a run, x in `unit` seconds.
+    fn rss_segments(&self, unit: f64) -> Vec<Vec<(f64, f64)>> {
+        segments(&self.buckets, |b, out| {
+            let (first, second) = if b.lo.0 <= b.hi.0 {
+                (b.lo, b.hi)
+            } else {
+                (b.hi, b.lo)
+            };
+            out.push((first.0 / unit, first.1));
+            if second != first {
+                out.push((second.0 / unit, second.1));
+            }
+        })
+    }
+
+    fn peak_segments(&self, unit: f64) -> Vec<Vec<(f64, f64)>> {
+        segments(&self.buckets, |b, out| {
+            out.push((b.peak.0 / unit, b.peak.1))
+        })
+    }
+}
+
+/// Splits buckets into polylines at run changes, so no line crosses a restart.
+fn segments(
+    buckets: &[Bucket],
+    mut points: impl FnMut(&Bucket, &mut Vec<(f64, f64)>),
+) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut run = None;
+    for b in buckets {
+        if run != Some(b.run) {
+            out.push(Vec::new());
+            run = Some(b.run);
+        }
+        if let Some(seg) = out.last_mut() {
+            points(b, seg);
+        }
+    }
+    out
+}
+
+/// Refuses a plot file that is neither `.svg` nor `.png` (checked before reading the logs).
+pub fn check_path(path: &Path) -> Result<(), String> {
+    kind(path).map(|_| ())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Svg,
+    Png,
+}
+
+fn kind(path: &Path) -> Result<Kind, String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("svg") => Ok(Kind::Svg),
+        Some("png") => Ok(Kind::Png),
+        _ => Err("the plot file must end in .svg or .png".into()),
+    }
+}
+
+/// Draws the plot into `path` (SVG or PNG by its extension).
+pub fn render(c: &Collector, a: &Analysis, path: &Path, lang: Lang) -> Result<(), String> {
+    font::register()?;
+    match kind(path)? {
+        Kind::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+                draw(&root, c, a, lang)?;
+                root.present().map_err(|e| e.to_string())?;
+            }
+            std::fs::write(path, svg).map_err(|e| e.to_string())
+        }
+        Kind::Png => {
+            let (w, h) = SIZE;
+            let mut pixels = vec![0u8; w as usize * h as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+                draw(&root, c, a, lang)?;
+                root.present().map_err(|e| e.to_string())?;
+            }
+            write_png(path, w, h, &pixels)
+        }
+    }
+}
+
+/// Encodes RGB pixels with the pure-Rust `png` crate (plotters' own encoder would pull in
+/// the whole `image` crate).
+fn write_png(path: &Path, w: u32, h: u32, rgb: &[u8]) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &Collector,
+    a: &Analysis,
+    lang: Lang,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+
+    let max_x = c
+        .buckets
+        .iter()
+        .map(|b| b.hi.0.max(b.lo.0).max(b.peak.0))
+        .chain(
+            a.runs
+                .iter()
+                .map(|r| r.anchor_s + r.last.elapsed_secs as f64),
+        )
+        .fold(0.0_f64, f64::max);
+    let (unit, x_label) = if max_x > 3.0 * 3600.0 {
+        (3600.0, Label::ElapsedHours)
+    } else {
+        (60.0, Label::ElapsedMinutes)
+    };
+    let x_of = |secs: f64| secs / unit;
+
+    // Per run: threshold and trend lines, in plot units.
+    let thresholds: Vec<[(f64, f64); 2]> = a
+        .runs
+        .iter()
+        .map(|r| {
+            let y = r.baseline_mb + THRESHOLD_MB;
+            [
+                (x_of(r.anchor_s + r.first.elapsed_secs as f64), y),
+                (x_of(r.anchor_s + r.last.elapsed_secs as f64), y),
+            ]
+        })
+        .collect();
+    let trends: Vec<[(f64, f64); 2]> = a
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let f = r.fit?;
+            Some([
+                (x_of(r.anchor_s + f.from_elapsed), f.from_mb),
+                (x_of(r.anchor_s + f.to_elapsed), f.to_mb),
+            ])
+        })
+        .collect();
+    let restarts: Vec<f64> = a
+        .runs
+        .iter()
+        .skip(1)
+        .map(|r| x_of(r.anchor_s + r.first.elapsed_secs as f64))
+        .collect();
+
+    let ys = c
+        .buckets
+        .iter()
+        .flat_map(|b| [b.lo.1, b.hi.1, b.peak.1])
+        .chain(thresholds.iter().map(|t| t[0].1))
+        .chain(trends.iter().flat_map(|t| [t[0].1, t[1].1]))
+        .filter(|y| y.is_finite());
+    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
+        (l.min(y), h.max(y))
+    });
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
+    let pad = ((hi - lo) * 0.05).max(1.0);
+    let (y0, y1) = ((lo - pad).max(0.0), hi + pad);
+    let x1 = x_of(max_x).max(1e-3);
+
+    let mut chart = ChartBuilder::on(root)
+        .caption(Label::Title.text(lang), (font::FAMILY, 24))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..x1, y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label.text(lang))
+        .y_desc(Label::MemoryMb.text(lang))
+        .label_style((font::FAMILY, 14))
+        .axis_desc_style((font::FAMILY, 16))
+        .draw()
+        .map_err(err)?;
+
+    let rss_color = RGBColor(31, 119, 180);
+    let peak_color = RGBColor(255, 127, 14);
+    let trend_color = RGBColor(44, 160, 44);
+    let restart_color = RGBColor(127, 127, 127);
+
+    // Drawn bottom to top: the data goes last, so a perfect fit does not hide it.
+    draw_lines(
+        &mut chart,
+        restarts.iter().map(|&x| vec![(x, y0), (x, y1)]).collect(),
+        restart_color.stroke_width(1),
+        Label::Restart.text(lang),
+    )
+    .map_err(err)?;
+    draw_lines(
+        &mut chart,
+        thresholds.iter().map(|t| t.to_vec()).collect(),
+        RED.stroke_width(1),
+        Label::Threshold.text(lang),
+    )
+    .map_err(err)?;
+    draw_lines(
+        &mut chart,
+        trends.iter().map(|t| t.to_vec()).collect(),
+        trend_color.stroke_width(3),
+        Label::Trend.text(lang),
+    )
+    .map_err(err)?;
+    draw_lines(
+        &mut chart,
+        c.peak_segments(unit),
+        peak_color.stroke_width(1),
+        Label::Peak.text(lang),
+    )
+    .map_err(err)?;
+    draw_lines(
+        &mut chart,
+        c.rss_segments(unit),
+        rss_color.stroke_width(1),
+        Label::Rss.text(lang),
+    )
+    .map_err(err)?;
+
+    chart
+        .configure_series_labels()
+        .label_font((font::FAMILY, 14))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Draws polylines of one series; the legend names it once (nothing when it is empty).
+fn draw_lines<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    lines: Vec<Vec<(f64, f64)>>,
+    style: ShapeStyle,
+    label: &str,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut labelled = false;
+    for line in lines.into_iter().filter(|l| !l.is_empty()) {
+        let series = chart.draw_series(LineSeries::new(line, style))?;
+        if !labelled {
+            series
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            labelled = true;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+    use memmon_format::SampleLine;
+
+    fn accepted(x_s: f64, run: usize, rss_mb: f64) -> Accepted {
+        Accepted {
+            sample: SampleLine {
+                at: date(2025, 1, 1).at(0, 0, 0, 0),
+                elapsed_secs: x_s as u64,
+                rss_mb,
+                growth_mb: 0.0,
+                vms_mb: 0.0,
+                peak_mb: rss_mb,
+                sys_percent: 0.0,
+                sys_available_mb: 0.0,
+            },
+            run,
+            x_s,
+        }
+    }
+
+    #[test]
+    fn downsampling_is_bounded_and_keeps_extremes() {
+        let mut c = Collector::new();
+        for i in 0..1_000_000u32 {
+            // A spike at one sample must survive the min/max buckets.
+            let rss = if i == 777_777 {
+                500.0
+            } else {
+                40.0 + f64::from(i % 7)
+            };
+            c.push(&accepted(f64::from(i), 1 + (i / 400_000) as usize, rss));
+        }
+        assert!(c.buckets.len() <= MAX_BUCKETS, "{}", c.buckets.len());
+        assert!(c.buckets.iter().any(|b| b.hi.1 == 500.0));
+        assert!(c.buckets.iter().all(|b| b.lo.1 == 40.0));
+        // Three runs: three polylines.
+        assert_eq!(c.rss_segments(1.0).len(), 3);
+    }
+
+    #[test]
+    fn only_svg_and_png() {
+        assert!(check_path(Path::new("a.SVG")).is_ok());
+        assert!(check_path(Path::new("a.png")).is_ok());
+        assert!(check_path(Path::new("a.pdf")).is_err());
+    }
+}

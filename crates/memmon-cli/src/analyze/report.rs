@@ -1,0 +1,465 @@
+//! The report: text in the log's own Japanese terms (or English), or one JSON object.
+
+use super::runs::{Analysis, Ending, RunSummary};
+use super::Lang;
+use memmon_core::{InconclusiveReason, Verdict};
+use memmon_format::{Elapsed, ExitKind};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// The verdict's JSON word and, when inconclusive, the reason's.
+fn verdict_words(v: Verdict) -> (&'static str, Option<&'static str>) {
+    match v {
+        Verdict::Normal => ("normal", None),
+        Verdict::Leak => ("leak", None),
+        Verdict::Inconclusive(r) => (
+            "inconclusive",
+            Some(match r {
+                InconclusiveReason::TooShort => "too_short",
+                InconclusiveReason::TooNoisy => "too_noisy",
+                InconclusiveReason::Unsteady => "unsteady",
+            }),
+        ),
+    }
+}
+
+fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
+    use InconclusiveReason::*;
+    match (lang, v) {
+        (Lang::Ja, Verdict::Normal) => "正常",
+        (Lang::Ja, Verdict::Leak) => "メモリリークの疑い",
+        (Lang::Ja, Verdict::Inconclusive(TooShort)) => {
+            "判定不能 (データ不足: ウォームアップ後のサンプルが少なすぎます)"
+        }
+        (Lang::Ja, Verdict::Inconclusive(TooNoisy)) => "判定不能 (変動が大きすぎます)",
+        (Lang::Ja, Verdict::Inconclusive(Unsteady)) => {
+            "判定不能 (不安定: 段差・減少、または一部の期間だけの増加)"
+        }
+        (Lang::En, Verdict::Normal) => "normal",
+        (Lang::En, Verdict::Leak) => "leak suspected",
+        (Lang::En, Verdict::Inconclusive(TooShort)) => {
+            "inconclusive (too short: too few samples after the warm-up)"
+        }
+        (Lang::En, Verdict::Inconclusive(TooNoisy)) => "inconclusive (too noisy)",
+        (Lang::En, Verdict::Inconclusive(Unsteady)) => {
+            "inconclusive (unsteady: a step, a fall, or growth in part of the span only)"
+        }
+    }
+}
+
+fn ending_text(e: &Ending, lang: Lang) -> String {
+    match (lang, e) {
+        (Lang::Ja, Ending::Exit(kind)) => format!("プロセス終了: {kind}"),
+        (Lang::Ja, Ending::Footer) => "モニタリング終了 (フッターあり)".into(),
+        (Lang::Ja, Ending::Killed) => "フッターなしで次の開始 (強制終了の疑い)".into(),
+        (Lang::Ja, Ending::Open) => "フッターなし (実行中、または強制終了)".into(),
+        (Lang::En, Ending::Exit(ExitKind::Code(c))) => format!("process exited with code {c}"),
+        (Lang::En, Ending::Exit(ExitKind::Signal { number, name })) => {
+            format!("process killed by signal {number} ({name})")
+        }
+        (Lang::En, Ending::Footer) => "monitoring stopped (footer present)".into(),
+        (Lang::En, Ending::Killed) => "no footer before the next start (killed?)".into(),
+        (Lang::En, Ending::Open) => "no footer (still running, or killed)".into(),
+    }
+}
+
+fn ending_word(e: &Ending) -> &'static str {
+    match e {
+        Ending::Exit(ExitKind::Code(_)) => "exit_code",
+        Ending::Exit(ExitKind::Signal { .. }) => "signal",
+        Ending::Footer => "footer",
+        Ending::Killed => "killed",
+        Ending::Open => "open",
+    }
+}
+
+/// A human duration: `2日 3時間`, `4時間 5分`, `6分` (or `2d 3h`, `4h 5m`, `6m`).
+pub fn human_duration(secs: f64, lang: Lang) -> String {
+    let mins = (secs / 60.0).round().max(0.0) as u64;
+    let (d, h, m) = (mins / 1440, mins / 60 % 24, mins % 60);
+    let [du, hu, mu] = match lang {
+        Lang::Ja => ["日", "時間", "分"],
+        Lang::En => ["d", "h", "m"],
+    };
+    if d > 0 {
+        format!("{d}{du} {h}{hu}")
+    } else if h > 0 {
+        format!("{h}{hu} {m}{mu}")
+    } else {
+        format!("{m}{mu}")
+    }
+}
+
+fn clock(at: jiff::civil::DateTime) -> String {
+    at.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Rounds for a stable, readable report (the inputs have two decimals anyway).
+fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    let r = (x * f).round() / f;
+    // -0.0 prints as "-0" in JSON; nobody wants that.
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
+}
+
+/// One run in the JSON.
+#[derive(Debug, Serialize)]
+pub struct RunJson {
+    run: usize,
+    start: String,
+    end: String,
+    duration_s: u64,
+    pid: Option<u32>,
+    interval_s: Option<f64>,
+    samples: u64,
+    baseline_mb: f64,
+    last_mb: f64,
+    peak_mb: f64,
+    growth_mb: f64,
+    warmup_s: Option<f64>,
+    slope_mb_per_hour: Option<f64>,
+    r2: Option<f64>,
+    verdict: &'static str,
+    reason: Option<&'static str>,
+    last_available_mb: f64,
+    time_to_exhaustion_s: Option<f64>,
+    warnings: u64,
+    oom_kills: u64,
+    sample_failures: u64,
+    lost_samples: u64,
+    continuations: u64,
+    last_good_used: bool,
+    ended: &'static str,
+    exit_code: Option<i64>,
+    signal: Option<String>,
+}
+
+/// The whole JSON report.
+#[derive(Debug, Serialize)]
+pub struct ReportJson {
+    files: Vec<String>,
+    runs: Vec<RunJson>,
+    restarts: usize,
+    crash_loop: bool,
+    lines: u64,
+    skipped_lines: u64,
+    garbage_lines: u64,
+    invalid_utf8_lines: u64,
+    truncated_lines: u64,
+    samples_outside_window: u64,
+}
+
+fn run_json(r: &RunSummary) -> RunJson {
+    let (verdict, reason) = verdict_words(r.verdict);
+    let (exit_code, signal) = match &r.ending {
+        Ending::Exit(ExitKind::Code(c)) => (Some(i64::from(*c)), None),
+        Ending::Exit(ExitKind::Signal { name, .. }) => (None, Some(name.clone())),
+        _ => (None, None),
+    };
+    RunJson {
+        run: r.index,
+        start: clock(r.first.at),
+        end: clock(r.last.at),
+        duration_s: r.duration_s(),
+        pid: r.pid,
+        interval_s: r.interval_s,
+        samples: r.samples,
+        baseline_mb: round(r.baseline_mb, 2),
+        last_mb: r.last.rss_mb,
+        peak_mb: r.peak_mb,
+        growth_mb: round(r.last.rss_mb - r.baseline_mb, 2),
+        warmup_s: r.fit.map(|f| round(f.warmup_s, 1)),
+        slope_mb_per_hour: r.fit.map(|f| round(f.slope_mb_per_hour, 3)),
+        r2: r.fit.map(|f| round(f.r2, 4)),
+        verdict,
+        reason,
+        last_available_mb: r.last.sys_available_mb,
+        time_to_exhaustion_s: r.time_to_exhaustion_s.map(|s| s.round()),
+        warnings: r.warnings,
+        oom_kills: r.oom_kills,
+        sample_failures: r.sample_failures,
+        lost_samples: r.lost_samples,
+        continuations: r.continuations,
+        last_good_used: r.last_good_used,
+        ended: ending_word(&r.ending),
+        exit_code,
+        signal,
+    }
+}
+
+/// The JSON report (pretty-printed, one object).
+pub fn json(a: &Analysis, files: &[PathBuf]) -> String {
+    let report = ReportJson {
+        files: files.iter().map(|p| p.display().to_string()).collect(),
+        runs: a.runs.iter().map(run_json).collect(),
+        restarts: a.restarts(),
+        crash_loop: a.crash_loop(),
+        lines: a.lines,
+        skipped_lines: a.skipped.total(),
+        garbage_lines: a.skipped.garbage,
+        invalid_utf8_lines: a.skipped.invalid_utf8,
+        truncated_lines: a.skipped.truncated,
+        samples_outside_window: a.outside_window,
+    };
+    // Serializing plain structs of numbers and strings cannot fail; an empty object if it did.
+    serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into())
+}
+
+/// The labels of the text report, per language.
+struct Words {
+    files: &'static str,
+    run: &'static str,
+    duration: &'static str,
+    samples: &'static str,
+    baseline: &'static str,
+    last: &'static str,
+    peak: &'static str,
+    growth: &'static str,
+    warmup: &'static str,
+    rate: &'static str,
+    per_hour: &'static str,
+    verdict: &'static str,
+    exhaustion: &'static str,
+    available: &'static str,
+    warnings: &'static str,
+    events: &'static str,
+    ended: &'static str,
+    restarts: &'static str,
+    crash_loop: &'static str,
+    skipped: &'static str,
+    outside: &'static str,
+    to: &'static str,
+    count: &'static str,
+    times: &'static str,
+}
+
+const JA: Words = Words {
+    files: "ファイル",
+    run: "実行",
+    duration: "実行時間",
+    samples: "サンプル数",
+    baseline: "初期メモリ",
+    last: "最終メモリ",
+    peak: "ピークメモリ",
+    growth: "メモリ増加量",
+    warmup: "ウォームアップ除外",
+    rate: "増加率",
+    per_hour: "MB/時",
+    verdict: "判定",
+    exhaustion: "空きメモリ枯渇までの推定",
+    available: "空き",
+    warnings: "警告 (初期比 +50MB 超)",
+    events: "記録",
+    ended: "終了",
+    restarts: "再起動",
+    crash_loop: "再起動が繰り返されています (クラッシュループの疑い)",
+    skipped: "スキップした行",
+    outside: "期間外のサンプル",
+    to: "〜",
+    count: "件",
+    times: "回",
+};
+
+const EN: Words = Words {
+    files: "Files",
+    run: "Run",
+    duration: "Duration",
+    samples: "Samples",
+    baseline: "Baseline",
+    last: "Last",
+    peak: "Peak",
+    growth: "Growth",
+    warmup: "Warm-up excluded",
+    rate: "Growth rate",
+    per_hour: "MB/h",
+    verdict: "Verdict",
+    exhaustion: "Estimated time until available memory runs out",
+    available: "available",
+    warnings: "Warnings (over +50MB)",
+    events: "Events",
+    ended: "Ended",
+    restarts: "Restarts",
+    crash_loop: "restarting again and again (crash loop suspected)",
+    skipped: "Skipped lines",
+    outside: "Samples outside the window",
+    to: "to",
+    count: "",
+    times: "",
+};
+
+fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
+    let w = match lang {
+        Lang::Ja => &JA,
+        Lang::En => &EN,
+    };
+    let _ = write!(
+        out,
+        "\n{} {}/{}: {} {} {}",
+        w.run,
+        r.index,
+        total,
+        clock(r.first.at),
+        w.to,
+        clock(r.last.at)
+    );
+    if let Some(pid) = r.pid {
+        let _ = write!(out, " (PID {pid})");
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "  {}: {} ({}: {})",
+        w.duration,
+        Elapsed(r.duration_s()),
+        w.samples,
+        r.samples
+    );
+    let _ = writeln!(
+        out,
+        "  {}: {:.2}MB | {}: {:.2}MB | {}: {:.2}MB | {}: {:+.2}MB",
+        w.baseline,
+        r.baseline_mb,
+        w.last,
+        r.last.rss_mb,
+        w.peak,
+        r.peak_mb,
+        w.growth,
+        round(r.last.rss_mb - r.baseline_mb, 2)
+    );
+    if let Some(f) = r.fit {
+        let _ = writeln!(
+            out,
+            "  {}: {} | {}: {:+.2}{} (r² {:.3})",
+            w.warmup,
+            Elapsed(f.warmup_s.round().max(0.0) as u64),
+            w.rate,
+            round(f.slope_mb_per_hour, 2),
+            w.per_hour,
+            f.r2
+        );
+    }
+    let _ = writeln!(out, "  {}: {}", w.verdict, verdict_text(r.verdict, lang));
+    if let Some(t) = r.time_to_exhaustion_s {
+        let _ = writeln!(
+            out,
+            "  {}: {} ({} {:.0}MB)",
+            w.exhaustion,
+            human_duration(t, lang),
+            w.available,
+            r.last.sys_available_mb
+        );
+    }
+    if r.warnings > 0 {
+        let _ = writeln!(out, "  {}: {}{}", w.warnings, r.warnings, w.count);
+    }
+    let events = events_text(r, lang);
+    if !events.is_empty() {
+        let _ = writeln!(out, "  {}: {}", w.events, events.join(", "));
+    }
+    let _ = writeln!(out, "  {}: {}", w.ended, ending_text(&r.ending, lang));
+}
+
+/// memmon's own lines, counted (the log's terms in Japanese).
+fn events_text(r: &RunSummary, lang: Lang) -> Vec<String> {
+    let mut v = Vec::new();
+    let ja = lang == Lang::Ja;
+    if r.oom_kills > 0 {
+        v.push(if ja {
+            format!("OOMキラー発動 {}回", r.oom_kills)
+        } else {
+            format!("OOM killer fired {} times", r.oom_kills)
+        });
+    }
+    if r.sample_failures > 0 {
+        v.push(if ja {
+            format!("サンプル取得失敗 {}件", r.sample_failures)
+        } else {
+            format!("{} failed samples", r.sample_failures)
+        });
+    }
+    if r.lost_samples > 0 {
+        v.push(if ja {
+            format!("ログに書けなかったサンプル {}件", r.lost_samples)
+        } else {
+            format!("{} samples not written", r.lost_samples)
+        });
+    }
+    if r.continuations > 0 {
+        v.push(if ja {
+            format!("モニタリング継続 (ログ再オープン) {}回", r.continuations)
+        } else {
+            format!("log reopened {} times", r.continuations)
+        });
+    }
+    if r.last_good_used {
+        v.push(if ja {
+            "最終メモリは直前のサンプル".into()
+        } else {
+            "final memory is the last good sample".into()
+        });
+    }
+    v
+}
+
+/// The text report.
+pub fn text(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
+    let w = match lang {
+        Lang::Ja => &JA,
+        Lang::En => &EN,
+    };
+    let mut out = String::new();
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let _ = writeln!(out, "{}: {}", w.files, names.join(", "));
+    for r in &a.runs {
+        run_text(&mut out, r, a.runs.len(), lang);
+    }
+    out.push('\n');
+    let _ = write!(out, "{}: {}{}", w.restarts, a.restarts(), w.times);
+    if a.crash_loop() {
+        let _ = write!(out, " — {}", w.crash_loop);
+    }
+    out.push('\n');
+    let s = &a.skipped;
+    let _ = write!(out, "{}: {}{}", w.skipped, s.total(), w.count);
+    if s.total() > 0 {
+        let _ = match lang {
+            Lang::Ja => write!(
+                out,
+                " (不明な行 {}, UTF-8 でない行 {}, 途中で切れた行 {})",
+                s.garbage, s.invalid_utf8, s.truncated
+            ),
+            Lang::En => write!(
+                out,
+                " (unknown {}, not UTF-8 {}, cut short {})",
+                s.garbage, s.invalid_utf8, s.truncated
+            ),
+        };
+    }
+    out.push('\n');
+    if a.outside_window > 0 {
+        let _ = writeln!(out, "{}: {}", w.outside, a.outside_window);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(90.0 * 60.0, Lang::Ja), "1時間 30分");
+        assert_eq!(human_duration(3.0 * 86400.0 + 7200.0, Lang::En), "3d 2h");
+        assert_eq!(human_duration(59.0, Lang::En), "1m");
+    }
+
+    #[test]
+    fn rounding_never_prints_negative_zero() {
+        assert_eq!(round(-0.001, 2).to_string(), "0");
+    }
+}

@@ -1,0 +1,336 @@
+//! `memmon analyze` end to end: the real binary on the reference log and on generated logs.
+
+use crate::util::Dir;
+use jiff::civil::{date, DateTime};
+use jiff::SignedDuration;
+use memmon_format::{ExitKind, IntervalText, Record, SampleLine};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::process::Output;
+
+const REFERENCE: &str =
+    include_str!("../crates/memmon-format/tests/fixtures/original-test-mode.log");
+
+/// Writes a log with memmon-format's own `Display`, as memmon would.
+struct Gen {
+    out: String,
+    rng: u64,
+}
+
+impl Gen {
+    fn new(seed: u64) -> Gen {
+        Gen {
+            out: String::new(),
+            rng: seed | 1,
+        }
+    }
+
+    fn line(&mut self, r: Record) {
+        writeln!(self.out, "{r}").unwrap();
+    }
+
+    /// Uniform noise in [-1, 1] (xorshift: deterministic).
+    fn noise(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    fn header(&mut self, at: DateTime, interval: &str) {
+        self.line(Record::Rule);
+        self.line(Record::Start { at });
+        self.line(Record::Pid(777));
+        self.line(Record::Interval(IntervalText::parse(interval).unwrap()));
+        self.line(Record::Rule);
+        self.line(Record::Blank);
+    }
+
+    fn samples(
+        &mut self,
+        start: DateTime,
+        interval: u64,
+        n: u64,
+        noise: f64,
+        shape: impl Fn(f64) -> f64,
+    ) {
+        let (mut base, mut peak) = (None, 0.0_f64);
+        for k in 0..n {
+            let t = k * interval;
+            let rss = ((shape(t as f64) + noise * self.noise()) * 100.0).round() / 100.0;
+            let base = *base.get_or_insert(rss);
+            peak = peak.max(rss);
+            self.line(Record::Sample(SampleLine {
+                at: start + SignedDuration::from_secs(t as i64),
+                elapsed_secs: t,
+                rss_mb: rss,
+                growth_mb: rss - base,
+                vms_mb: rss + 100.0,
+                peak_mb: peak,
+                sys_percent: 40.0,
+                sys_available_mb: 1024.0,
+            }));
+        }
+    }
+
+    fn footer(&mut self, at: DateTime, code: i32) {
+        self.line(Record::ProcessExit(ExitKind::Code(code)));
+        self.line(Record::Blank);
+        self.line(Record::Rule);
+        self.line(Record::End { at });
+        self.line(Record::Rule);
+    }
+}
+
+fn t0() -> DateTime {
+    date(2025, 11, 21).at(9, 0, 0, 0)
+}
+
+fn analyze(d: &Dir, args: &[&str]) -> Output {
+    d.memmon().arg("analyze").args(args).output().unwrap()
+}
+
+fn ok_stdout(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn json(d: &Dir, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok_stdout(&analyze(d, &all))).unwrap()
+}
+
+fn near(got: &Value, want: f64, rel: f64) {
+    let got = got.as_f64().unwrap();
+    assert!(
+        (got - want).abs() <= rel * want.abs(),
+        "got {got}, want {want} ± {}%",
+        rel * 100.0
+    );
+}
+
+#[test]
+fn reference_log_is_a_leak_of_about_12_mb_per_minute() {
+    let d = Dir::new("analyze-ref");
+    d.write("original-test-mode.log", REFERENCE);
+    let text = ok_stdout(&analyze(&d, &["original-test-mode.log"]));
+    insta::assert_snapshot!("analyze_reference_text_ja", text);
+    let en = ok_stdout(&analyze(&d, &["original-test-mode.log", "--lang", "en"]));
+    insta::assert_snapshot!("analyze_reference_text_en", en);
+    let out = ok_stdout(&analyze(&d, &["original-test-mode.log", "--json"]));
+    insta::assert_snapshot!("analyze_reference_json", out);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let run = &v["runs"][0];
+    assert_eq!(run["verdict"], "leak");
+    near(&run["slope_mb_per_hour"], 720.0, 0.1);
+    assert_eq!(run["samples"], 60);
+    assert_eq!(v["restarts"], 0);
+    assert!(run["time_to_exhaustion_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn csv_has_a_header_and_one_row_per_sample() {
+    let d = Dir::new("analyze-csv");
+    d.write("m.log", REFERENCE);
+    ok_stdout(&analyze(&d, &["m.log", "--csv", "m.csv"]));
+    let csv = d.read("m.csv");
+    let mut rows = csv.lines();
+    assert_eq!(
+        rows.next(),
+        Some("timestamp,elapsed_s,rss_mb,delta_mb,vms_mb,peak_mb,sys_percent,sys_available_mb,run")
+    );
+    let samples = REFERENCE.lines().filter(|l| l.starts_with('[')).count();
+    assert_eq!(rows.clone().count(), samples);
+    assert_eq!(
+        rows.next(),
+        Some("2026-11-24 19:00:39,0,15.20,0.00,90.71,15.20,1.7,23686,1")
+    );
+}
+
+#[test]
+fn svg_plot_is_well_formed_and_holds_every_series() {
+    let d = Dir::new("analyze-svg");
+    let mut g = Gen::new(1);
+    for run in 0..3 {
+        let at = t0() + SignedDuration::from_hours(2 * run);
+        g.header(at, "60");
+        g.samples(at, 60, 90, 0.3, |t| 40.0 + 30.0 * t / 3600.0);
+        g.footer(at + SignedDuration::from_secs(5400), 1);
+    }
+    d.write("m.log", &g.out);
+    ok_stdout(&analyze(&d, &["m.log", "--plot", "m.svg"]));
+    let svg = d.read("m.svg");
+    assert!(svg.trim_start().starts_with("<svg"), "{}", &svg[..100]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    // Minimal well-formedness: every element opened is closed or self-closing.
+    let opens = svg.matches("<").count();
+    let closes = svg.matches(">").count();
+    assert_eq!(opens, closes);
+    let lines = svg.matches("<polyline").count() + svg.matches("<path").count();
+    // 3 runs × (RSS, peak, threshold, trend) + 2 restarts, plus legend marks.
+    assert!(lines >= 14, "{lines} lines");
+    for label in [
+        "メモリ使用量",
+        "RSS",
+        "ピーク",
+        "警告しきい値",
+        "傾向線",
+        "再起動",
+    ] {
+        assert!(svg.contains(label), "no {label} in the SVG");
+    }
+}
+
+#[test]
+fn png_plot_decodes_at_its_size() {
+    let d = Dir::new("analyze-png");
+    d.write("m.log", REFERENCE);
+    ok_stdout(&analyze(&d, &["m.log", "--plot", "m.png"]));
+    let png = std::fs::read(d.join("m.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // Decoded in full, not only its header: a truncated or corrupt stream fails here.
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (1200, 600));
+    // Not blank: the white background plus lines of several colours.
+    let mut colours: Vec<&[u8]> = pixels.chunks(3).collect();
+    colours.sort();
+    colours.dedup();
+    assert!(colours.len() > 10, "{} colours", colours.len());
+    let out = analyze(&d, &["m.log", "--plot", "m.pdf"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn slow_leak_below_the_warning_line_is_found() {
+    let d = Dir::new("analyze-slow");
+    let mut g = Gen::new(2);
+    g.header(t0(), "300");
+    g.samples(t0(), 300, 24 * 12, 0.5, |t| 45.0 + t / 3600.0);
+    d.write("m.log", &g.out);
+    let v = json(&d, &["m.log"]);
+    let run = &v["runs"][0];
+    assert_eq!(run["verdict"], "leak");
+    near(&run["slope_mb_per_hour"], 1.0, 0.1);
+    assert!(run["growth_mb"].as_f64().unwrap() < 50.0);
+    assert_eq!(run["warnings"], 0);
+}
+
+#[test]
+fn rotated_files_are_ordered_by_time_and_restarts_counted() {
+    let d = Dir::new("analyze-rotated");
+    let mut logs = Vec::new();
+    for run in 0..4 {
+        let mut g = Gen::new(10 + run);
+        let at = t0() + SignedDuration::from_hours(run as i64);
+        g.header(at, "30");
+        g.samples(at, 30, 100, 0.2, |t| {
+            30.0 + 5.0 * (1.0 - (-t / 300.0).exp())
+        });
+        g.footer(at + SignedDuration::from_secs(3000), 137);
+        logs.push(g.out);
+    }
+    // memory_usage.log.2 is oldest; the live file holds the last two runs.
+    d.write("memory_usage.log.2", &logs[0]);
+    d.write("memory_usage.log.1", &logs[1]);
+    d.write("memory_usage.log", &(logs[2].clone() + &logs[3]));
+    let v = json(
+        &d,
+        &[
+            "memory_usage.log",
+            "memory_usage.log.1",
+            "memory_usage.log.2",
+        ],
+    );
+    assert_eq!(
+        v["files"],
+        serde_json::json!([
+            "memory_usage.log.2",
+            "memory_usage.log.1",
+            "memory_usage.log"
+        ])
+    );
+    assert_eq!(v["restarts"], 3);
+    assert_eq!(v["crash_loop"], true);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    for (i, r) in runs.iter().enumerate() {
+        assert_eq!(r["run"], i + 1);
+        assert_eq!(r["verdict"], "normal");
+        assert_eq!(r["exit_code"], 137);
+    }
+    assert_eq!(runs[0]["start"], "2025-11-21 09:00:00");
+    let text = ok_stdout(&analyze(
+        &d,
+        &[
+            "memory_usage.log",
+            "memory_usage.log.1",
+            "memory_usage.log.2",
+        ],
+    ));
+    assert!(text.contains("再起動: 3回"), "{text}");
+    assert!(text.contains("判定: 正常"), "{text}");
+}
+
+#[test]
+fn since_and_until_cut_the_samples() {
+    let d = Dir::new("analyze-window");
+    d.write("m.log", REFERENCE);
+    let v = json(
+        &d,
+        &[
+            "m.log",
+            "--since",
+            "2026-11-24 19:01:00",
+            "--until",
+            "2026-11-24 19:02:00",
+        ],
+    );
+    assert_eq!(v["runs"][0]["samples"], 12);
+    assert_eq!(v["samples_outside_window"], 48);
+    // A day alone: from its start, up to its end.
+    let day = json(
+        &d,
+        &["m.log", "--since", "2026-11-24", "--until", "2026-11-24"],
+    );
+    assert_eq!(day["runs"][0]["samples"], 60);
+    let bad = analyze(&d, &["m.log", "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn garbage_invalid_utf8_and_a_cut_last_line_are_skipped_and_counted() {
+    let d = Dir::new("analyze-garbage");
+    let mut bytes = REFERENCE.as_bytes().to_vec();
+    bytes.extend_from_slice(b"hello from another program\n\x82\xa0\x82\xa2 Shift_JIS\n[2026-11-24 19:05:40] \xe7\xb5\x8c");
+    std::fs::write(d.join("m.log"), bytes).unwrap();
+    let v = json(&d, &["m.log"]);
+    assert_eq!(v["skipped_lines"], 3);
+    assert_eq!(v["garbage_lines"], 1);
+    assert_eq!(v["invalid_utf8_lines"], 1);
+    assert_eq!(v["truncated_lines"], 1);
+    assert_eq!(v["runs"][0]["samples"], 60);
+}
+
+#[test]
+fn a_file_without_samples_or_missing_is_exit_2_naming_it() {
+    let d = Dir::new("analyze-nosample");
+    d.write("empty.log", "nothing here\n");
+    d.write("m.log", REFERENCE);
+    let out = analyze(&d, &["m.log", "empty.log"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty.log"));
+    assert!(out.stdout.is_empty());
+    let out = analyze(&d, &["missing.log"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.log"));
+}
