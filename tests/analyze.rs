@@ -334,3 +334,37 @@ fn a_file_without_samples_or_missing_is_exit_2_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.log"));
 }
+
+/// Reliability: memory stays flat however long the log. A 1M-line log (about 170 MB) is
+/// analysed in under 16 MiB of peak RSS. The peak is the child's `ru_maxrss`, read by a small
+/// Python wrapper whose only child is memmon (the test process has other tests' children).
+#[test]
+fn a_million_line_log_is_analysed_in_under_16_mib() {
+    let d = Dir::new("analyze-1m");
+    let mut g = Gen::new(5);
+    g.header(t0(), "1");
+    g.samples(t0(), 1, 1_000_000, 0.3, |t| 40.0 + t / 36_000.0);
+    std::fs::write(d.join("big.log"), &g.out).unwrap();
+    drop(g);
+    let out = std::process::Command::new("python3")
+        .current_dir(&d.path)
+        .args([
+            "-c",
+            "import resource, subprocess, sys\n\
+             r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\n\
+             print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.stdout.decode())",
+            env!("CARGO_BIN_EXE_memmon"),
+            "analyze",
+            "big.log",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut parts = text.splitn(3, ' ');
+    assert_eq!(parts.next(), Some("0"), "{text}");
+    let max_rss_kib: u64 = parts.next().unwrap().parse().unwrap();
+    let v: Value = serde_json::from_str(parts.next().unwrap()).unwrap();
+    assert_eq!(v["runs"][0]["samples"], 1_000_000);
+    assert!(max_rss_kib < 16 * 1024, "peak RSS {max_rss_kib} KiB");
+}

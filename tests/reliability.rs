@@ -379,3 +379,50 @@ fn the_log_respects_the_umask_and_never_follows_a_planted_symlink() {
     assert_eq!(d.read("precious"), "keep me\n");
     assert_eq!(d.read("r.log.1"), "x".repeat(4096));
 }
+
+/// Another user's process: its `statm` is world-readable, so sample lines work, but the kernel
+/// hides its `smaps` (mode 0400): the detail block is skipped with one clear stderr line, never
+/// a panic. Needs root, to run memmon as `nobody` (CI and this workplace run as root).
+#[test]
+fn another_users_process_gives_a_permission_message_not_a_panic() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to run memmon as another user");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let d = Dir::new("other-user");
+    std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut target = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = d
+        .memmon()
+        .uid(65534)
+        .gid(65534)
+        .args([
+            "run",
+            "--pid",
+            &target.id().to_string(),
+            "--interval",
+            "0.02",
+            "--detail",
+        ])
+        .args(["--duration", "0.5", "--log", "m.log"])
+        .output()
+        .unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("no detail block for process").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let recs = parse_log(&d.join("m.log"));
+    assert!(samples(&recs).len() >= 10);
+    assert_eq!(recs.last(), Some(&Record::Rule));
+}

@@ -89,3 +89,21 @@ fn typed_values_are_read() {
         ]
     );
 }
+
+/// A power cut can stop the log at any byte. Every truncation of the reference log parses
+/// without a panic: the complete lines still read back as themselves, and the cut one is at
+/// worst `Other`.
+#[test]
+fn every_truncation_of_the_reference_log_parses() {
+    let bytes = LOG.as_bytes();
+    for cut in 0..=bytes.len() {
+        let text = String::from_utf8_lossy(&bytes[..cut]);
+        let mut lines = text.split('\n').peekable();
+        while let Some(line) = lines.next() {
+            let record = memmon_format::parse_line(line);
+            if lines.peek().is_some() {
+                assert_eq!(record.to_string(), line, "cut at {cut}");
+            }
+        }
+    }
+}
