@@ -7,9 +7,11 @@ use crate::metrics::{Metrics, MetricsOptions};
 use crate::session::{Attempt, Session, SessionParts};
 use crate::settings;
 use crate::sink::{LogSink, SinkOptions};
+use memmon_config::DetailSourceKind;
+use memmon_core::DetailSource;
 use memmon_core::{MonitorSettings, SampleError, MIB};
 use memmon_format::ExitKind;
-use memmon_sampler::{ProcfsOptions, SmapsSource};
+use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource};
 use rustix::process::{Pid, PidfdFlags, Signal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::exfiltrator::WithOrigin;
@@ -66,7 +68,7 @@ pub fn run(args: RunArgs) -> i32 {
             return 0;
         }
         eprintln!("memmon: monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)");
-        return match spawn(&args, &tx) {
+        return match spawn(&args, &tx, None) {
             Ok((pid, pidfd)) => wait_unmonitored(pid, pidfd.as_ref(), &rx),
             Err(code) => code,
         };
@@ -86,9 +88,25 @@ pub fn run(args: RunArgs) -> i32 {
     };
 
     let mut child_pidfd = None;
+    // The hook's directory lives until `run` returns (every exit path drops it).
+    let hook = (args.pid.is_none()
+        && config.tracemalloc
+        && config.detail_source != DetailSourceKind::Smaps)
+        .then(|| match HookDir::create() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                eprintln!("memmon: cannot set up the Python tracemalloc hook: {e}; detail comes from smaps");
+                None
+            }
+        })
+        .flatten();
     let pid = match args.pid {
         Some(pid) => pid,
-        None => match spawn(&args, &tx) {
+        None => match spawn(
+            &args,
+            &tx,
+            hook.as_ref().map(|h| (h, config.tracemalloc_frames)),
+        ) {
             Ok((pid, pidfd)) => {
                 child_pidfd = pidfd;
                 pid
@@ -116,9 +134,21 @@ pub fn run(args: RunArgs) -> i32 {
     if !command_mode {
         watch_pid(pid, tx.clone());
     }
-    let detail = config
-        .tracemalloc
-        .then(|| Box::new(SmapsSource::new(pid, args.proc_root.clone())) as Box<_>);
+    let detail = config.tracemalloc.then(|| -> Box<dyn DetailSource + Send> {
+        match &hook {
+            Some(h) => Box::new(PythonDetail::new(
+                pid,
+                args.proc_root.clone(),
+                h.path(),
+                PythonOptions {
+                    children: args.children,
+                    timeout: config.tracemalloc_timeout,
+                    kind: config.detail_source,
+                },
+            )),
+            None => Box::new(SmapsSource::new(pid, args.proc_root.clone())),
+        }
+    });
     let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
     let metrics = match Metrics::start(MetricsOptions {
         name: metrics_name(&config, &args, pid),
@@ -249,11 +279,22 @@ fn metrics_name(config: &memmon_config::Config, args: &RunArgs, pid: u32) -> Str
 
 /// Starts the command with stdin, stdout and stderr passed through, and a thread that reports
 /// its exit. Spawn failures give the shell's codes: 127 not found, 126 not executable.
-fn spawn(args: &RunArgs, tx: &Sender<Wake>) -> Result<(u32, Option<OwnedFd>), i32> {
+/// With a hook (and `tracemalloc_frames`), Python processes of the command load memmon's
+/// `sitecustomize` and serve tracemalloc snapshots.
+fn spawn(
+    args: &RunArgs,
+    tx: &Sender<Wake>,
+    hook: Option<(&HookDir, u32)>,
+) -> Result<(u32, Option<OwnedFd>), i32> {
     let Some((program, rest)) = args.command.split_first() else {
         return Err(EXIT_USAGE);
     };
-    let mut child = match Command::new(program).args(rest).spawn() {
+    let mut command = Command::new(program);
+    command.args(rest);
+    if let Some((hook, frames)) = hook {
+        hook.apply(&mut command, frames);
+    }
+    let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("memmon: cannot start {}: {e}", program.to_string_lossy());

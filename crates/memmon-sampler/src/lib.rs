@@ -9,6 +9,8 @@
 //! - [`SysinfoSampler`]: the portable fallback through the `sysinfo` crate;
 //!   [`auto_sampler`] picks between the two.
 //! - [`SmapsSource`]: the `[smaps]` detail block (mappings grouped by path, top 10 by RSS).
+//! - [`PythonDetail`]: the `[tracemalloc]` block of unmodified Python clients, through memmon's
+//!   `sitecustomize` hook installed in a private [`HookDir`].
 //! - [`oom_kills`]: the kernel's OOM-kill counter, for the OOM warning line.
 //! - [`MockSampler`] and [`MockDetail`]: scripted stand-ins for tests across the workspace.
 //! - [`parse`]: the pure `/proc` parsers behind them, usable on any text.
@@ -38,6 +40,7 @@ pub mod alloc;
 mod error;
 mod mock;
 mod procfs;
+pub mod python;
 mod smaps;
 mod sysinfo;
 mod vmstat;
@@ -45,6 +48,7 @@ mod vmstat;
 pub use crate::alloc::{AllocDetail, Monitor, MonitorConfig, TrackingAllocator};
 pub use crate::mock::{MockDetail, MockSampler};
 pub use crate::procfs::{page_size, parse, ProcfsOptions, ProcfsSampler};
+pub use crate::python::{HookDir, PythonDetail, PythonOptions};
 pub use crate::smaps::SmapsSource;
 pub use crate::sysinfo::SysinfoSampler;
 pub use crate::vmstat::oom_kills;
