@@ -2,11 +2,13 @@
 //!
 //! - `pi-deploy`: build `memmon` for the Raspberry Pi (aarch64 Linux, glibc), check the binary,
 //!   and package it with its systemd files (`pi_deploy.rs`).
-//! - `bench` (to come): memmon's cost against its limits and peers.
+//! - `bench`: memmon's cost against its limits and peers, one `name: value unit` line per
+//!   figure (`bench/`, figures in `BENCHMARKS.md`).
 //!
 //! Run it through the alias in `.cargo/config.toml`: `cargo xtask pi-deploy --help`.
 //! Exit status: 0 done, 2 bad usage or a failed step (the message says which and why).
 
+mod bench;
 mod cmd;
 mod elf;
 mod pi_deploy;
@@ -26,6 +28,8 @@ usage: cargo xtask <TASK> [OPTIONS]
 tasks:
   pi-deploy   build memmon for the Raspberry Pi (aarch64), verify it, package it;
               `cargo xtask pi-deploy --help` for its options
+  bench       build in release and measure memmon's cost against its limits and
+              peers; `--quick` (under a minute after the build) for CI
 ";
 
 /// A failure that ends the task: the message is printed as `xtask: <message>`, exit 2.
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("pi-deploy") => pi_deploy::main(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())

@@ -12,6 +12,9 @@ use memmon_format::{console, ExitKind, LogFormat, Record};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The OOM counter is read at most this often (see `check_oom`).
+const OOM_CHECK_EVERY: Duration = Duration::from_millis(900);
+
 /// What a session needs to start.
 pub struct SessionParts {
     /// Reads the watched process.
@@ -60,6 +63,7 @@ pub struct Session {
     pid: u32,
     proc_root: Option<PathBuf>,
     oom_seen: Option<u64>,
+    oom_checked_at: Option<Duration>,
     records: Vec<Record>,
     console: Console,
     metrics: Option<Metrics>,
@@ -97,6 +101,7 @@ impl Session {
             pid: parts.pid,
             proc_root: parts.proc_root,
             oom_seen,
+            oom_checked_at: None,
             records: Vec::with_capacity(16),
             console: parts.console,
             metrics: parts.metrics,
@@ -261,10 +266,20 @@ impl Session {
         metrics.update(&snapshot);
     }
 
+    /// `/proc/vmstat` is long and rebuilt by the kernel at every read: at fast intervals it
+    /// would cost more than the sample itself, so it is read at most about once a second.
     fn check_oom(&mut self) {
         let (Some(root), Some(seen)) = (self.proc_root.as_deref(), self.oom_seen) else {
             return;
         };
+        let now_elapsed = self.started.elapsed();
+        if self
+            .oom_checked_at
+            .is_some_and(|at| now_elapsed.saturating_sub(at) < OOM_CHECK_EVERY)
+        {
+            return;
+        }
+        self.oom_checked_at = Some(now_elapsed);
         if let Ok(now) = memmon_sampler::oom_kills(root) {
             if now > seen {
                 self.records.push(self.format.oom(now - seen));

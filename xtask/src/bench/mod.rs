@@ -1,0 +1,451 @@
+//! `cargo xtask bench [--quick]`: memmon's own cost, against the least a watcher could do and
+//! against its peers, as one `name: value unit` line per figure (see `BENCHMARKS.md`).
+//!
+//! The machine that runs it is usually shared and noisy, so every comparison runs its sides in
+//! interleaved rounds (`stats::interleaved`) and reports the median; ratios are taken per round,
+//! side by side, then their median. A figure this machine cannot produce for a known reason
+//! prints `name: skipped: reason`; one that should have been produced and was not prints
+//! `name: failed: reason` and makes the bench exit 2. Thresholds never fail it: the targets are
+//! in `BENCHMARKS.md` for people to compare.
+
+mod analyze;
+mod figures;
+mod procfs;
+mod run_cost;
+mod stats;
+
+use crate::cmd::{cargo, Cmd};
+use crate::{fail, project_root, Result};
+use figures::{parse_values, Figure, Unit};
+use run_cost::Watcher;
+use stats::{median, median_ratio};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo xtask bench [--quick]
+
+Builds memmon and the bench helpers in release, then prints one `name: value unit` line per
+figure (a median over interleaved rounds), or `name: skipped: reason`.
+
+  --quick   fewer and shorter rounds: under 60 s after the build, for CI
+";
+
+/// How much work each figure gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// Samples per round and rounds of `sample_bench`.
+    sample_iters: u32,
+    sample_rounds: u32,
+    /// Rounds and measuring window of the watchers.
+    run_rounds: usize,
+    run_window: Duration,
+    /// Allocate/free pairs per thread and rounds of `alloc_bench`.
+    alloc_pairs: u64,
+    alloc_rounds: u32,
+    /// Lines of the generated log and rounds of `memmon analyze`.
+    analyze_lines: u64,
+    analyze_rounds: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                sample_iters: 3_000,
+                sample_rounds: 5,
+                run_rounds: 3,
+                run_window: Duration::from_secs(1),
+                alloc_pairs: 300_000,
+                alloc_rounds: 5,
+                analyze_lines: 200_000,
+                analyze_rounds: 3,
+            }
+        } else {
+            Plan {
+                sample_iters: 20_000,
+                sample_rounds: 7,
+                run_rounds: 5,
+                run_window: Duration::from_secs(2),
+                alloc_pairs: 2_000_000,
+                alloc_rounds: 7,
+                analyze_lines: 1_000_000,
+                analyze_rounds: 5,
+            }
+        }
+    }
+}
+
+/// Where the release binaries land: `$CARGO_TARGET_DIR` when set (as cargo itself does), else
+/// the workspace's `target/`.
+fn release_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir).join("release"),
+        None => root.join("target").join("release"),
+    }
+}
+
+/// A directory for the bench's logs, removed when the bench ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!("memmon-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| fail!("cannot create {}: {e}", dir.display()))?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `cargo xtask bench ARGS`.
+pub fn main(args: &[String]) -> Result<()> {
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(fail!("bench: unknown option {other:?}\n\n{USAGE}")),
+        }
+    }
+    let plan = Plan::new(quick);
+    let root = project_root();
+    build(&root)?;
+    let bin = release_dir(&root);
+    let dir = TempDir::new()?;
+    let started = Instant::now();
+
+    let mut failures = 0;
+    let mut emit = |figs: Vec<Figure>| {
+        for f in figs {
+            failures += usize::from(f.is_failure());
+            println!("{f}");
+        }
+        // Lines appear as they are measured, even when stdout is a pipe (CI).
+        let _ = std::io::stdout().flush();
+    };
+    emit(sample_figures(&plan, &bin));
+    emit(run_figures(&plan, &bin, &dir.0));
+    emit(alloc_figures(&plan, &bin));
+    emit(analyze_figure(&plan, &bin, &dir.0));
+    emit(vec![
+        Figure::skipped(
+            "python-hook-ratio",
+            "not measured yet: the Python hook exists, its cost run is still to be written",
+        ),
+        Figure::skipped(
+            "tracemalloc-ratio",
+            "not measured yet: the Python hook exists, its cost run is still to be written",
+        ),
+    ]);
+    emit(vec![binary_size(&bin, &dir.0)]);
+    eprintln!(
+        "bench: measured in {:.1} s{}",
+        started.elapsed().as_secs_f64(),
+        if quick { " (--quick)" } else { "" }
+    );
+    match failures {
+        0 => Ok(()),
+        n => Err(fail!(
+            "{n} figure(s) could not be produced (the `failed:` lines say why)"
+        )),
+    }
+}
+
+/// Builds `memmon` and the helpers with the cargo that runs xtask.
+fn build(root: &Path) -> Result<()> {
+    let builds: [&[&str]; 3] = [
+        &["-p", "memmon-cli", "--bin", "memmon"],
+        &[
+            "-p",
+            "memmon-sampler",
+            "--example",
+            "sample_bench",
+            "--example",
+            "alloc_bench",
+        ],
+        &["-p", "xtask", "--example", "run_limit"],
+    ];
+    for args in builds {
+        let c = Cmd::new(cargo())
+            .args(["build", "--release"])
+            .args(args.iter().copied())
+            .cwd(root);
+        eprintln!("bench: {c}");
+        c.run()?;
+    }
+    Ok(())
+}
+
+/// Runs a helper and parses its `name: number` lines; a failure becomes the message.
+fn run_helper(
+    program: &Path,
+    args: &[String],
+) -> std::result::Result<BTreeMap<String, Vec<f64>>, String> {
+    let c = Cmd::new(program.display().to_string()).args(args.iter().cloned());
+    eprintln!("bench: {c}");
+    c.capture().map(|out| parse_values(&out)).map_err(|e| e.0)
+}
+
+/// `sample-ns`, `sample-limit-ns`, `sample-ratio`, `sysinfo-sample-ns`, `sample-vs-sysinfo`.
+fn sample_figures(plan: &Plan, bin: &Path) -> Vec<Figure> {
+    let names = [
+        "sample-ns",
+        "sample-limit-ns",
+        "sample-ratio",
+        "sysinfo-sample-ns",
+        "sample-vs-sysinfo",
+    ];
+    let args = [
+        plan.sample_iters.to_string(),
+        plan.sample_rounds.to_string(),
+    ];
+    let v = match run_helper(&bin.join("examples").join("sample_bench"), &args) {
+        Ok(v) => v,
+        Err(e) => return names.iter().map(|n| Figure::failed(n, e.clone())).collect(),
+    };
+    let get = |name: &str| v.get(name).map(Vec::as_slice).unwrap_or_default();
+    let (procfs, limit, sysinfo) = (
+        get("sample-ns"),
+        get("sample-limit-ns"),
+        get("sysinfo-sample-ns"),
+    );
+    let missing = "sample_bench printed no such line";
+    vec![
+        Figure::from_option("sample-ns", median(procfs), Unit::Ns, missing),
+        Figure::from_option("sample-limit-ns", median(limit), Unit::Ns, missing),
+        Figure::from_option(
+            "sample-ratio",
+            median_ratio(procfs, limit),
+            Unit::Ratio,
+            missing,
+        ),
+        Figure::from_option("sysinfo-sample-ns", median(sysinfo), Unit::Ns, missing),
+        // How many times cheaper the procfs path is than sysinfo.
+        Figure::from_option(
+            "sample-vs-sysinfo",
+            median_ratio(sysinfo, procfs),
+            Unit::Ratio,
+            missing,
+        ),
+    ]
+}
+
+/// `run-cpu-per-sample-us`, `run-limit-…`, `run-ratio`, `run-rss-kib`, and the psutil peer's.
+fn run_figures(plan: &Plan, bin: &Path, dir: &Path) -> Vec<Figure> {
+    let mut watchers = vec![
+        Watcher::Memmon(bin.join("memmon")),
+        Watcher::Limit(bin.join("examples").join("run_limit")),
+    ];
+    let python_skip = run_cost::python_peer_unavailable();
+    if python_skip.is_none() {
+        watchers.push(Watcher::PythonPeer);
+    }
+    eprintln!(
+        "bench: {} watchers × {} rounds of {:.1} s, interval {} s",
+        watchers.len(),
+        plan.run_rounds,
+        plan.run_window.as_secs_f64(),
+        run_cost::INTERVAL
+    );
+    let peer_names = [
+        "python-peer-cpu-per-sample-us",
+        "python-peer-rss-kib",
+        "python-peer-cpu-ratio",
+        "python-peer-rss-ratio",
+    ];
+    let costs = match run_cost::measure(&watchers, plan.run_rounds, plan.run_window, dir) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut names = vec![
+                "run-cpu-per-sample-us",
+                "run-limit-cpu-per-sample-us",
+                "run-ratio",
+                "run-rss-kib",
+            ];
+            if python_skip.is_none() {
+                names.extend(peer_names);
+            }
+            let mut figs: Vec<Figure> = names
+                .iter()
+                .map(|n| Figure::failed(n, e.0.clone()))
+                .collect();
+            if let Some(reason) = python_skip {
+                figs.extend(
+                    peer_names
+                        .iter()
+                        .map(|n| Figure::skipped(n, reason.clone())),
+                );
+            }
+            return figs;
+        }
+    };
+    let missing = "no round measured";
+    let (memmon, limit) = (&costs[0], &costs[1]);
+    let mut figs = vec![
+        Figure::from_option(
+            "run-cpu-per-sample-us",
+            median(&memmon.cpu_per_sample_us),
+            Unit::Us,
+            missing,
+        ),
+        Figure::from_option(
+            "run-limit-cpu-per-sample-us",
+            median(&limit.cpu_per_sample_us),
+            Unit::Us,
+            missing,
+        ),
+        Figure::from_option(
+            "run-ratio",
+            median_ratio(&memmon.cpu_per_sample_us, &limit.cpu_per_sample_us),
+            Unit::Ratio,
+            "the bare loop used no CPU time",
+        ),
+        Figure::from_option(
+            "run-rss-kib",
+            median(&memmon.peak_rss_kib),
+            Unit::Kib,
+            missing,
+        ),
+    ];
+    match (python_skip, costs.get(2)) {
+        (None, Some(peer)) => figs.extend([
+            Figure::from_option(
+                "python-peer-cpu-per-sample-us",
+                median(&peer.cpu_per_sample_us),
+                Unit::Us,
+                missing,
+            ),
+            Figure::from_option(
+                "python-peer-rss-kib",
+                median(&peer.peak_rss_kib),
+                Unit::Kib,
+                missing,
+            ),
+            Figure::from_option(
+                "python-peer-cpu-ratio",
+                median_ratio(&peer.cpu_per_sample_us, &memmon.cpu_per_sample_us),
+                Unit::Ratio,
+                "memmon used no CPU time",
+            ),
+            Figure::from_option(
+                "python-peer-rss-ratio",
+                median_ratio(&peer.peak_rss_kib, &memmon.peak_rss_kib),
+                Unit::Ratio,
+                missing,
+            ),
+        ]),
+        (reason, _) => {
+            let reason = reason.unwrap_or_else(|| "the peer was not measured".to_string());
+            figs.extend(
+                peer_names
+                    .iter()
+                    .map(|n| Figure::skipped(n, reason.clone())),
+            );
+        }
+    }
+    figs
+}
+
+/// The tracking allocator's ratios, as `alloc_bench` prints them.
+fn alloc_figures(plan: &Plan, bin: &Path) -> Vec<Figure> {
+    let names = [
+        "alloc-1t-ratio",
+        "alloc-2t-ratio",
+        "alloc-sites-1t-ratio",
+        "alloc-sites-2t-ratio",
+    ];
+    let args = [plan.alloc_pairs.to_string(), plan.alloc_rounds.to_string()];
+    match run_helper(&bin.join("examples").join("alloc_bench"), &args) {
+        Ok(v) => names
+            .iter()
+            .map(|&n| {
+                let value = v.get(n).and_then(|vals| median(vals));
+                Figure::from_option(n, value, Unit::Ratio, "alloc_bench printed no such line")
+            })
+            .collect(),
+        Err(e) => names.iter().map(|n| Figure::failed(n, e.clone())).collect(),
+    }
+}
+
+/// `analyze-lines-per-s`: wall clock of `memmon analyze FILE --json` on a generated log.
+fn analyze_figure(plan: &Plan, bin: &Path, dir: &Path) -> Vec<Figure> {
+    const NAME: &str = "analyze-lines-per-s";
+    let log = dir.join("analyze.log");
+    let result = (|| -> Result<f64> {
+        analyze::write_log(&log, plan.analyze_lines)?;
+        let c = Cmd::new(bin.join("memmon").display().to_string())
+            .arg("analyze")
+            .path_arg(&log)
+            .arg("--json");
+        eprintln!(
+            "bench: {c} ({} lines, {} rounds)",
+            plan.analyze_lines, plan.analyze_rounds
+        );
+        let mut rates = Vec::new();
+        for _ in 0..plan.analyze_rounds {
+            let start = Instant::now();
+            let json = c.capture()?;
+            let secs = start.elapsed().as_secs_f64();
+            let lines = analyze::json_lines(&json)
+                .ok_or_else(|| fail!("`{c}` printed no \"lines\" count"))?;
+            if lines != plan.analyze_lines {
+                return Err(fail!("`{c}` read {lines} lines of {}", plan.analyze_lines));
+            }
+            rates.push(lines as f64 / secs);
+        }
+        median(&rates).ok_or_else(|| fail!("no round ran"))
+    })();
+    let _ = std::fs::remove_file(&log);
+    vec![match result {
+        Ok(rate) => Figure::value(NAME, rate, Unit::LinesPerS),
+        Err(e) => Figure::failed(NAME, e.0),
+    }]
+}
+
+/// `binary-size-kib`: a stripped copy of the release `memmon` (the build keeps line tables).
+fn binary_size(bin: &Path, dir: &Path) -> Figure {
+    const NAME: &str = "binary-size-kib";
+    let copy = dir.join("memmon.stripped");
+    let result = std::fs::copy(bin.join("memmon"), &copy)
+        .map_err(|e| fail!("cannot copy {}: {e}", bin.join("memmon").display()))
+        .and_then(|_| Cmd::new("strip").path_arg(&copy).run())
+        .and_then(|()| {
+            std::fs::metadata(&copy).map_err(|e| fail!("cannot stat {}: {e}", copy.display()))
+        });
+    match result {
+        Ok(meta) => Figure::value(NAME, meta.len() as f64 / 1024.0, Unit::Kib),
+        Err(e) => Figure::failed(NAME, e.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_does_less_of_everything() {
+        let (q, f) = (Plan::new(true), Plan::new(false));
+        assert!(q.sample_iters < f.sample_iters && q.run_window < f.run_window);
+        assert!(q.alloc_pairs < f.alloc_pairs && q.analyze_lines < f.analyze_lines);
+        assert_eq!((q.analyze_lines, f.analyze_lines), (200_000, 1_000_000));
+    }
+
+    #[test]
+    fn an_unknown_option_is_an_error_with_usage() {
+        let err = main(&["--slow".to_string()]).unwrap_err();
+        assert!(
+            err.0.contains("unknown option \"--slow\"") && err.0.contains("--quick"),
+            "{err}"
+        );
+    }
+}
