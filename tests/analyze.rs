@@ -3,7 +3,7 @@
 use crate::util::Dir;
 use jiff::civil::{date, DateTime};
 use jiff::SignedDuration;
-use memmon_format::{ExitKind, IntervalText, Record, SampleLine};
+use memmon_format::{ExitKind, IntervalText, Record, SampleLine, SiteLine};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::process::Output;
@@ -132,6 +132,98 @@ fn reference_log_is_a_leak_of_about_12_mb_per_minute() {
     assert_eq!(run["samples"], 60);
     assert_eq!(v["restarts"], 0);
     assert!(run["time_to_exhaustion_s"].as_f64().unwrap() > 0.0);
+    // memory_monitor.py:236 keeps 10 MiB more at every block (every 50 s): 720 MiB/h.
+    let sites = run["growing_sites"].as_array().unwrap();
+    assert!(
+        sites[0]["site"]
+            .as_str()
+            .unwrap()
+            .ends_with("/memory_monitor.py:236"),
+        "{sites:?}"
+    );
+    near(&sites[0]["slope_bytes_per_hour"], 720.0 * 1048576.0, 0.1);
+    assert!(sites[0].get("pid").is_none(), "{sites:?}");
+}
+
+/// A log whose every 10th sample carries a tracemalloc block: `leak.py:42` keeps 1 MiB more at
+/// each block, the other sites stay flat (with a little jitter, as real sites do).
+#[test]
+fn the_growing_tracemalloc_site_is_named_and_flat_ones_are_not() {
+    let d = Dir::new("analyze-sites");
+    let mut g = Gen::new(9);
+    g.header(t0(), "5");
+    let (interval, blocks) = (5u64, 8u64);
+    for n in 0..blocks * 10 {
+        let t = n * interval;
+        let rss = 40.0 + t as f64 / 50.0;
+        g.line(Record::Sample(SampleLine {
+            at: t0() + SignedDuration::from_secs(t as i64),
+            elapsed_secs: t,
+            rss_mb: rss,
+            growth_mb: rss - 40.0,
+            vms_mb: rss + 100.0,
+            peak_mb: rss,
+            sys_percent: 40.0,
+            sys_available_mb: 1024.0,
+        }));
+        if n % 10 != 9 {
+            continue;
+        }
+        // The block after every 10th sample: block k (from 1) holds k MiB at leak.py:42.
+        let k = n / 10 + 1;
+        let jitter = (g.noise() * 4096.0) as i64;
+        g.line(Record::Tracemalloc {
+            pid: None,
+            current_mb: 12.0 + k as f64,
+            peak_mb: 13.0 + k as f64,
+        });
+        g.line(Record::TopHeader);
+        g.line(Record::Site(SiteLine::new(
+            "/app/leak.py:42",
+            k << 20,
+            10 * k,
+        )));
+        let cache = ((8 << 20) + jitter) as u64;
+        g.line(Record::Site(SiteLine::new("/app/cache.py:7", cache, 500)));
+        g.line(Record::Site(SiteLine::new(
+            "/usr/lib/python3.11/re.py:100",
+            300_000,
+            40,
+        )));
+        g.line(Record::Blank);
+    }
+    g.footer(t0() + SignedDuration::from_secs(400), 0);
+    d.write("m.log", &g.out);
+    let v = json(&d, &["m.log"]);
+    let run = &v["runs"][0];
+    assert_eq!(run["samples"], blocks * 10);
+    let sites = run["growing_sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 1, "{sites:?}");
+    assert_eq!(sites[0]["site"], "/app/leak.py:42");
+    // 1 MiB per block, a block every 50 s: 72 MiB per hour.
+    near(&sites[0]["slope_bytes_per_hour"], 72.0 * 1048576.0, 0.1);
+    assert_eq!(sites[0]["last_size"], 8 << 20);
+    let text = ok_stdout(&analyze(&d, &["m.log"]));
+    assert!(
+        text.contains(
+            "増加し続けている割り当て箇所 (tracemalloc):\n    1. /app/leak.py:42 +72.00MB/時"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("cache.py"), "{text}");
+    let en = ok_stdout(&analyze(&d, &["m.log", "--lang", "en"]));
+    assert!(
+        en.contains("    1. /app/leak.py:42 +72.00MB/h (last 8192 KiB)"),
+        "{en}"
+    );
+    // The plot lists it in its legend (the file name and the rate).
+    ok_stdout(&analyze(&d, &["m.log", "--plot", "m.svg"]));
+    let svg = d.read("m.svg");
+    assert!(
+        svg.contains("tracemalloc: leak.py:42 +72.00MB/時"),
+        "no site in the SVG"
+    );
+    assert!(!svg.contains("cache.py"));
 }
 
 #[test]

@@ -14,6 +14,14 @@ for _ in range(30):
 ";
 const LEAK_LINE: u32 = 4;
 
+/// [`LEAKY`] for 8 s (80 MiB): 40 samples at 0.2 s, so 3 or 4 detail blocks.
+const LEAKY_LONG: &str = "import time
+keep = []
+for _ in range(80):
+    keep.append(bytearray(1 << 20))
+    time.sleep(0.1)
+";
+
 /// Runs `memmon run --interval 0.2 --detail [extra] -- command…` in `d` and returns the log's
 /// text; asserts that memmon and the command succeeded and that the hook's directory is gone.
 fn run(d: &Dir, extra: &[&str], command: &[&str]) -> String {
@@ -265,4 +273,31 @@ fn a_stopped_python_process_is_reported_silent_after_the_timeout() {
     assert!(text.contains(": 応答なし (1s)"), "{text}");
     // The wait is bounded by the timeout: the run is the script's length, not more.
     assert!(started.elapsed().as_secs_f64() < 10.0);
+}
+
+/// `memmon analyze` names the leaking line of a real Python client: three or more blocks, the
+/// leak growing ~10 MiB per second between them, first in `growing_sites`.
+#[test]
+fn analyze_names_the_leaking_line_first() {
+    let d = Dir::new("py-hook-analyze");
+    d.write("leaky.py", LEAKY_LONG);
+    let text = run(&d, &[], &["python3", "leaky.py"]);
+    let blocks = text.matches("  [tracemalloc] Current: ").count();
+    assert!(blocks >= 3, "{blocks} blocks\n{text}");
+    let out = d
+        .memmon()
+        .args(["analyze", "m.log", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &v["runs"][0]["growing_sites"][0];
+    let site = first["site"].as_str().unwrap_or_default();
+    assert!(
+        site.ends_with(&format!("/leaky.py:{LEAK_LINE}")),
+        "{v:#}\n{text}"
+    );
+    // 1 MiB per 0.1 s is 36 GiB per hour; allow for sleep overshoot and whole-second 経過.
+    let slope = first["slope_bytes_per_hour"].as_f64().unwrap();
+    assert!(slope > 10.0 * 1024.0 * 1048576.0, "{v:#}");
 }

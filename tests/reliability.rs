@@ -426,3 +426,72 @@ fn another_users_process_gives_a_permission_message_not_a_panic() {
     assert!(samples(&recs).len() >= 10);
     assert_eq!(recs.last(), Some(&Record::Rule));
 }
+
+/// A wall-clock jump (NTP at boot on a Pi without an RTC, an admin's `date -s`) moves the
+/// printed timestamps only: 経過, the schedule and 実行時間 follow the monotonic clock. The jump
+/// is made by libfaketime (Debian's `faketime`, installed by `.ci/run`), which fakes the wall
+/// clock of one process and leaves CLOCK_MONOTONIC alone.
+#[test]
+fn a_wall_clock_jump_moves_timestamps_only() {
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists());
+    let Some(lib) = lib else {
+        eprintln!("skipped: libfaketime is not installed (apt-get install faketime)");
+        return;
+    };
+    let d = Dir::new("clock-jump");
+    d.write("offset", "+0\n");
+    let mut memmon = d
+        .memmon()
+        .env("LD_PRELOAD", lib)
+        .env("FAKETIME_TIMESTAMP_FILE", d.join("offset"))
+        .env("FAKETIME_NO_CACHE", "1")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("TZ", "UTC")
+        .args([
+            "run",
+            "--interval",
+            "0.25",
+            "--log",
+            "m.log",
+            "--",
+            "sleep",
+            "2.6",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    wait_until("two samples", || count_samples(&d, "m.log") >= 2);
+    // Two hours forward, written atomically so libfaketime never reads half a file.
+    d.write("offset.new", "+2h\n");
+    std::fs::rename(d.join("offset.new"), d.join("offset")).unwrap();
+    assert!(memmon.0.wait().unwrap().success());
+
+    let recs = parse_log(&d.join("m.log"));
+    let s = samples(&recs);
+    let jumps = s
+        .windows(2)
+        .filter(|w| w[0].at.duration_until(w[1].at).as_secs() >= 7000)
+        .count();
+    assert_eq!(jumps, 1, "{}", d.read("m.log"));
+    // 経過 never jumps and the schedule does not burst: about one sample per 0.25 s.
+    assert!(s
+        .windows(2)
+        .all(|w| w[1].elapsed_secs - w[0].elapsed_secs <= 1));
+    assert!(s.last().unwrap().elapsed_secs <= 3);
+    assert!(s.len() <= 12, "{} samples in 2.6 s", s.len());
+    let text = d.read("m.log");
+    let runtime: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("実行時間: "))
+        .and_then(|v| v.strip_suffix('秒'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(runtime <= 4, "実行時間 {runtime} s");
+}

@@ -3,7 +3,8 @@
 //!
 //! The guide's "log analysis" was manual (Excel, `grep 初期比`, eyeballing the trend); this
 //! does it in one streaming pass: [`read`] splits bytes into lines, [`runs`] splits records into
-//! runs and fits each with memmon-core's `TrendEstimator`, [`report`] prints text or JSON,
+//! runs and fits each with memmon-core's `TrendEstimator`, [`sites`] finds the tracemalloc
+//! allocation sites that grow steadily (the line that leaks), [`report`] prints text or JSON,
 //! [`csv`] and [`plot`] write the optional files. Memory stays flat however long the logs.
 
 mod csv;
@@ -12,6 +13,7 @@ mod plot;
 mod read;
 mod report;
 mod runs;
+mod sites;
 
 use clap::{Args, ValueEnum};
 use jiff::civil::DateTime;

@@ -5,9 +5,14 @@
 //! the lowest and highest RSS (with their times) and the highest peak, and when there are too
 //! many buckets the width doubles and neighbours merge. Spikes and GC drops survive (min/max),
 //! and the memory is bounded by [`MAX_BUCKETS`] whatever the log's length.
+//!
+//! The fastest growing tracemalloc sites (see `sites`) are listed as text entries at the end of
+//! the legend: a name and a rate, which is what the reader acts on; their own curves would need
+//! every block's sizes kept, and the report already has the numbers.
 
 use super::font::{self, Label};
 use super::runs::{Accepted, Analysis};
+use super::sites::GrowingSite;
 use super::Lang;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -21,6 +26,9 @@ const SIZE: (u32, u32) = (1200, 600);
 
 /// The warning threshold above the baseline, MB (the log's `⚠️ [警告]` line).
 const THRESHOLD_MB: f64 = 50.0;
+
+/// Growing sites listed in the legend (all runs together, fastest first).
+const MAX_PLOT_SITES: usize = 5;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -345,6 +353,14 @@ fn draw<DB: DrawingBackend>(
     )
     .map_err(err)?;
 
+    // Text-only legend entries: an empty series carries the label, and no `.legend(...)` shape.
+    for text in site_labels(a, lang) {
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+            .map_err(err)?
+            .label(text);
+    }
+
     chart
         .configure_series_labels()
         .label_font((font::FAMILY, 14))
@@ -354,6 +370,50 @@ fn draw<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+/// The legend's lines for the fastest growing sites: `tracemalloc: file.py:LINE +X.XXMB/h`,
+/// the file name only (a full path would stretch the legend over the plot), the PID when the
+/// block named one, `#N` for the run when there are several.
+fn site_labels(a: &Analysis, lang: Lang) -> Vec<String> {
+    let mut all: Vec<(usize, &GrowingSite)> = a
+        .runs
+        .iter()
+        .flat_map(|r| r.growing_sites.iter().map(move |g| (r.index, g)))
+        .collect();
+    all.sort_by(|x, y| {
+        y.1.slope_bytes_per_hour
+            .total_cmp(&x.1.slope_bytes_per_hour)
+    });
+    let per_hour = match lang {
+        Lang::Ja if font::covered("MB/時") => "MB/時",
+        _ => "MB/h",
+    };
+    let several = a.runs.len() > 1;
+    all.into_iter()
+        .take(MAX_PLOT_SITES)
+        .map(|(run, g)| {
+            let name = g.site.rsplit('/').next().unwrap_or(&g.site);
+            let mb = g.slope_bytes_per_hour / (1024.0 * 1024.0);
+            let mut s = format!("tracemalloc: {name} {mb:+.2}{per_hour}");
+            if let Some(pid) = g.pid {
+                s.push_str(&format!(" (PID {pid})"));
+            }
+            if several {
+                s.push_str(&format!(" #{run}"));
+            }
+            // The embedded font is a subset: a character it lacks would be drawn as a box.
+            s.chars()
+                .map(|c| {
+                    if font::covered(c.encode_utf8(&mut [0; 4])) {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 type Chart<'a, DB> = ChartContext<

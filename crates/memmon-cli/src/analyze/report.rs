@@ -1,9 +1,11 @@
 //! The report: text in the log's own Japanese terms (or English), or one JSON object.
 
 use super::runs::{Analysis, Ending, RunSummary};
+use super::sites::GrowingSite;
 use super::Lang;
+use memmon_core::MIB;
 use memmon_core::{InconclusiveReason, Verdict};
-use memmon_format::{Elapsed, ExitKind};
+use memmon_format::{Elapsed, ExitKind, Size};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -137,6 +139,28 @@ pub struct RunJson {
     ended: &'static str,
     exit_code: Option<i64>,
     signal: Option<String>,
+    growing_sites: Vec<SiteJson>,
+}
+
+/// One growing allocation site in the JSON.
+#[derive(Debug, Serialize)]
+pub struct SiteJson {
+    site: String,
+    /// Only when the block named its process (several Python processes watched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    slope_bytes_per_hour: i64,
+    last_size: u64,
+}
+
+fn site_json(g: &GrowingSite) -> SiteJson {
+    SiteJson {
+        site: g.site.clone(),
+        pid: g.pid,
+        // Whole bytes: the sizes are printed to 2-3 digits anyway. `as` saturates, never panics.
+        slope_bytes_per_hour: g.slope_bytes_per_hour.round() as i64,
+        last_size: g.last_size_bytes.round() as u64,
+    }
 }
 
 /// The whole JSON report.
@@ -189,6 +213,7 @@ fn run_json(r: &RunSummary) -> RunJson {
         ended: ending_word(&r.ending),
         exit_code,
         signal,
+        growing_sites: r.growing_sites.iter().map(site_json).collect(),
     }
 }
 
@@ -361,7 +386,45 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
     if !events.is_empty() {
         let _ = writeln!(out, "  {}: {}", w.events, events.join(", "));
     }
+    sites_text(out, r, lang);
     let _ = writeln!(out, "  {}: {}", w.ended, ending_text(&r.ending, lang));
+}
+
+/// The growing allocation sites, one line each; nothing when the run had no tracemalloc block.
+fn sites_text(out: &mut String, r: &RunSummary, lang: Lang) {
+    if r.site_blocks == 0 {
+        return;
+    }
+    let (title, none, per_hour, last) = match lang {
+        Lang::Ja => (
+            "増加し続けている割り当て箇所 (tracemalloc)",
+            "なし",
+            "MB/時",
+            "最新",
+        ),
+        Lang::En => (
+            "Allocation sites growing steadily (tracemalloc)",
+            "none",
+            "MB/h",
+            "last",
+        ),
+    };
+    if r.growing_sites.is_empty() {
+        let _ = writeln!(out, "  {title}: {none}");
+        return;
+    }
+    let _ = writeln!(out, "  {title}:");
+    for (i, g) in r.growing_sites.iter().enumerate() {
+        let pid = g.pid.map(|p| format!("[PID {p}] ")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    {}. {pid}{} {:+.2}{per_hour} ({last} {})",
+            i + 1,
+            g.site,
+            round(g.slope_bytes_per_hour / MIB as f64, 2),
+            Size::from_bytes(g.last_size_bytes)
+        );
+    }
 }
 
 /// memmon's own lines, counted (the log's terms in Japanese).

@@ -7,6 +7,7 @@
 //! keeps at most `MAX_BINS` bins); finished runs keep only their summary.
 
 use super::read::Line;
+use super::sites::{GrowingSite, SiteTracker};
 use jiff::civil::DateTime;
 use memmon_core::{
     time_to_exhaustion, InconclusiveReason, TrendEstimate, TrendEstimator, TrendSettings, Verdict,
@@ -115,6 +116,10 @@ pub struct RunSummary {
     pub ending: Ending,
     /// Seconds since the first run's first sample where this run's 経過 0 lies on the plot.
     pub anchor_s: f64,
+    /// Tracemalloc detail blocks seen (after samples in the window).
+    pub site_blocks: u64,
+    /// Allocation sites whose size grows steadily, fastest first.
+    pub growing_sites: Vec<GrowingSite>,
 }
 
 impl RunSummary {
@@ -162,6 +167,7 @@ struct Current {
     exit: Option<ExitKind>,
     footer: bool,
     anchor_s: f64,
+    sites: SiteTracker,
 }
 
 impl Current {
@@ -184,6 +190,7 @@ impl Current {
             exit: None,
             footer: false,
             anchor_s: 0.0,
+            sites: SiteTracker::default(),
         }
     }
 }
@@ -315,6 +322,11 @@ impl Analyzer {
                 // Lines that belong to a run but come before any header (a rotated file that
                 // starts mid-run) open an implicit run.
                 let run = self.current.get_or_insert_with(Current::new);
+                // A detail block is its first line, the Top 10 header and site lines: anything
+                // else (the closing empty line included) ends it.
+                if !matches!(record, Record::TopHeader | Record::Site(_)) {
+                    run.sites.close_block();
+                }
                 match record {
                     Record::Continue { .. } => run.continuations += 1,
                     Record::Pid(pid) => run.pid = Some(pid),
@@ -328,6 +340,8 @@ impl Analyzer {
                     Record::LastGoodUsed => run.last_good_used = true,
                     Record::ProcessExit(kind) => run.exit = Some(kind),
                     Record::End { .. } => run.footer = true,
+                    Record::Tracemalloc { pid, .. } => run.sites.open_block(pid),
+                    Record::Site(site) => run.sites.site(site),
                     // Frames, detail blocks and the footer's figures: nothing to add (the
                     // footer's figures come from fresh samples the lines do not show).
                     _ => {}
@@ -340,6 +354,9 @@ impl Analyzer {
     fn sample(&mut self, s: SampleLine) -> Option<Accepted> {
         if !self.window.contains(s.at) {
             self.outside_window += 1;
+            if let Some(run) = &mut self.current {
+                run.sites.skipped_sample();
+            }
             return None;
         }
         // 経過 going back without a header: the header was lost (a cut file), so a new run began.
@@ -367,6 +384,7 @@ impl Analyzer {
         let _ = run
             .estimator
             .push(s.elapsed_secs as f64, s.rss_mb * MIB as f64);
+        run.sites.sample(s.elapsed_secs as f64);
         let x_s = run.anchor_s + s.elapsed_secs as f64;
         self.last_x = x_s;
         Some(Accepted {
@@ -422,6 +440,8 @@ impl Analyzer {
             last_good_used: run.last_good_used,
             ending,
             anchor_s: run.anchor_s,
+            site_blocks: run.sites.blocks(),
+            growing_sites: run.sites.growing(),
         });
     }
 
