@@ -196,14 +196,21 @@ impl Session {
         };
         self.console.step();
         let samples = u64::from(matches!(attempt, Attempt::Sampled));
-        self.write_records(samples);
+        self.write_records(samples, false);
         attempt
     }
 
     /// Writes `self.records` in one write, reopening a log that was moved away, deleted or
     /// truncated (with the spec's continuation header), and rotating one past the limit.
-    fn write_records(&mut self, samples: u64) {
-        if self.sink.reopen_if_moved().is_some() {
+    /// Samples (`check_now` false) check the log at most about once a second, so a fast interval
+    /// does not pay a `stat` per sample; the last lines (`check_now` true) always check first.
+    fn write_records(&mut self, samples: u64, check_now: bool) {
+        let reopened = if check_now {
+            self.sink.reopen_if_moved()
+        } else {
+            self.sink.reopen_if_moved_now_and_then()
+        };
+        if reopened.is_some() {
             // The spec's continuation header: 経過 keeps counting from the original start.
             let header = self
                 .format
@@ -223,7 +230,7 @@ impl Session {
         let failed = self.monitor.on_failure(self.stamp(), error);
         self.records.clear();
         self.records.push(self.format.failed(&failed));
-        self.write_records(0);
+        self.write_records(0, true);
     }
 
     fn publish(&mut self, sample: &memmon_core::SampleEvent) {
@@ -330,7 +337,7 @@ impl Session {
                 self.records.push(self.format.failed(&failed));
             }
         }
-        self.write_records(0);
+        self.write_records(0, true);
         let shown =
             std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());
         self.console.say(&console::stop(&shown));

@@ -9,6 +9,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How often a sample checks whether the log was moved, deleted or truncated (see
+/// [`LogSink::reopen_if_moved_now_and_then`]): about once a second, so a fast interval does not
+/// pay a `stat` per sample, and a moved log is still found within a second or so.
+pub const MOVED_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How the log file is kept.
 #[derive(Debug, Clone)]
@@ -52,6 +58,10 @@ pub struct LogSink {
     file: File,
     regular: bool,
     size: u64,
+    /// Device and inode of `file`, to tell whether the path still names it without an `fstat`.
+    id: (u64, u64),
+    /// When the path was last checked (`None`: never).
+    checked_at: Option<Instant>,
     options: SinkOptions,
     buf: Vec<u8>,
     failing: Option<Failing>,
@@ -79,6 +89,8 @@ impl LogSink {
             path: path.to_path_buf(),
             regular: meta.file_type().is_file(),
             size: meta.len(),
+            id: (meta.dev(), meta.ino()),
+            checked_at: None,
             file,
             options,
             buf: Vec::with_capacity(4096),
@@ -149,20 +161,35 @@ impl LogSink {
         }
     }
 
+    /// [`reopen_if_moved`](Self::reopen_if_moved), at most once per [`MOVED_CHECK_EVERY`]: for
+    /// every sample. The footer calls `reopen_if_moved` itself, so it is never written into a
+    /// file moved away in the last second.
+    pub fn reopen_if_moved_now_and_then(&mut self) -> Option<Reopened> {
+        let now = Instant::now();
+        if self
+            .checked_at
+            .is_some_and(|at| now.saturating_duration_since(at) < MOVED_CHECK_EVERY)
+        {
+            return None;
+        }
+        self.checked_at = Some(now);
+        self.reopen_if_moved()
+    }
+
     /// Notices a log that was deleted, moved away or truncated by another program since the
-    /// last write, and reopens it. Two cheap `stat` calls per sample; a log that is not a
-    /// regular file (`/dev/stdout`, `/dev/full`) is never checked.
+    /// last write, and reopens it. One `lstat` of the path: while it names our file (same device
+    /// and inode as when we opened it) its size is our file's size. A log that is not a regular
+    /// file (`/dev/stdout`, `/dev/full`) is never checked.
     pub fn reopen_if_moved(&mut self) -> Option<Reopened> {
         if !self.regular {
             return None;
         }
-        let ours = self.file.metadata().ok()?;
         match fs::symlink_metadata(&self.path) {
-            Ok(there) if there.dev() == ours.dev() && there.ino() == ours.ino() => {
-                if ours.len() >= self.size {
+            Ok(there) if (there.dev(), there.ino()) == self.id => {
+                if there.len() >= self.size {
                     return None;
                 }
-                self.size = ours.len();
+                self.size = there.len();
                 if !self.told_truncated {
                     self.told_truncated = true;
                     eprintln!(
@@ -174,9 +201,7 @@ impl LogSink {
             }
             _ => {
                 let file = open_append(&self.path).ok()?;
-                self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                self.regular = file.metadata().is_ok_and(|m| m.file_type().is_file());
-                self.file = file;
+                self.reset_to(file);
                 Some(Reopened::Replaced)
             }
         }
@@ -190,9 +215,28 @@ impl LogSink {
     /// Rotates now (mid-run) and reopens a fresh file; the caller writes a continuation header.
     pub fn rotate_now(&mut self) -> io::Result<()> {
         rotate(&self.path, self.options.keep)?;
-        self.file = open_append(&self.path)?;
-        self.size = 0;
+        let file = open_append(&self.path)?;
+        self.reset_to(file);
         Ok(())
+    }
+
+    /// Makes `file`, just opened at the log path, the log.
+    fn reset_to(&mut self, file: File) {
+        match file.metadata() {
+            Ok(meta) => {
+                self.size = meta.len();
+                self.regular = meta.file_type().is_file();
+                self.id = (meta.dev(), meta.ino());
+            }
+            Err(_) => {
+                // An fstat of a file just opened does not fail in practice; if it does, the
+                // file is treated as not regular (never checked or rotated), as it always was.
+                self.size = 0;
+                self.regular = false;
+                self.id = (0, 0);
+            }
+        }
+        self.file = file;
     }
 }
 
@@ -314,6 +358,33 @@ mod tests {
         fs::write(&log, "").unwrap();
         assert_eq!(sink.reopen_if_moved(), Some(Reopened::Truncated));
         assert_eq!(sink.reopen_if_moved(), None);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn samples_check_the_log_at_most_once_a_second() {
+        let d = tmpdir("now-and-then");
+        let log = d.join("m.log");
+        let opts = SinkOptions {
+            max_bytes: 1 << 20,
+            keep: 1,
+            sync: false,
+        };
+        let mut sink = LogSink::open(&log, opts).unwrap();
+        assert_eq!(sink.reopen_if_moved_now_and_then(), None);
+        fs::rename(&log, d.join("m.log.old")).unwrap();
+        // Checked a moment ago: not again yet.
+        assert_eq!(sink.reopen_if_moved_now_and_then(), None);
+        // A second later the move is noticed.
+        sink.checked_at = sink.checked_at.map(|t| t - MOVED_CHECK_EVERY);
+        assert_eq!(
+            sink.reopen_if_moved_now_and_then(),
+            Some(Reopened::Replaced)
+        );
+        assert!(log.exists());
+        // The unconditional check (before the footer) never waits.
+        fs::remove_file(&log).unwrap();
+        assert_eq!(sink.reopen_if_moved(), Some(Reopened::Replaced));
         fs::remove_dir_all(d).unwrap();
     }
 

@@ -45,15 +45,39 @@ struct KeptFile {
     file: File,
     path: PathBuf,
     buf: Vec<u8>,
+    /// The file is one record the kernel generates in one go (see [`Ends::AtShortRead`]).
+    ends: Ends,
+}
+
+/// How [`read_from_start`] knows it has reached the end of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    /// Only a 0-byte read is the end: files that may hand out their text in pieces. Every kept
+    /// file is a single_open one today; this stays the rule for any that is not.
+    #[cfg_attr(not(test), allow(dead_code))]
+    AtZeroRead,
+    /// A read that returns fewer bytes than the buffer space offered is the whole file. For
+    /// `statm` and `meminfo` only: the kernel builds them with seq_file's `single_open`, which
+    /// renders the whole text into its own buffer and hands out as much as the reader asked
+    /// for, so a read that leaves room in our buffer got everything, and the second `pread` the
+    /// 0-byte rule needs (one more system call per file per sample) is saved. A read that fills
+    /// the space exactly proves nothing: the buffer grows and reading goes on.
+    AtShortRead,
 }
 
 impl KeptFile {
-    fn open(path: PathBuf, pid: Option<u32>, capacity: usize) -> Result<Self, SampleError> {
+    fn open(
+        path: PathBuf,
+        pid: Option<u32>,
+        capacity: usize,
+        ends: Ends,
+    ) -> Result<Self, SampleError> {
         match File::open(&path) {
             Ok(file) => Ok(KeptFile {
                 file,
                 path,
                 buf: Vec::with_capacity(capacity),
+                ends,
             }),
             Err(e) => Err(io_error(&e, &path, pid)),
         }
@@ -61,15 +85,16 @@ impl KeptFile {
 
     /// The file's current content. Reuses the buffer, so a steady-state sample allocates nothing.
     fn read(&mut self, pid: Option<u32>) -> Result<&str, SampleError> {
-        if let Err(e) = read_from_start(&self.file, &mut self.buf) {
+        if let Err(e) = read_from_start(&self.file, &mut self.buf, self.ends) {
             return Err(io_error(&e, &self.path, pid));
         }
         std::str::from_utf8(&self.buf).map_err(|_| not_utf8(&self.path))
     }
 }
 
-/// Reads all of `file` from offset 0 into `buf` (cleared first, capacity kept).
-fn read_from_start(file: &File, buf: &mut Vec<u8>) -> io::Result<()> {
+/// Reads all of `file` from offset 0 into `buf` (cleared first, capacity kept); `ends` says how
+/// the end is recognised.
+fn read_from_start(file: &File, buf: &mut Vec<u8>, ends: Ends) -> io::Result<()> {
     buf.clear();
     loop {
         let filled = buf.len();
@@ -77,11 +102,17 @@ fn read_from_start(file: &File, buf: &mut Vec<u8>) -> io::Result<()> {
             buf.reserve(filled.max(256));
         }
         buf.resize(buf.capacity(), 0);
+        let offered = buf.len() - filled;
         let read = file.read_at(&mut buf[filled..], filled as u64);
         match read {
-            // proc files may hand out their text in pieces; only a 0-byte read is the end.
+            // proc files may hand out their text in pieces; a 0-byte read is always the end.
             Ok(0) => {
                 buf.truncate(filled);
+                return Ok(());
+            }
+            // A single_open file that left room in the buffer has given all it has.
+            Ok(n) if ends == Ends::AtShortRead && n < offered => {
+                buf.truncate(filled + n);
                 return Ok(());
             }
             Ok(n) => buf.truncate(filled + n),
@@ -118,8 +149,13 @@ impl ProcfsSampler {
     pub fn new(pid: u32, options: ProcfsOptions) -> Result<Self, SampleError> {
         let root = options.root;
         // meminfo first: a wrong root then reads as an I/O error, not as "process exited".
-        let meminfo = KeptFile::open(root.join("meminfo"), None, 4096)?;
-        let statm = KeptFile::open(root.join(pid.to_string()).join("statm"), Some(pid), 128)?;
+        let meminfo = KeptFile::open(root.join("meminfo"), None, 4096, Ends::AtShortRead)?;
+        let statm = KeptFile::open(
+            root.join(pid.to_string()).join("statm"),
+            Some(pid),
+            128,
+            Ends::AtShortRead,
+        )?;
         let tree = options.children.then(|| Tree::new(&root, pid));
         let mut sampler = ProcfsSampler {
             pid,
@@ -196,4 +232,47 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
     buf.clear();
     File::open(path)?.read_to_end(buf).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str, content: &[u8]) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("memmon-procfs-{name}-{}", std::process::id()));
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_read_that_fills_the_buffer_exactly_grows_it_and_goes_on() {
+        for ends in [Ends::AtShortRead, Ends::AtZeroRead] {
+            for len in [0usize, 1, 7, 8, 9, 16, 300, 4096] {
+                let content: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                let p = tmp(&format!("exact-{len}-{ends:?}"), &content);
+                let file = File::open(&p).unwrap();
+                let mut buf = Vec::with_capacity(8);
+                read_from_start(&file, &mut buf, ends).unwrap();
+                assert_eq!(buf, content, "len {len}, {ends:?}");
+                // Re-reading reuses the grown buffer and gives the same text.
+                read_from_start(&file, &mut buf, ends).unwrap();
+                assert_eq!(buf, content, "len {len}, {ends:?}, second read");
+                std::fs::remove_file(&p).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn live_statm_and_meminfo_read_whole_with_one_read() {
+        // The kernel's own files: the short-read rule must give the same text as reading to EOF.
+        for path in ["/proc/self/statm", "/proc/meminfo"] {
+            let Ok(file) = File::open(path) else { continue };
+            let mut short = Vec::with_capacity(8);
+            read_from_start(&file, &mut short, Ends::AtShortRead).unwrap();
+            assert!(short.ends_with(b"\n"), "{path}: {short:?}");
+            let text = std::str::from_utf8(&short).unwrap();
+            let first = text.lines().next().unwrap_or("");
+            assert!(!first.is_empty(), "{path}");
+        }
+    }
 }
