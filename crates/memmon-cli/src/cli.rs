@@ -64,7 +64,7 @@ pub struct RunArgs {
     /// Log file [config: log_file, default memory_usage.log]
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Write a detail block every 10th sample (= tracemalloc: true) [config: tracemalloc]
+    /// Write a detail block every 10th sample (= tracemalloc: true): tracemalloc's block for the Python processes memmon starts, the [smaps] block otherwise [config: tracemalloc, detail_source]
     #[arg(long)]
     pub detail: bool,
     /// Warn when memory grew more than this many MB since the first sample [config: warn_threshold_mb, default 50]
