@@ -61,8 +61,9 @@ fn run(d: &Dir, extra: &[&str], command: &[&str]) -> String {
     text
 }
 
-/// The lines of the detail block after the 10th sample line (warnings skipped), up to its
-/// closing empty line.
+/// The lines of the detail block that answers the 10th sample, up to its closing empty line.
+/// The block is written when the snapshot arrives, so sample and warning lines taken in the
+/// meantime may come before it (on a loaded machine); they are skipped.
 fn tenth_block(text: &str) -> Vec<&str> {
     let mut lines = text.lines();
     let mut seen = 0;
@@ -76,7 +77,7 @@ fn tenth_block(text: &str) -> Vec<&str> {
     }
     assert_eq!(seen, 10, "fewer than 10 samples:\n{text}");
     lines
-        .skip_while(|l| matches!(parse_line(l), Record::Warning { .. }))
+        .skip_while(|l| matches!(parse_line(l), Record::Warning { .. } | Record::Sample(_)))
         .take_while(|l| !l.is_empty())
         .collect()
 }
@@ -209,7 +210,9 @@ fn the_child_sees_the_hook_environment() {
     assert!(text.contains("プロセス終了: 終了コード 0"), "{text}");
 }
 
-/// The records between the 10th and the 11th sample lines (or the end of the log).
+/// The records of the detail blocks that answer the 10th sample (written together, when the
+/// last process has answered): from the first detail line after the 10th sample line to the
+/// next sample line (or the end of the log).
 fn tenth_records(text: &str) -> Vec<Record> {
     text.lines()
         .map(parse_line)
@@ -223,6 +226,7 @@ fn tenth_records(text: &str) -> Vec<Record> {
             }
         })
         .skip(1)
+        .skip_while(|r| matches!(r, Record::Sample(_) | Record::Warning { .. }))
         .take_while(|r| !matches!(r, Record::Sample(_)))
         .collect()
 }
@@ -271,6 +275,18 @@ fn a_stopped_python_process_is_reported_silent_after_the_timeout() {
         "{records:?}\n{text}"
     );
     assert!(text.contains(": 応答なし (1s)"), "{text}");
+    // The schedule holds while memmon waits: the samples due during the 1 s timeout (five at
+    // 0.2 s) are written on time, before the line that says the snapshot did not come.
+    let records: Vec<Record> = text.lines().map(parse_line).collect();
+    let silent = records
+        .iter()
+        .position(|r| matches!(r, Record::NoAnswer { .. }))
+        .unwrap();
+    let samples_before = records[..silent]
+        .iter()
+        .filter(|r| matches!(r, Record::Sample(_)))
+        .count();
+    assert!(samples_before >= 13, "{samples_before} samples\n{text}");
     // The wait is bounded by the timeout: the run is the script's length, not more.
     assert!(started.elapsed().as_secs_f64() < 10.0);
 }
@@ -300,4 +316,47 @@ fn analyze_names_the_leaking_line_first() {
     // 1 MiB per 0.1 s is 36 GiB per hour; allow for sleep overshoot and whole-second 経過.
     let slope = first["slope_bytes_per_hour"].as_f64().unwrap();
     assert!(slope > 10.0 * 1024.0 * 1048576.0, "{v:#}");
+}
+
+/// A hooked Python process that forks after start: the child serves snapshots on its own
+/// socket (the hook restarts its server after `fork`), and the parent's socket still answers.
+#[test]
+fn a_forked_python_child_gets_a_block_of_its_own() {
+    const FORKY: &str = "import os, time
+keep = []
+for _ in range(5):
+    keep.append(bytearray(1 << 20))
+pid = os.fork()
+if pid == 0:
+    mine = []
+    for _ in range(30):
+        mine.append(bytearray(1 << 20))
+        time.sleep(0.1)
+    os._exit(0)
+os.waitpid(pid, 0)
+";
+    let d = Dir::new("py-hook-fork");
+    d.write("forky.py", FORKY);
+    let text = run(&d, &["--children"], &["python3", "forky.py"]);
+    let records = tenth_records(&text);
+    // Per block: (PID, first site).
+    let mut blocks: Vec<(u32, String)> = Vec::new();
+    let mut pid = None;
+    for r in &records {
+        match r {
+            Record::Tracemalloc { pid: p, .. } => pid = *p,
+            Record::Site(site) => {
+                if let Some(p) = pid.take() {
+                    blocks.push((p, site.location.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(blocks.len(), 2, "{records:?}\n{text}");
+    assert_ne!(blocks[0].0, blocks[1].0);
+    // The watched process comes first: the parent, whose top site is its 5 MiB line; the
+    // child's is its own line (by the 10th sample, ~2 s, it holds far more than 5 MiB).
+    assert!(blocks[0].1.ends_with("/forky.py:4"), "{blocks:?}\n{text}");
+    assert!(blocks[1].1.ends_with("/forky.py:9"), "{blocks:?}\n{text}");
 }

@@ -21,6 +21,8 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// A second SIGINT within this window skips the graceful wait.
@@ -29,10 +31,29 @@ const DOUBLE_INTERRUPT: Duration = Duration::from_secs(2);
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 pub(crate) enum Wake {
-    Signal { number: i32, from_kernel: bool },
+    Signal {
+        number: i32,
+        from_kernel: bool,
+    },
     ChildExited(ExitStatus),
     ChildWaitFailed(String),
     TargetGone,
+    /// A pending detail block may be complete.
+    Detail,
+}
+
+/// Wakes `memmon run`'s loop when a Python process answers a snapshot request.
+struct DetailWaker(Sender<Wake>);
+
+impl std::task::Wake for DetailWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // The loop may be gone (the run is ending): nothing is waiting for the answer then.
+        let _ = self.0.send(Wake::Detail);
+    }
 }
 
 /// Exit code for bad usage, configuration, or a process that cannot be watched.
@@ -176,6 +197,7 @@ pub fn run(args: RunArgs) -> i32 {
         proc_root,
         console: Console::plain(),
         metrics,
+        waker: Waker::from(Arc::new(DetailWaker(tx.clone()))),
     });
 
     let pidfd = child_pidfd;
@@ -192,15 +214,25 @@ pub fn run(args: RunArgs) -> i32 {
         };
         // Wait for the deadline, handling whatever wakes us first.
         loop {
-            let timeout = deadline.saturating_duration_since(Instant::now());
-            if timeout.is_zero() {
+            let now = Instant::now();
+            if deadline <= now {
                 // A due sample goes first: a signal that came with it is handled right after,
                 // so even a run stopped at once has a sample for its footer.
                 break;
             }
-            match rx.recv_timeout(timeout) {
-                Err(RecvTimeoutError::Timeout) => break,
+            // A pending detail block that times out before the sample is written on time.
+            let until = match session.detail_deadline() {
+                Some(d) if d < deadline => d,
+                _ => deadline,
+            };
+            match rx.recv_timeout(until.saturating_duration_since(now)) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if until < deadline {
+                        session.detail_ready();
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Wake::Detail) => session.detail_ready(),
                 Ok(Wake::Signal {
                     number,
                     from_kernel,
@@ -358,7 +390,7 @@ fn wait_unmonitored(pid: u32, pidfd: Option<&OwnedFd>, rx: &Receiver<Wake>) -> i
                     }
                 }
             }
-            Ok(Wake::TargetGone) => {}
+            Ok(Wake::TargetGone | Wake::Detail) => {}
             Err(_) => return EXIT_USAGE,
         }
     }

@@ -68,6 +68,8 @@ pub fn test(args: TestArgs) -> i32 {
         proc_root: root.is_dir().then_some(root),
         console: console_out.clone(),
         metrics: None,
+        // memmon's own allocator answers at once: no block is ever pending.
+        waker: std::task::Waker::noop().clone(),
     });
 
     let mut held: Vec<Vec<u8>> = Vec::new();

@@ -1,6 +1,7 @@
 //! The data of a detail block (every 10th sample), from whichever source fills it.
 
 use crate::sample::SampleError;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 /// One line of a detail block's top 10: a place that holds memory.
@@ -51,14 +52,94 @@ pub enum Detail {
     },
 }
 
+/// What a detail source gives back: the blocks, or why there are none.
+pub type DetailResult = Result<Vec<Detail>, SampleError>;
+
 /// A source of detail blocks (the every-10th-sample policy decides when it is asked).
+///
+/// Most sources answer at once (`/proc/PID/smaps`, memmon's own allocator) and only implement
+/// [`detail`](DetailSource::detail). A source whose answer takes time (a Python process asked
+/// over a socket) also implements [`request`](DetailSource::request) and
+/// [`poll`](DetailSource::poll), so that the caller's sampling schedule never waits for it: the
+/// caller writes the sample line at once and the block when it completes.
 pub trait DetailSource {
-    /// Collects the blocks due now (several when several processes each give one).
-    fn detail(&mut self) -> Result<Vec<Detail>, SampleError>;
+    /// Collects the blocks due now (several when several processes each give one), waiting
+    /// for them if need be.
+    fn detail(&mut self) -> DetailResult;
+
+    /// Starts collecting the blocks due now without waiting. `Pending` means the caller is to
+    /// call [`poll`](DetailSource::poll) when `waker` is woken (from any thread) and, at the
+    /// latest, [`timeout`](DetailSource::timeout) after this call. The default answers at once.
+    fn request(&mut self, waker: &Waker) -> Poll<DetailResult> {
+        let _ = waker;
+        Poll::Ready(self.detail())
+    }
+
+    /// Collects a request that returned `Pending`. With `give_up`, or once the timeout has
+    /// passed, it completes with what has come and a [`Detail::NoAnswer`] for the rest.
+    /// Without a request in flight it gives `Ready(Ok(vec![]))`.
+    fn poll(&mut self, give_up: bool) -> Poll<DetailResult> {
+        let _ = give_up;
+        Poll::Ready(Ok(Vec::new()))
+    }
+
+    /// How long a pending request waits for its answers at most.
+    fn timeout(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
-    fn detail(&mut self) -> Result<Vec<Detail>, SampleError> {
+    fn detail(&mut self) -> DetailResult {
         (**self).detail()
+    }
+
+    fn request(&mut self, waker: &Waker) -> Poll<DetailResult> {
+        (**self).request(waker)
+    }
+
+    fn poll(&mut self, give_up: bool) -> Poll<DetailResult> {
+        (**self).poll(give_up)
+    }
+
+    fn timeout(&self) -> Duration {
+        (**self).timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that answers at once and counts its calls.
+    struct AtOnce(u32);
+
+    impl DetailSource for AtOnce {
+        fn detail(&mut self) -> DetailResult {
+            self.0 += 1;
+            Ok(vec![Detail::NoAnswer {
+                pid: self.0,
+                waited: Duration::ZERO,
+            }])
+        }
+    }
+
+    #[test]
+    fn a_source_that_answers_at_once_is_never_pending() {
+        let mut source: Box<dyn DetailSource> = Box::new(AtOnce(0));
+        let Poll::Ready(Ok(blocks)) = source.request(Waker::noop()) else {
+            panic!("a blocking source must answer its request at once");
+        };
+        assert_eq!(
+            blocks,
+            vec![Detail::NoAnswer {
+                pid: 1,
+                waited: Duration::ZERO
+            }]
+        );
+        // Nothing in flight: polling gives no block and does not ask again.
+        assert!(matches!(source.poll(true), Poll::Ready(Ok(ref b)) if b.is_empty()));
+        assert_eq!(source.timeout(), Duration::ZERO);
+        assert!(matches!(source.detail(), Ok(ref b) if b.len() == 1));
     }
 }

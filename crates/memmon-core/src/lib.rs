@@ -35,7 +35,7 @@ mod schedule;
 mod trend;
 
 pub use bytes::{Bytes, MIB};
-pub use detail::{Detail, DetailSource, Site};
+pub use detail::{Detail, DetailResult, DetailSource, Site};
 pub use interval::{IntervalError, IntervalSpec};
 pub use monitor::{
     Event, FailedEvent, Monitor, MonitorSettings, SampleEvent, SampleOutcome, Stamp, Summary,

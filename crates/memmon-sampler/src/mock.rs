@@ -1,7 +1,9 @@
 //! Scripted stand-ins for a sampler and a detail source, for tests across the workspace.
 
-use memmon_core::{Detail, DetailSource, Reading, SampleError, Sampler};
+use memmon_core::{Detail, DetailResult, DetailSource, Reading, SampleError, Sampler};
 use std::collections::VecDeque;
+use std::task::{Poll, Waker};
+use std::time::Duration;
 
 /// A [`Sampler`] that returns scripted results in order.
 ///
@@ -61,11 +63,18 @@ impl Sampler for MockSampler {
 
 /// A [`DetailSource`] that returns scripted results in order, then repeats the last one,
 /// like [`MockSampler`]. An empty script returns no blocks (`Ok(vec![])`) at every call.
+///
+/// [`MockDetail::deferred`] makes it behave like a source whose answers take time: `request`
+/// returns `Pending`, a later `poll` gives the next scripted result, and a `poll` that gives up
+/// gives one [`Detail::NoAnswer`] for PID 0 instead.
 #[derive(Debug, Clone)]
 pub struct MockDetail {
     script: VecDeque<Result<Vec<Detail>, SampleError>>,
     last: Result<Vec<Detail>, SampleError>,
     calls: u64,
+    /// `Some(timeout)`: requests stay pending until polled.
+    deferred: Option<Duration>,
+    pending: bool,
 }
 
 impl MockDetail {
@@ -75,21 +84,66 @@ impl MockDetail {
             script: script.into_iter().collect(),
             last: Ok(Vec::new()),
             calls: 0,
+            deferred: None,
+            pending: false,
         }
     }
 
-    /// How many times [`DetailSource::detail`] was called.
+    /// Like [`MockDetail::new`], but every request stays pending until polled; `timeout` is
+    /// what [`DetailSource::timeout`] reports and what a given-up request says it waited.
+    pub fn deferred(
+        script: impl IntoIterator<Item = Result<Vec<Detail>, SampleError>>,
+        timeout: Duration,
+    ) -> Self {
+        MockDetail {
+            deferred: Some(timeout),
+            ..MockDetail::new(script)
+        }
+    }
+
+    /// How many times a block was asked for ([`DetailSource::detail`] or
+    /// [`DetailSource::request`]).
     pub fn calls(&self) -> u64 {
         self.calls
     }
-}
 
-impl DetailSource for MockDetail {
-    fn detail(&mut self) -> Result<Vec<Detail>, SampleError> {
-        self.calls += 1;
+    fn next(&mut self) -> DetailResult {
         if let Some(next) = self.script.pop_front() {
             self.last = next;
         }
         self.last.clone()
+    }
+}
+
+impl DetailSource for MockDetail {
+    fn detail(&mut self) -> DetailResult {
+        self.calls += 1;
+        self.next()
+    }
+
+    fn request(&mut self, _waker: &Waker) -> Poll<DetailResult> {
+        self.calls += 1;
+        if self.deferred.is_none() {
+            return Poll::Ready(self.next());
+        }
+        self.pending = true;
+        Poll::Pending
+    }
+
+    fn poll(&mut self, give_up: bool) -> Poll<DetailResult> {
+        if !std::mem::take(&mut self.pending) {
+            return Poll::Ready(Ok(Vec::new()));
+        }
+        if give_up {
+            return Poll::Ready(Ok(vec![Detail::NoAnswer {
+                pid: 0,
+                waited: self.timeout(),
+            }]));
+        }
+        Poll::Ready(self.next())
+    }
+
+    fn timeout(&self) -> Duration {
+        self.deferred.unwrap_or(Duration::ZERO)
     }
 }

@@ -27,12 +27,17 @@ pub fn cpu_ns(pid: u32) -> Result<u64> {
 /// The sum of the run times in `/proc/PID/task/*/schedstat`; `None` when unreadable.
 fn schedstat_ns(pid: u32) -> Option<u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut total = 0u64;
-    for task in tasks {
-        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+    let (mut total, mut read) = (0u64, 0usize);
+    for task in tasks.flatten() {
+        // A thread that ended between the listing and the read is skipped, not a failure:
+        // falling back to `stat` (whole clock ticks) would lose the precision for nothing.
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
         total = total.saturating_add(parse_schedstat(&text)?);
+        read += 1;
     }
-    Some(total)
+    (read > 0).then_some(total)
 }
 
 /// The first field of `schedstat`: time spent on the CPU, in nanoseconds.
@@ -112,6 +117,12 @@ mod tests {
 
     #[test]
     fn our_own_cpu_time_is_readable() {
+        // Some CPU time of our own first: a young process can be at 0 clock ticks.
+        let spin = std::time::Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < std::time::Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
         let ns = cpu_ns(std::process::id());
         assert!(matches!(ns, Ok(n) if n > 0), "{ns:?}");
     }

@@ -5,7 +5,9 @@
 //! started in the watched tree then chains to its own `sitecustomize`, starts `tracemalloc`, and
 //! answers snapshot requests on `<dir>/<pid>.sock`. [`PythonDetail`] asks every such process for
 //! a snapshot when a detail block is due and turns the replies into [`Detail::Traced`] blocks, or
-//! [`Detail::NoAnswer`] for a process that stays silent past the timeout.
+//! [`Detail::NoAnswer`] for a process that stays silent past the timeout. It implements the
+//! non-blocking side of [`DetailSource`] (`request`/`poll`), so `memmon run` keeps sampling while
+//! the answers are on their way.
 //!
 //! Only processes that inherited memmon's environment open a socket in the directory, so the
 //! sockets found there are exactly the Python processes of the watched tree; no tree walk is
@@ -16,7 +18,7 @@ mod client;
 use crate::smaps::SmapsSource;
 use client::Snapshot;
 use memmon_config::DetailSourceKind;
-use memmon_core::{Detail, DetailSource, SampleError, Site};
+use memmon_core::{Detail, DetailResult, DetailSource, Site};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::hash::{BuildHasher, Hasher};
@@ -25,6 +27,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// The hook Python runs at startup (its own documentation describes the protocol).
@@ -140,19 +143,59 @@ enum Outcome {
     Gone,
 }
 
+/// One process's answer, as a query thread sends it back.
+struct Reply {
+    /// Which request it answers: a late answer to an abandoned request is dropped.
+    request: u64,
+    pid: u32,
+    outcome: Outcome,
+}
+
+/// The request in flight: who was asked, and what has come back so far.
+struct InFlight {
+    id: u64,
+    sent: Instant,
+    /// In block order: the watched process first, then by PID.
+    outcomes: Vec<(u32, Option<Outcome>)>,
+}
+
+impl InFlight {
+    fn complete(&self) -> bool {
+        self.outcomes.iter().all(|(_, o)| o.is_some())
+    }
+}
+
 /// The detail source for Python processes running memmon's hook; see the module docs.
 ///
-/// Requests go to all processes at once, each on a short-lived thread, and `detail` waits at
-/// most `timeout` for all of them together. A process still busy with an earlier request is
-/// reported silent at once rather than asked again, so a stopped process never piles up threads.
-#[derive(Debug)]
+/// [`DetailSource::request`] asks all processes at once, each on a short-lived thread, and
+/// returns without waiting; the threads wake the caller as answers come, and
+/// [`DetailSource::poll`] turns them into blocks once every process has answered or the
+/// timeout has passed. A process still busy with an earlier request is reported silent at once
+/// rather than asked again, so a stopped process never piles up threads.
+/// [`DetailSource::detail`] does the same and waits for it (at most the timeout).
 pub struct PythonDetail {
     pid: u32,
     proc_root: PathBuf,
     dir: PathBuf,
     options: PythonOptions,
     smaps: SmapsSource,
-    in_flight: Arc<Mutex<HashSet<u32>>>,
+    /// Processes with a query thread still running (even for an abandoned request).
+    busy: Arc<Mutex<HashSet<u32>>>,
+    replies_tx: mpsc::Sender<Reply>,
+    replies: mpsc::Receiver<Reply>,
+    in_flight: Option<InFlight>,
+    next_id: u64,
+}
+
+impl std::fmt::Debug for PythonDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonDetail")
+            .field("pid", &self.pid)
+            .field("dir", &self.dir)
+            .field("options", &self.options)
+            .field("in_flight", &self.in_flight.as_ref().map(|r| r.id))
+            .finish_non_exhaustive()
+    }
 }
 
 impl PythonDetail {
@@ -164,13 +207,18 @@ impl PythonDetail {
         options: PythonOptions,
     ) -> Self {
         let proc_root = proc_root.into();
+        let (replies_tx, replies) = mpsc::channel();
         PythonDetail {
             pid,
             smaps: SmapsSource::new(pid, proc_root.clone()),
             proc_root,
             dir: dir.into(),
             options,
-            in_flight: Arc::new(Mutex::new(HashSet::new())),
+            busy: Arc::new(Mutex::new(HashSet::new())),
+            replies_tx,
+            replies,
+            in_flight: None,
+            next_id: 0,
         }
     }
 
@@ -190,20 +238,26 @@ impl PythonDetail {
         pids
     }
 
-    /// Asks every process in `pids` at once; waits at most the timeout for all of them.
-    fn ask(&self, pids: &[u32]) -> Vec<(u32, Outcome)> {
+    /// Asks every process with a socket at once, each on its own thread; `waker` is woken as
+    /// each answer arrives.
+    fn send(&mut self, waker: &Waker) -> InFlight {
+        let id = self.next_id;
+        self.next_id += 1;
         let timeout = self.options.timeout;
-        let (tx, rx) = mpsc::channel();
-        let mut results: Vec<(u32, Option<Outcome>)> = Vec::with_capacity(pids.len());
-        for &pid in pids {
-            let busy = !lock(&self.in_flight).insert(pid);
+        let mut outcomes = Vec::new();
+        for pid in self.sockets() {
+            let busy = !lock(&self.busy).insert(pid);
             if busy {
-                results.push((pid, Some(Outcome::Silent)));
+                outcomes.push((pid, Some(Outcome::Silent)));
                 continue;
             }
             let socket = self.dir.join(format!("{pid}.sock"));
             let alive = self.proc_root.join(pid.to_string());
-            let (tx, in_flight) = (tx.clone(), Arc::clone(&self.in_flight));
+            let (tx, busy, waker) = (
+                self.replies_tx.clone(),
+                Arc::clone(&self.busy),
+                waker.clone(),
+            );
             let spawned = std::thread::Builder::new()
                 .name("memmon-python".into())
                 .spawn(move || {
@@ -219,44 +273,64 @@ impl PythonDetail {
                             Outcome::Gone
                         }
                     };
-                    lock(&in_flight).remove(&pid);
-                    let _ = tx.send((pid, outcome));
+                    lock(&busy).remove(&pid);
+                    let _ = tx.send(Reply {
+                        request: id,
+                        pid,
+                        outcome,
+                    });
+                    waker.wake();
                 });
             match spawned {
-                Ok(_) => results.push((pid, None)),
+                Ok(_) => outcomes.push((pid, None)),
                 Err(_) => {
-                    lock(&self.in_flight).remove(&pid);
-                    results.push((pid, Some(Outcome::Gone)));
+                    lock(&self.busy).remove(&pid);
+                    outcomes.push((pid, Some(Outcome::Gone)));
                 }
             }
         }
-        drop(tx);
-        let deadline = Instant::now() + timeout;
-        while results.iter().any(|(_, o)| o.is_none()) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok((pid, outcome)) => {
-                    if let Some(slot) = results.iter_mut().find(|(p, o)| *p == pid && o.is_none()) {
-                        slot.1 = Some(outcome);
-                    }
-                }
-                // Past the deadline (or every thread done): the rest are silent.
-                Err(_) => break,
-            }
+        InFlight {
+            id,
+            sent: Instant::now(),
+            outcomes,
         }
-        results
+    }
+
+    /// Files one reply with the request it answers (late replies to older requests go).
+    fn file(&mut self, reply: Reply) {
+        let Some(req) = self.in_flight.as_mut() else {
+            return;
+        };
+        if reply.request != req.id {
+            return;
+        }
+        if let Some(slot) = req
+            .outcomes
+            .iter_mut()
+            .find(|(p, o)| *p == reply.pid && o.is_none())
+        {
+            slot.1 = Some(reply.outcome);
+        }
+    }
+
+    /// Takes every reply that has arrived, without waiting.
+    fn drain(&mut self) {
+        while let Ok(reply) = self.replies.try_recv() {
+            self.file(reply);
+        }
+    }
+
+    /// Ends the request in flight: the blocks of those that answered, `NoAnswer` for those
+    /// that did not, and smaps as `options.kind` asks.
+    fn finish(&mut self) -> DetailResult {
+        let Some(req) = self.in_flight.take() else {
+            return Ok(Vec::new());
+        };
+        let waited = req.sent.elapsed();
+        let outcomes: Vec<(u32, Outcome)> = req
+            .outcomes
             .into_iter()
             .map(|(pid, o)| (pid, o.unwrap_or(Outcome::Silent)))
-            .collect()
-    }
-}
-
-impl DetailSource for PythonDetail {
-    fn detail(&mut self) -> Result<Vec<Detail>, SampleError> {
-        let pids = self.sockets();
-        let outcomes = self.ask(&pids);
-        let outcomes: Vec<(u32, Outcome)> = outcomes
-            .into_iter()
             .filter(|(_, o)| !matches!(o, Outcome::Gone))
             .collect();
         // Exactly the original's line when one process is all there is.
@@ -265,9 +339,11 @@ impl DetailSource for PythonDetail {
             .into_iter()
             .map(|(pid, outcome)| match outcome {
                 Outcome::Answer(s) => traced(s, (!single).then_some(pid)),
+                // The silent ones were given the whole timeout unless the caller gave up
+                // earlier; the line says how long memmon actually waited.
                 _ => Detail::NoAnswer {
                     pid,
-                    waited: self.options.timeout,
+                    waited: waited.min(self.options.timeout),
                 },
             })
             .collect();
@@ -284,6 +360,51 @@ impl DetailSource for PythonDetail {
             },
             _ => Ok(blocks),
         }
+    }
+}
+
+impl DetailSource for PythonDetail {
+    fn detail(&mut self) -> DetailResult {
+        if let Poll::Ready(r) = self.request(Waker::noop()) {
+            return r;
+        }
+        let deadline = self
+            .in_flight
+            .as_ref()
+            .map_or_else(Instant::now, |r| r.sent + self.options.timeout);
+        while self.in_flight.as_ref().is_some_and(|r| !r.complete()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(left) {
+                Ok(reply) => self.file(reply),
+                // Past the deadline: the rest are silent.
+                Err(_) => break,
+            }
+        }
+        self.finish()
+    }
+
+    fn request(&mut self, waker: &Waker) -> Poll<DetailResult> {
+        // A request still in flight (the caller did not poll it to the end) is dropped: its
+        // late replies no longer match and are discarded.
+        let req = self.send(waker);
+        self.in_flight = Some(req);
+        self.poll(false)
+    }
+
+    fn poll(&mut self, give_up: bool) -> Poll<DetailResult> {
+        self.drain();
+        let Some(req) = self.in_flight.as_ref() else {
+            return Poll::Ready(Ok(Vec::new()));
+        };
+        if give_up || req.complete() || req.sent.elapsed() >= self.options.timeout {
+            Poll::Ready(self.finish())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.options.timeout
     }
 }
 
@@ -341,6 +462,122 @@ mod tests {
             .any(|(k, v)| *k == FRAMES_VAR && v.is_some_and(|v| v == "3")));
         drop(dir);
         assert!(!path.exists());
+    }
+
+    /// Counts wake-ups, as `memmon run`'s loop would receive them.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// A hook stand-in on `<dir>/<pid>.sock` that answers one request after `delay`.
+    fn fake_hook(dir: &Path, pid: u32, delay: Duration) -> std::thread::JoinHandle<()> {
+        let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{pid}.sock")))
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut line = String::new();
+                let _ = io::BufRead::read_line(&mut io::BufReader::new(&stream), &mut line);
+                std::thread::sleep(delay);
+                let reply = format!(
+                    "{{\"pid\":{pid},\"current\":3145728,\"peak\":4194304,\"sites\":[[\"/app/c.py:7\",2097152,2]]}}\n"
+                );
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        })
+    }
+
+    #[test]
+    fn a_request_does_not_wait_and_the_answer_wakes_the_caller() {
+        let dir = std::env::temp_dir().join(format!("memmon-py-async-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let pid = std::process::id();
+        let hook = fake_hook(&dir, pid, Duration::from_millis(300));
+        let mut source = PythonDetail::new(
+            pid,
+            "/proc",
+            &dir,
+            PythonOptions {
+                children: false,
+                timeout: Duration::from_secs(5),
+                kind: DetailSourceKind::Python,
+            },
+        );
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(Arc::clone(&count));
+        let asked = Instant::now();
+        assert!(source.request(&waker).is_pending());
+        assert!(asked.elapsed() < Duration::from_millis(250));
+        assert!(source.poll(false).is_pending());
+        let _ = hook.join();
+        let woken = Instant::now();
+        while count.0.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && woken.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let Poll::Ready(Ok(blocks)) = source.poll(false) else {
+            panic!("the answer came but poll is not ready");
+        };
+        assert_eq!(
+            blocks,
+            vec![Detail::Traced {
+                pid: None,
+                current: 3 << 20,
+                peak: 4 << 20,
+                sites: vec![Site {
+                    location: "/app/c.py:7".into(),
+                    size: 2 << 20,
+                    count: 2,
+                }],
+            }]
+        );
+        // Nothing in flight any more.
+        assert!(matches!(source.poll(false), Poll::Ready(Ok(ref b)) if b.is_empty()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn giving_up_reports_the_silent_process_with_the_time_waited() {
+        let dir = std::env::temp_dir().join(format!("memmon-py-giveup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let pid = std::process::id();
+        let hook = fake_hook(&dir, pid, Duration::from_millis(1500));
+        let mut source = PythonDetail::new(
+            pid,
+            "/proc",
+            &dir,
+            PythonOptions {
+                children: false,
+                timeout: Duration::from_secs(5),
+                kind: DetailSourceKind::Python,
+            },
+        );
+        assert!(source.request(Waker::noop()).is_pending());
+        std::thread::sleep(Duration::from_millis(1100));
+        let Poll::Ready(Ok(blocks)) = source.poll(true) else {
+            panic!("giving up must complete the request");
+        };
+        let [Detail::NoAnswer {
+            pid: silent,
+            waited,
+        }] = blocks.as_slice()
+        else {
+            panic!("{blocks:?}");
+        };
+        assert_eq!(*silent, pid);
+        assert!(*waited >= Duration::from_millis(1100) && *waited < Duration::from_secs(5));
+        // The late answer to the abandoned request is dropped, not taken for the next one.
+        let _ = hook.join();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(matches!(source.poll(false), Poll::Ready(Ok(ref b)) if b.is_empty()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

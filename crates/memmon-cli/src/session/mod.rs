@@ -5,11 +5,12 @@ use crate::console::Console;
 use crate::metrics::{Metrics, Snapshot};
 use crate::sink::LogSink;
 use memmon_core::{
-    DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler, Schedule, Stamp,
-    TrendEstimator, TrendSettings,
+    DetailResult, DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler,
+    Schedule, Stamp, TrendEstimator, TrendSettings,
 };
 use memmon_format::{console, ExitKind, LogFormat, Record};
 use std::path::PathBuf;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The OOM counter is read at most this often (see `check_oom`).
@@ -37,6 +38,9 @@ pub struct SessionParts {
     pub console: Console,
     /// Prometheus outputs, when configured.
     pub metrics: Option<Metrics>,
+    /// Woken (from any thread) when a pending detail block may be ready: the caller then calls
+    /// [`Session::detail_ready`].
+    pub waker: Waker,
 }
 
 /// The outcome of one attempt to sample.
@@ -68,6 +72,9 @@ pub struct Session {
     console: Console,
     metrics: Option<Metrics>,
     told_detail_failed: bool,
+    waker: Waker,
+    /// A detail request in flight, and when it gives up.
+    detail_deadline: Option<Instant>,
     /// The online leak trend, kept only when metrics are published (its only reader).
     trend: Option<Trend>,
 }
@@ -106,6 +113,8 @@ impl Session {
             console: parts.console,
             metrics: parts.metrics,
             told_detail_failed: false,
+            waker: parts.waker,
+            detail_deadline: None,
             trend: None,
         };
         if s.metrics.is_some() {
@@ -162,27 +171,7 @@ impl Session {
                 self.check_oom();
                 self.publish(&out.sample);
                 if out.detail_due {
-                    if let Some(source) = self.detail.as_mut() {
-                        match source.detail() {
-                            Ok(blocks) => {
-                                for block in &blocks {
-                                    self.records.extend(self.format.detail(block));
-                                }
-                            }
-                            Err(e) => {
-                                // Said once: a detail source that fails (another user's
-                                // process hides its smaps) fails the same way every time.
-                                if !self.told_detail_failed {
-                                    self.told_detail_failed = true;
-                                    self.console.say(&format!(
-                                        "memmon: no detail block for process {}: {e}; sample lines go on",
-                                        self.pid
-                                    ));
-                                }
-                                tracing::debug!("detail block skipped: {e}");
-                            }
-                        }
-                    }
+                    self.request_detail();
                 }
                 Attempt::Sampled
             }
@@ -198,6 +187,84 @@ impl Session {
         let samples = u64::from(matches!(attempt, Attempt::Sampled));
         self.write_records(samples, false);
         attempt
+    }
+
+    /// Starts the detail block due with this sample. A source that answers at once has its
+    /// block in this sample's write; one that takes time (Python processes asked over their
+    /// sockets) is written by [`Session::detail_ready`] when it completes, so the schedule never
+    /// waits for it. A request still in flight (its timeout longer than ten intervals) is ended
+    /// first, so blocks never interleave.
+    fn request_detail(&mut self) {
+        if self.detail_deadline.is_some() {
+            let pending = std::mem::take(&mut self.records);
+            self.settle_detail(true);
+            self.records = pending;
+        }
+        let Some(source) = self.detail.as_mut() else {
+            return;
+        };
+        match source.request(&self.waker) {
+            Poll::Ready(result) => self.push_detail(result),
+            Poll::Pending => {
+                self.detail_deadline = Some(Instant::now() + source.timeout());
+            }
+        }
+    }
+
+    /// When a pending detail request gives up (the caller calls [`Session::detail_ready`]
+    /// then at the latest).
+    pub fn detail_deadline(&self) -> Option<Instant> {
+        self.detail_deadline
+    }
+
+    /// Collects a pending detail block: written now if every process has answered, or with
+    /// `応答なし` lines for the silent ones once the timeout has passed.
+    pub fn detail_ready(&mut self) {
+        let give_up = self.detail_deadline.is_some_and(|d| Instant::now() >= d);
+        self.settle_detail(give_up);
+    }
+
+    /// Polls a pending request and writes its block (in a write of its own) when complete.
+    fn settle_detail(&mut self, give_up: bool) {
+        if self.detail_deadline.is_none() {
+            return;
+        }
+        let Some(source) = self.detail.as_mut() else {
+            self.detail_deadline = None;
+            return;
+        };
+        let Poll::Ready(result) = source.poll(give_up) else {
+            return;
+        };
+        self.detail_deadline = None;
+        self.records.clear();
+        self.push_detail(result);
+        if !self.records.is_empty() {
+            self.write_records(0, false);
+        }
+    }
+
+    /// Adds a detail block's lines to `self.records`.
+    fn push_detail(&mut self, result: DetailResult) {
+        match result {
+            Ok(blocks) => {
+                for block in &blocks {
+                    self.records.extend(self.format.detail(block));
+                }
+            }
+            Err(e) => {
+                // Said once: a detail source that fails (another user's process hides its
+                // smaps) fails the same way every time.
+                if !self.told_detail_failed {
+                    self.told_detail_failed = true;
+                    self.console.say(&format!(
+                        "memmon: no detail block for process {}: {e}; sample lines go on",
+                        self.pid
+                    ));
+                }
+                tracing::debug!("detail block skipped: {e}");
+            }
+        }
     }
 
     /// Writes `self.records` in one write, reopening a log that was moved away, deleted or
@@ -313,6 +380,8 @@ impl Session {
     /// Ends the session: the exit line (when the command ended), one fresh final sample when
     /// `fresh` allows it, and the footer.
     pub fn finish(mut self, exit: Option<ExitKind>, fresh: bool) {
+        // A block still on its way is written with what has come: the footer ends the run.
+        self.settle_detail(true);
         let at = self.stamp();
         self.records.clear();
         if let Some(kind) = exit {
@@ -345,104 +414,4 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sink::SinkOptions;
-    use memmon_core::{Detail, Reading, Site, MIB};
-    use memmon_format::{parse_line, Record};
-    use memmon_sampler::{MockDetail, MockSampler};
-
-    fn reading(rss_mib: u64) -> Reading {
-        Reading {
-            rss: rss_mib * MIB,
-            vms: 4 * rss_mib * MIB,
-            sys_total: 1000 * MIB,
-            sys_available: 600 * MIB,
-        }
-    }
-
-    #[test]
-    fn failed_samples_write_a_line_and_do_not_count_toward_detail() {
-        let dir = std::env::temp_dir().join(format!("memmon-session-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("m.log");
-        let _ = std::fs::remove_file(&log);
-        let mut script: Vec<_> = (0..3).map(|i| Ok(reading(10 + i))).collect();
-        script.push(Err(SampleError::Io {
-            path: "/proc/1/statm".into(),
-            message: "boom".into(),
-        }));
-        script.extend((3..12).map(|i| Ok(reading(10 + i))));
-        let traced = Detail::Traced {
-            pid: None,
-            current: 3 * MIB,
-            peak: 4 * MIB,
-            sites: vec![Site {
-                location: "leak.rs:7".into(),
-                size: 3 * MIB,
-                count: 3,
-            }],
-        };
-        let sink = LogSink::open(
-            &log,
-            SinkOptions {
-                max_bytes: 1 << 30,
-                keep: 1,
-                sync: false,
-            },
-        )
-        .unwrap();
-        let mut session = Session::start(SessionParts {
-            sampler: Box::new(MockSampler::new(script)),
-            detail: Some(Box::new(MockDetail::new([Ok(vec![traced])]))),
-            sink,
-            settings: MonitorSettings::default(),
-            interval: IntervalSpec::Integer(1),
-            duration: None,
-            pid: 1,
-            proc_root: None,
-            console: Console::plain(),
-            metrics: None,
-        });
-        for _ in 0..13 {
-            session.sample();
-        }
-        session.finish(None, true);
-        let text = std::fs::read_to_string(&log).unwrap();
-        let recs: Vec<Record> = text.lines().map(parse_line).collect();
-        assert_eq!(
-            text.matches("⚠️ [memmon] サンプル取得失敗: /proc/1/statm: boom\n")
-                .count(),
-            1
-        );
-        // 13 attempts, 1 failure: the detail block follows the 10th counted sample (11th attempt).
-        let samples: Vec<usize> = recs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r, Record::Sample(_)))
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(samples.len(), 12);
-        let tenth = samples[9];
-        assert!(
-            matches!(recs[tenth + 1], Record::Tracemalloc { pid: None, .. }),
-            "{text}"
-        );
-        assert_eq!(
-            text.lines().nth(tenth + 3),
-            Some("    leak.rs:7: size=3072 KiB, count=3, average=1024 KiB")
-        );
-        assert_eq!(
-            recs.iter()
-                .filter(|r| matches!(r, Record::Tracemalloc { .. }))
-                .count(),
-            1
-        );
-        // The footer's fresh sample is the mock's last reading, repeated.
-        assert!(
-            text.contains("最終メモリ: 21.00MB\nピークメモリ: 21.00MB\nメモリ増加量: 11.00MB\n"),
-            "{text}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

@@ -1,0 +1,234 @@
+//! Session tests with scripted samplers and detail sources: exact lines in a real log file.
+
+use super::*;
+use crate::sink::SinkOptions;
+use memmon_core::{Detail, Reading, Site, MIB};
+use memmon_format::{parse_line, Record};
+use memmon_sampler::{MockDetail, MockSampler};
+use std::time::{Duration, Instant};
+
+fn reading(rss_mib: u64) -> Reading {
+    Reading {
+        rss: rss_mib * MIB,
+        vms: 4 * rss_mib * MIB,
+        sys_total: 1000 * MIB,
+        sys_available: 600 * MIB,
+    }
+}
+
+fn traced() -> Detail {
+    Detail::Traced {
+        pid: None,
+        current: 3 * MIB,
+        peak: 4 * MIB,
+        sites: vec![Site {
+            location: "leak.rs:7".into(),
+            size: 3 * MIB,
+            count: 3,
+        }],
+    }
+}
+
+/// A session writing to a fresh log in its own directory.
+fn session(
+    name: &str,
+    sampler: MockSampler,
+    detail: MockDetail,
+) -> (std::path::PathBuf, std::path::PathBuf, Session) {
+    let dir = std::env::temp_dir().join(format!("memmon-session-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("m.log");
+    let _ = std::fs::remove_file(&log);
+    let sink = LogSink::open(
+        &log,
+        SinkOptions {
+            max_bytes: 1 << 30,
+            keep: 1,
+            sync: false,
+        },
+    )
+    .unwrap();
+    let session = Session::start(SessionParts {
+        sampler: Box::new(sampler),
+        detail: Some(Box::new(detail)),
+        sink,
+        settings: MonitorSettings::default(),
+        interval: IntervalSpec::Integer(1),
+        duration: None,
+        pid: 1,
+        proc_root: None,
+        console: Console::plain(),
+        metrics: None,
+        waker: std::task::Waker::noop().clone(),
+    });
+    (dir, log, session)
+}
+
+/// The log's lines from the first sample line on (the header's time varies).
+fn body(log: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap();
+    text.lines()
+        .skip_while(|l| !matches!(parse_line(l), Record::Sample(_)))
+        .map(|l| {
+            // The sample lines' timestamps and 経過 vary; their RSS part does not.
+            if matches!(parse_line(l), Record::Sample(_)) {
+                format!("SAMPLE {}", l.split(" | ").nth(1).unwrap_or(""))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The sample lines are written at once; a slow source's block follows when it is ready,
+/// even after later sample lines, and never interleaves with them.
+#[test]
+fn a_pending_block_is_written_when_ready_and_the_samples_do_not_wait() {
+    let script: Vec<_> = (0..12).map(|i| Ok(reading(10 + i))).collect();
+    let (dir, log, mut session) = session(
+        "pending",
+        MockSampler::new(script),
+        MockDetail::deferred([Ok(vec![traced()])], Duration::from_secs(5)),
+    );
+    for _ in 0..10 {
+        session.sample();
+    }
+    assert!(session.detail_deadline().is_some());
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(!written.contains("[tracemalloc]"), "{written}");
+    session.sample();
+    session.detail_ready();
+    assert!(session.detail_deadline().is_none());
+    session.sample();
+    session.finish(None, false);
+    let lines = body(&log);
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("  [tracemalloc]"))
+        .unwrap();
+    // Ten samples, the 11th taken while the block was pending, then the block, then the 12th.
+    assert_eq!(at, 11, "{lines:#?}");
+    assert_eq!(
+        &lines[at..at + 5],
+        [
+            "  [tracemalloc] Current: 3.00MB, Peak: 4.00MB",
+            "  [Top 10 メモリ消費箇所]",
+            "    leak.rs:7: size=3072 KiB, count=3, average=1024 KiB",
+            "",
+            "SAMPLE RSS: 21.00MB (初期比: +11.00MB)",
+        ],
+        "{lines:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A block still pending when the run ends says who did not answer, before the footer.
+#[test]
+fn a_block_pending_at_the_end_is_written_before_the_footer() {
+    let script: Vec<_> = (0..10).map(|i| Ok(reading(10 + i))).collect();
+    let (dir, log, mut session) = session(
+        "pending-end",
+        MockSampler::new(script),
+        MockDetail::deferred([Ok(vec![traced()])], Duration::from_secs(5)),
+    );
+    for _ in 0..10 {
+        session.sample();
+    }
+    session.finish(None, false);
+    let lines = body(&log);
+    assert_eq!(
+        &lines[10..12],
+        ["  [tracemalloc] PID 0: 応答なし (5s)", ""],
+        "{lines:#?}"
+    );
+    let footer = lines
+        .iter()
+        .position(|l| l.starts_with("モニタリング終了: "));
+    assert!(footer.is_some_and(|f| f > 11), "{lines:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Past the timeout the caller's poll gives up: the silent process costs one line.
+#[test]
+fn a_pending_block_past_its_timeout_gives_the_no_answer_line() {
+    let script: Vec<_> = (0..11).map(|i| Ok(reading(10 + i))).collect();
+    let (dir, log, mut session) = session(
+        "pending-timeout",
+        MockSampler::new(script),
+        MockDetail::deferred([Ok(vec![traced()])], Duration::ZERO),
+    );
+    for _ in 0..10 {
+        session.sample();
+    }
+    let deadline = session.detail_deadline().unwrap();
+    assert!(deadline <= Instant::now());
+    session.detail_ready();
+    session.sample();
+    session.finish(None, false);
+    let lines = body(&log);
+    assert_eq!(
+        &lines[10..13],
+        [
+            "  [tracemalloc] PID 0: 応答なし (0s)",
+            "",
+            "SAMPLE RSS: 20.00MB (初期比: +10.00MB)"
+        ],
+        "{lines:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn failed_samples_write_a_line_and_do_not_count_toward_detail() {
+    let mut script: Vec<_> = (0..3).map(|i| Ok(reading(10 + i))).collect();
+    script.push(Err(SampleError::Io {
+        path: "/proc/1/statm".into(),
+        message: "boom".into(),
+    }));
+    script.extend((3..12).map(|i| Ok(reading(10 + i))));
+    let (dir, log, mut session) = session(
+        "failed",
+        MockSampler::new(script),
+        MockDetail::new([Ok(vec![traced()])]),
+    );
+    for _ in 0..13 {
+        session.sample();
+    }
+    session.finish(None, true);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let recs: Vec<Record> = text.lines().map(parse_line).collect();
+    assert_eq!(
+        text.matches("⚠️ [memmon] サンプル取得失敗: /proc/1/statm: boom\n")
+            .count(),
+        1
+    );
+    // 13 attempts, 1 failure: the detail block follows the 10th counted sample (11th attempt).
+    let samples: Vec<usize> = recs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Record::Sample(_)))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(samples.len(), 12);
+    let tenth = samples[9];
+    assert!(
+        matches!(recs[tenth + 1], Record::Tracemalloc { pid: None, .. }),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().nth(tenth + 3),
+        Some("    leak.rs:7: size=3072 KiB, count=3, average=1024 KiB")
+    );
+    assert_eq!(
+        recs.iter()
+            .filter(|r| matches!(r, Record::Tracemalloc { .. }))
+            .count(),
+        1
+    );
+    // The footer's fresh sample is the mock's last reading, repeated.
+    assert!(
+        text.contains("最終メモリ: 21.00MB\nピークメモリ: 21.00MB\nメモリ増加量: 11.00MB\n"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
