@@ -105,7 +105,7 @@ pub enum ConfigError {
 }
 
 /// Something in the file that was accepted but is probably a mistake: an unknown key inside
-/// the `memory_monitor` block, which is ignored.
+/// the `memory_monitor` block, which is ignored, or a misspelt block name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
     /// The file as the user gave it.

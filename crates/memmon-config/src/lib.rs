@@ -46,7 +46,9 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 pub struct Loaded {
     /// The effective settings (defaults for every missing key).
     pub config: Config,
-    /// Unknown keys in the `memory_monitor` block, in key order; the caller should show them.
+    /// Unknown keys in the `memory_monitor` block, in key order, and a top-level key that looks
+    /// like a misspelt `memory_monitor` when the block itself is missing; the caller should
+    /// show them.
     pub warnings: Vec<ConfigWarning>,
 }
 
@@ -137,7 +139,13 @@ pub fn load_json_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
             got: Val::from_json(&doc).render(),
         });
     };
-    validate::block(file, Format::Json, top.get(BLOCK).map(Val::from_json))
+    let mut loaded = validate::block(file, Format::Json, top.get(BLOCK).map(Val::from_json))?;
+    if !top.contains_key(BLOCK) {
+        loaded
+            .warnings
+            .extend(validate::misspelled_block(file, top.keys()));
+    }
+    Ok(loaded)
 }
 
 /// Validates TOML text (the `memmon.toml` layout, table `[memory_monitor]`); `file` labels
@@ -154,7 +162,13 @@ pub fn load_toml_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
             message: e.message().trim_end().to_owned(),
         }
     })?;
-    validate::block(file, Format::Toml, top.get(BLOCK).map(Val::from_toml))
+    let mut loaded = validate::block(file, Format::Toml, top.get(BLOCK).map(Val::from_toml))?;
+    if !top.contains_key(BLOCK) {
+        loaded
+            .warnings
+            .extend(validate::misspelled_block(file, top.keys()));
+    }
+    Ok(loaded)
 }
 
 /// Editors on other systems may save a UTF-8 byte-order mark, which neither parser accepts and

@@ -249,6 +249,22 @@ impl Check<'_> {
     }
 }
 
+/// Other programs' keys at the top level are expected and ignored, but one that is a near miss
+/// of `memory_monitor` (`memory_monitr`, `Memory_Monitor`) most likely holds memmon's settings,
+/// which would otherwise be silently replaced by the defaults: warn about it.
+pub(crate) fn misspelled_block<'a>(
+    file: &str,
+    keys: impl Iterator<Item = &'a String>,
+) -> Option<ConfigWarning> {
+    keys.filter(|k| k.chars().count() <= 32)
+        .find(|k| edit_distance(&k.to_lowercase(), BLOCK) <= 2)
+        .map(|k| ConfigWarning {
+            file: file.to_owned(),
+            key: key_label(k),
+            suggestion: Some(BLOCK),
+        })
+}
+
 /// The known key an unknown one most likely meant: the unique closest within edit distance 2
 /// (ignoring case), or `None` when nothing is obviously meant.
 pub(crate) fn suggest(unknown: &str) -> Option<&'static str> {
@@ -301,6 +317,25 @@ mod tests {
         assert_eq!(edit_distance("", ""), 0);
         assert_eq!(edit_distance("intervall", "interval"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_near_miss_of_the_block_name_is_warned_about() {
+        let keys: Vec<String> = ["server_url", "memory_monitr"].map(String::from).to_vec();
+        let w = misspelled_block("c.json", keys.iter());
+        assert_eq!(
+            w.map(|w| w.to_string()),
+            Some(
+                "c.json: memory_monitr: unknown key (ignored); did you mean \"memory_monitor\"?"
+                    .to_owned()
+            )
+        );
+        let keys: Vec<String> = ["Memory_Monitor"].map(String::from).to_vec();
+        assert!(misspelled_block("c.json", keys.iter()).is_some());
+        let keys: Vec<String> = ["server_url", "monitor", "memory"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(misspelled_block("c.json", keys.iter()), None);
     }
 
     #[test]
