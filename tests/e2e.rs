@@ -11,7 +11,7 @@ mod util;
 use memmon_format::{ExitKind, Record};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use util::{assert_well_formed, parse_log, py_alloc, samples, Dir};
+use util::{assert_well_formed, parse_log, py_alloc, samples, Dir, Running};
 
 #[test]
 fn version_prints() {
@@ -186,6 +186,7 @@ fn sigterm_reaches_the_command_and_the_footer_is_written() {
         ])
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap();
     let t0 = Instant::now();
     while !d.join("ready").exists() {
@@ -201,7 +202,7 @@ fn sigterm_reaches_the_command_and_the_footer_is_written() {
         rustix::process::Signal::TERM,
     )
     .unwrap();
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert_eq!(status.code(), Some(7));
     assert_eq!(d.read("marker").trim(), "got-term");
     let text = d.read("m.log");
@@ -317,9 +318,10 @@ fn pid_mode_stops_when_the_process_exits() {
         .args(["run", "--pid", &pid, "--interval", "0.2", "--log", "m.log"])
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap();
     target.wait().unwrap();
-    let status = memmon.wait().unwrap();
+    let status = memmon.wait();
     assert_eq!(status.code(), Some(0));
     let text = d.read("m.log");
     assert!(text.contains(&format!("PID: {pid}\n")));

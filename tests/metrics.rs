@@ -1,7 +1,7 @@
 //! Prometheus output end to end: the real binary watching a Python process that keeps 60 MiB,
 //! scraped over HTTP while its textfile is polled, both checked against the log.
 
-use crate::util::{parse_log, py_alloc, samples, Dir};
+use crate::util::{parse_log, py_alloc, samples, Dir, Running};
 use memmon_format::{parse_line, Record, SampleLine};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -174,9 +174,10 @@ fn metrics_are_served_and_written_whole_matching_the_log() {
         .args(["python3", "-c", &py_alloc(1.0, 60, 4.5)])
         .stderr(Stdio::piped())
         .spawn()
+        .map(Running)
         .unwrap();
     let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
     let reader = thread::spawn(move || {
         let mut all = Vec::new();
         for line in BufReader::new(stderr).lines() {
@@ -257,7 +258,7 @@ fn metrics_are_served_and_written_whole_matching_the_log() {
     assert!(after >= before + 5, "{before} → {after} samples in 2 s");
     drop(idle);
 
-    let status = child.wait().unwrap();
+    let status = child.wait();
     stop.store(true, Ordering::SeqCst);
     let reads = poller.join().unwrap();
     let stderr = reader.join().unwrap().join("\n");

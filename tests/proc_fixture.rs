@@ -1,7 +1,7 @@
 //! `memmon run` pointed at a fixture `/proc` tree (the hidden `--proc-root`): exact numbers in,
 //! exact lines out, including the OOM line, which no real test machine should produce.
 
-use crate::util::{parse_log, Dir};
+use crate::util::{parse_log, Dir, Running};
 use memmon_format::Record;
 use std::os::unix::fs::FileExt;
 use std::process::Stdio;
@@ -64,6 +64,7 @@ fn fixture_numbers_give_exact_lines_warning_and_oom() {
         .arg(&proc_dir)
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap();
     wait_for(&d, "m.log", " 経過: ", 2);
     // RSS grows by 13000 pages; the kernel's OOM killer fires twice.
@@ -79,7 +80,7 @@ fn fixture_numbers_give_exact_lines_warning_and_oom() {
         rustix::process::Signal::INT,
     )
     .unwrap();
-    assert_eq!(memmon.wait().unwrap().code(), Some(0));
+    assert_eq!(memmon.wait().code(), Some(0));
 
     let text = d.read("m.log");
     let mb = |pages: u64| format!("{:.2}", (pages * page) as f64 / 1048576.0);

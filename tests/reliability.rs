@@ -1,11 +1,11 @@
 //! Reliability: memmon keeps working when the things around it fail (issue: "a leak detector
 //! must not leak, lose lines or fall over"). Each test drives the real binary.
 
-use crate::util::{assert_well_formed, parse_log, samples, Dir};
+use crate::util::{assert_well_formed, parse_log, samples, Dir, Running};
 use memmon_format::Record;
 use rustix::process::{kill_process, Pid, Signal};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn signal(child: &Running, sig: Signal) {
@@ -34,25 +34,6 @@ fn count_samples(d: &Dir, log: &str) -> usize {
     std::fs::read(d.join(log))
         .map(|b| b.windows(needle.len()).filter(|w| *w == needle).count())
         .unwrap_or(0)
-}
-
-/// A spawned memmon that is killed if the test fails before it ends, so a failed test leaves
-/// nothing running.
-struct Running(Child);
-
-impl Running {
-    fn id(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }
 
 #[test]

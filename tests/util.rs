@@ -2,7 +2,7 @@
 
 use memmon_format::{parse_line, Record};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
 /// A fresh, empty directory for one test, removed when the test passes.
 pub struct Dir {
@@ -84,4 +84,32 @@ pub fn py_alloc(sleep_before: f64, mib: u32, sleep_after: f64) -> String {
     format!(
         "import time; time.sleep({sleep_before}); b = b'\\x01' * ({mib} << 20); time.sleep({sleep_after})"
     )
+}
+
+/// A spawned memmon that is killed if the test fails before it ends, so a failed test leaves
+/// nothing running.
+pub struct Running(pub Child);
+
+impl Running {
+    /// The process ID.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits for the process to end.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        match self.0.wait() {
+            Ok(status) => status,
+            Err(e) => panic!("cannot wait for memmon: {e}"),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
