@@ -181,6 +181,28 @@ fn a_venvs_own_sitecustomize_still_runs() {
     assert_eq!(block[1], "  [Top 10 メモリ消費箇所]");
 }
 
+/// The users' own launch: `start_pi.sh` activates a venv and runs `python pi_client.py`. Through
+/// `sh -c` with `--children`, the venv's interpreter gets the hook and its block is the
+/// original's, with the leaking line first.
+#[test]
+fn a_venv_activated_by_a_shell_script_with_children() {
+    let d = Dir::new("py-hook-venv-sh");
+    d.write("leaky.py", LEAKY);
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip", "venv"])
+        .current_dir(&d.path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    d.write(
+        "start_pi.sh",
+        "#!/bin/sh\n. venv/bin/activate\ntest \"$(command -v python)\" = \"$VIRTUAL_ENV/bin/python\" || exit 9\npython leaky.py\n",
+    );
+    let text = run(&d, &["--children"], &["sh", "start_pi.sh"]);
+    assert!(text.contains("プロセス終了: 終了コード 0"), "{text}");
+    assert_leak_block(&tenth_block(&text), &text);
+}
+
 #[test]
 fn a_non_python_command_still_gets_the_smaps_block() {
     let d = Dir::new("py-hook-smaps");
