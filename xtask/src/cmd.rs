@@ -74,7 +74,9 @@ impl Cmd {
         self
     }
 
-    fn command(&self) -> Command {
+    /// The std command (program, arguments, environment, directory; not `stdout_to`), for a
+    /// caller that needs its own stdio or a deadline.
+    pub fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
         for (k, v) in &self.env {

@@ -166,13 +166,10 @@ mod tests {
 
     #[test]
     fn skipped_and_failed_lines_carry_a_one_line_reason() {
-        let s = Figure::skipped(
-            "python-hook-ratio",
-            "not measured yet: the Python hook exists, its cost run is still to be written",
-        );
+        let s = Figure::skipped("python-hook-ratio", "python3 is\nnot installed");
         assert_eq!(
             s.to_string(),
-            "python-hook-ratio: skipped: not measured yet: the Python hook exists, its cost run is still to be written"
+            "python-hook-ratio: skipped: python3 is not installed"
         );
         assert!(!s.is_failure());
         let f = Figure::failed("sample-ns", "sample_bench failed:\n  exit 2");

@@ -11,6 +11,7 @@
 mod analyze;
 mod figures;
 mod procfs;
+mod python_hook;
 mod run_cost;
 mod stats;
 
@@ -48,6 +49,12 @@ struct Plan {
     /// Lines of the generated log and rounds of `memmon analyze`.
     analyze_lines: u64,
     analyze_rounds: usize,
+    /// Rounds of the Python workload, and how long one run lasts under tracemalloc. The hooked
+    /// run's first snapshot is asked for about 0.9 s in and takes the client a good fraction of
+    /// a second to answer (a run that ends first logs none, and the figure fails), so even a
+    /// quick run lasts 2 s; quick mode has 2 rounds to stay near 12 s.
+    py_rounds: usize,
+    py_traced_run: Duration,
 }
 
 impl Plan {
@@ -62,6 +69,8 @@ impl Plan {
                 alloc_rounds: 5,
                 analyze_lines: 200_000,
                 analyze_rounds: 3,
+                py_rounds: 2,
+                py_traced_run: Duration::from_secs(2),
             }
         } else {
             Plan {
@@ -73,6 +82,8 @@ impl Plan {
                 alloc_rounds: 7,
                 analyze_lines: 1_000_000,
                 analyze_rounds: 5,
+                py_rounds: 5,
+                py_traced_run: Duration::from_secs(3),
             }
         }
     }
@@ -137,16 +148,12 @@ pub fn main(args: &[String]) -> Result<()> {
     emit(run_figures(&plan, &bin, &dir.0));
     emit(alloc_figures(&plan, &bin));
     emit(analyze_figure(&plan, &bin, &dir.0));
-    emit(vec![
-        Figure::skipped(
-            "python-hook-ratio",
-            "not measured yet: the Python hook exists, its cost run is still to be written",
-        ),
-        Figure::skipped(
-            "tracemalloc-ratio",
-            "not measured yet: the Python hook exists, its cost run is still to be written",
-        ),
-    ]);
+    emit(python_hook::figures(
+        plan.py_rounds,
+        plan.py_traced_run.as_secs_f64(),
+        &bin.join("memmon"),
+        &dir.0,
+    ));
     emit(vec![binary_size(&bin, &dir.0)]);
     eprintln!(
         "bench: measured in {:.1} s{}",
@@ -438,6 +445,9 @@ mod tests {
         assert!(q.sample_iters < f.sample_iters && q.run_window < f.run_window);
         assert!(q.alloc_pairs < f.alloc_pairs && q.analyze_lines < f.analyze_lines);
         assert_eq!((q.analyze_lines, f.analyze_lines), (200_000, 1_000_000));
+        assert!(q.py_rounds < f.py_rounds && q.py_traced_run < f.py_traced_run);
+        // Past the first snapshot of the hooked run (the 10th sample at 0.1 s).
+        assert!(q.py_traced_run > Duration::from_secs(1));
     }
 
     #[test]
