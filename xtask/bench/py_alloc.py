@@ -5,17 +5,19 @@
 
 Each iteration builds a few small objects of the kinds a real client makes (a list, a string, a
 dict, an instance) and drops them; every 10th iteration's objects stay alive in a window of
-WINDOW records whose older half dies at once when it fills (2 500 to 5 000 live records, some 30
-to 55 thousand traces), so tracemalloc has live traces to snapshot and frees to record. The
-window sets what a snapshot costs: keep it when comparing figures across commits. `run` prints the wall-clock seconds of the loop alone (`time.perf_counter`), so
-interpreter and memmon start-up are not in the figure; `calibrate` runs the same loop in chunks
-until SECS have passed and says how far it got. Nothing else is printed on stdout.
+WINDOW records whose older half dies at once when it fills (1 000 to 2 000 live records, some 10
+to 20 thousand traces), so tracemalloc has live traces to snapshot and frees to record. The
+window sets what a snapshot costs: keep it when comparing figures across commits.
+
+`run` prints the wall-clock seconds of the loop alone (`time.perf_counter`), so interpreter and
+memmon start-up are not in the figure; `calibrate` runs the same loop in chunks until SECS have
+passed and says how far it got. Nothing else is printed on stdout.
 """
 
 import sys
 import time
 
-WINDOW = 5_000
+WINDOW = 2_000
 CHUNK = 1_000
 
 

@@ -51,8 +51,8 @@ struct Plan {
     analyze_rounds: usize,
     /// Rounds of the Python workload, and how long one run lasts under tracemalloc. The hooked
     /// run's first snapshot is asked for about 0.9 s in and takes the client a good fraction of
-    /// a second to answer (a run that ends first logs none, and the figure fails), so even a
-    /// quick run lasts 2 s; quick mode has 2 rounds to stay near 12 s.
+    /// a second to answer (a run that ends first logs none, and is tried again twice as long),
+    /// so even a quick run lasts 1.6 s; quick mode has 2 rounds to stay near 10 s.
     py_rounds: usize,
     py_traced_run: Duration,
 }
@@ -70,7 +70,7 @@ impl Plan {
                 analyze_lines: 200_000,
                 analyze_rounds: 3,
                 py_rounds: 2,
-                py_traced_run: Duration::from_secs(2),
+                py_traced_run: Duration::from_millis(1600),
             }
         } else {
             Plan {

@@ -10,8 +10,10 @@
 //! too short for a snapshot on a fast machine); every side then runs that same count.
 //!
 //! What the hook adds is its snapshots, and a snapshot's cost grows with the client's live
-//! traces: the workload keeps 2 500 to 5 000 small records alive (some 30 to 55 thousand
-//! traces, a modest heap), so a client holding more live objects pays more than this figure.
+//! traces: the workload keeps 1 000 to 2 000 small records alive (some 10 to 20 thousand
+//! traces with the interpreter's own, a small heap), so a client holding more live objects pays
+//! more than this figure. A bigger heap would also make a quick run end before its first
+//! snapshot is answered (the snapshot thread shares the GIL with the loop).
 
 use super::figures::{parse_values, Figure, Unit};
 use super::stats::{interleaved, median_ratio};
@@ -68,14 +70,17 @@ enum Side {
 /// The sides in the order `interleaved` numbers them.
 const SIDES: [Side; 3] = [Side::Plain, Side::Traced, Side::Hooked];
 
-/// Seconds of the workload's loop per side, one entry per round, and why the hooked side
-/// stopped, if it did (the other ratio is still worth having then).
+/// Seconds of the workload's loop per side, one entry per round; tracemalloc blocks per
+/// hooked run; and why the hooked side stopped, if it did (the other ratio is still worth
+/// having then), with whether that was a run that ended before its first snapshot came.
 #[derive(Debug, Default)]
 struct Times {
     plain: Vec<f64>,
     traced: Vec<f64>,
     hooked: Vec<f64>,
+    blocks: Vec<usize>,
     hook_failure: Option<String>,
+    unanswered: bool,
 }
 
 /// The bench's `python-hook-ratio` and `tracemalloc-ratio` lines: `rounds` interleaved rounds
@@ -155,38 +160,66 @@ impl Bench<'_> {
         let started = Instant::now();
         std::fs::write(&self.script, SCRIPT)
             .map_err(|e| fail!("cannot write {}: {e}", self.script.display()))?;
-        let iterations = self.calibrate(traced_secs)?;
+        let mut iterations = self.calibrate(traced_secs)?;
+        let mut times = self.rounds(rounds, iterations, traced_secs)?;
+        if times.unanswered {
+            // Most likely the machine got busier after the calibration: once more, longer.
+            // A hook that never answers fails again, at the cost of one more try.
+            iterations = iterations.saturating_mul(2).min(MAX_ITERATIONS);
+            eprintln!(
+                "bench: a hooked run ended before its first snapshot came; again with twice \
+                 the iterations"
+            );
+            times = self.rounds(rounds, iterations, 2.0 * traced_secs)?;
+        }
+        eprintln!(
+            "bench: python loop seconds: plain {:?}, traced {:?}, hooked {:?} \
+             (tracemalloc blocks per hooked run {:?}); {:.1} s in all",
+            rounded(&times.plain),
+            rounded(&times.traced),
+            rounded(&times.hooked),
+            times.blocks,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(times)
+    }
+
+    /// `rounds` interleaved rounds of the three sides, each running `iterations`.
+    fn rounds(&self, rounds: usize, iterations: u64, traced_secs: f64) -> Result<Times> {
         eprintln!(
             "bench: python workload of {iterations} iterations (about {traced_secs:.1} s under \
              tracemalloc), {rounds} rounds of plain, PYTHONTRACEMALLOC=1, and `{}`",
             self.command(Side::Hooked, "run", &iterations.to_string())
         );
         let mut times = Times::default();
-        let mut blocks = Vec::new();
         for (i, kind) in interleaved(SIDES.len(), rounds).into_iter().enumerate() {
             let side = SIDES[kind];
             match side {
-                Side::Plain => times.plain.push(self.run(side, iterations, i)?.0),
-                Side::Traced => times.traced.push(self.run(side, iterations, i)?.0),
+                Side::Plain => times.plain.push(self.run(side, iterations)?.secs),
+                Side::Traced => times.traced.push(self.run(side, iterations)?.secs),
                 // After one failure the hooked side's figure is lost: spare the time.
                 Side::Hooked if times.hook_failure.is_some() => {}
-                Side::Hooked => match self.run(side, iterations, i) {
-                    Ok((secs, n)) => {
-                        times.hooked.push(secs);
-                        blocks.push(n);
+                Side::Hooked => match self.run(side, iterations) {
+                    // Without a block the round did not measure the hook.
+                    Ok(run) if run.blocks == 0 => {
+                        times.unanswered = true;
+                        times.hook_failure = Some(format!(
+                            "memmon's log of round {} has no tracemalloc block, so the hook was \
+                             never measured (the loop ran {:.2} s; the first snapshot is asked \
+                             for about 0.9 s after the start){}",
+                            i / SIDES.len() + 1,
+                            run.secs,
+                            run.said
+                        ));
+                    }
+                    Ok(run) => {
+                        times.hooked.push(run.secs);
+                        times.blocks.push(run.blocks);
                     }
                     Err(e) => times.hook_failure = Some(e.0),
                 },
             }
         }
-        eprintln!(
-            "bench: python loop seconds: plain {:?}, traced {:?}, hooked {:?} \
-             (tracemalloc blocks per hooked run {blocks:?}); {:.1} s in all",
-            rounded(&times.plain),
-            rounded(&times.traced),
-            rounded(&times.hooked),
-            started.elapsed().as_secs_f64()
-        );
         Ok(times)
     }
 
@@ -219,10 +252,8 @@ impl Bench<'_> {
         Ok(iterations_for(traced_secs, fastest))
     }
 
-    /// Run number `nth` of the interleaved order, of `side`: the loop's seconds, and for the
-    /// hooked side how many tracemalloc blocks memmon logged (at least one, or the hook was
-    /// not really measured).
-    fn run(&self, side: Side, iterations: u64, nth: usize) -> Result<(f64, usize)> {
+    /// One run of `side`.
+    fn run(&self, side: Side, iterations: u64) -> Result<Measured> {
         let c = self.command(side, "run", &iterations.to_string());
         let out = run(&c, side != Side::Traced, self.dir)?;
         let log_text = (side == Side::Hooked).then(|| {
@@ -238,24 +269,16 @@ impl Bench<'_> {
             )
         })?;
         let blocks = match log_text {
-            Some(text) => {
-                let text = text.map_err(|e| fail!("cannot read {}: {e}", self.log().display()))?;
-                match tracemalloc_blocks(&text) {
-                    0 => {
-                        return Err(fail!(
-                            "memmon's log of round {} has no tracemalloc block, so the hook was \
-                             never measured (the loop ran {secs:.2} s; the first snapshot is \
-                             asked for about 0.9 s after the start){}",
-                            nth / SIDES.len() + 1,
-                            explain(&out.stderr)
-                        ))
-                    }
-                    n => n,
-                }
-            }
+            Some(text) => tracemalloc_blocks(
+                &text.map_err(|e| fail!("cannot read {}: {e}", self.log().display()))?,
+            ),
             None => 0,
         };
-        Ok((secs, blocks))
+        Ok(Measured {
+            secs,
+            blocks,
+            said: explain(&out.stderr),
+        })
     }
 
     fn log(&self) -> PathBuf {
@@ -276,6 +299,16 @@ impl Bench<'_> {
         };
         c.path_arg(&self.script).args([mode, amount]).cwd(self.dir)
     }
+}
+
+/// What one run of the workload measured.
+struct Measured {
+    /// Seconds of the loop.
+    secs: f64,
+    /// Tracemalloc blocks in memmon's log (hooked side only; 0 for the others).
+    blocks: usize,
+    /// What its stderr said that may explain a missing block (see [`explain`]).
+    said: String,
 }
 
 /// What a finished run left.
