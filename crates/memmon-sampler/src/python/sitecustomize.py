@@ -142,19 +142,59 @@ def _snapshot():
 
     # Read before the snapshot, whose own allocations would inflate the figures.
     current, peak = tracemalloc.get_traced_memory()
+    own = (__file__, tracemalloc.__file__, "<unknown>")
+    try:
+        sites = _top_sites(own)
+    except Exception:
+        # The raw traces' layout is CPython's own; should it ever change, the public API
+        # gives the same lines (several times slower on a large heap).
+        sites = _top_sites_public(own)
+    reply = {"pid": os.getpid(), "current": current, "peak": peak, "sites": sites}
+    return (json.dumps(reply, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _top_sites(own):
+    """tracemalloc's `statistics("lineno")` top lines, grouped straight from the raw traces.
+
+    `Snapshot.statistics` builds a Trace, a Traceback and a Frame object per trace and
+    `filter_traces` matches every trace's file name with fnmatch: on a client with 50,000 live
+    traces that is most of a second of the client's GIL per snapshot. Grouping the raw tuples
+    (`(domain, size, frames, ...)`, most recent frame first, as `_group_by` reads them) by their
+    most recent frame gives the same sizes and counts in a fraction of the time; the hook's own
+    lines are dropped from the grouped result rather than trace by trace.
+    """
+    import _tracemalloc
+
+    # Sizes are appended, not added up as we go: every new int object would itself be traced
+    # (about a microsecond each), while `sum` adds a list up in C without creating any.
+    groups = {}
+    unknown = ("<unknown>", 0)
+    for trace in _tracemalloc._get_traces():
+        frames = trace[2]
+        key = frames[0] if frames else unknown
+        sizes = groups.get(key)
+        if sizes is None:
+            groups[key] = sizes = []
+        sizes.append(trace[1])
+    ranked = sorted(
+        ((sum(sizes), len(sizes), key) for key, sizes in groups.items() if key[0] not in own),
+        reverse=True,
+    )
+    return [["%s:%s" % key, size, count] for size, count, key in ranked[:_TOP]]
+
+
+def _top_sites_public(own):
+    """The same lines through the public API."""
+    import tracemalloc
+
     snapshot = tracemalloc.take_snapshot().filter_traces(
-        (
-            tracemalloc.Filter(False, __file__),
-            tracemalloc.Filter(False, tracemalloc.__file__),
-            tracemalloc.Filter(False, "<unknown>"),
-        )
+        tuple(tracemalloc.Filter(False, name) for name in own)
     )
     sites = []
     for stat in snapshot.statistics("lineno")[:_TOP]:
         frame = stat.traceback[0]
         sites.append(["%s:%s" % (frame.filename, frame.lineno), stat.size, stat.count])
-    reply = {"pid": os.getpid(), "current": current, "peak": peak, "sites": sites}
-    return (json.dumps(reply, separators=(",", ":")) + "\n").encode("utf-8")
+    return sites
 
 
 def _main():
