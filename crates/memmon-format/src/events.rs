@@ -9,6 +9,7 @@ use memmon_core::{
     Detail, FailedEvent, IntervalSpec, SampleEvent, Site, Summary, WarningEvent, MIB,
 };
 use std::io::{self, Write};
+use std::path::Path;
 use std::time::SystemTime;
 
 /// How many sites a detail block lists (`[Top 10 …]`).
@@ -22,15 +23,41 @@ pub struct LogFormat {
     tz: TimeZone,
 }
 
+/// The system's zone. With `TZ` unset and `/etc/localtime` a link into a zoneinfo tree (as on
+/// Debian and Raspberry Pi OS), the file is read here and named after the link, as jiff names
+/// it: `TimeZone::system()` gives the same zone, but first lists the whole zoneinfo tree to look
+/// that one name up (a few hundred directory reads at start-up, and ~100 KiB of names kept on
+/// the heap for the life of the process). Every other case (`TZ` in any of its forms, a copied
+/// `/etc/localtime`, no zone at all) is jiff's.
+fn system_zone() -> TimeZone {
+    if std::env::var_os("TZ").is_none() {
+        if let Some(tz) = linked_zone(Path::new("/etc/localtime")) {
+            return tz;
+        }
+    }
+    TimeZone::system()
+}
+
+/// The TZif file at `link`, named after the part of the link's target past `zoneinfo/`;
+/// `None` when `link` is no such link or its file no valid zone.
+fn linked_zone(link: &Path) -> Option<TimeZone> {
+    let target = std::fs::read_link(link).ok()?;
+    let target = target.to_str()?;
+    let name = &target[target.rfind("zoneinfo/")? + "zoneinfo/".len()..];
+    let data = std::fs::read(link).ok()?;
+    TimeZone::tzif(name, &data).ok()
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB as f64
 }
 
 impl LogFormat {
-    /// Times in the system's zone (`TZ`, else `/etc/localtime`), read by jiff itself, so it
-    /// stays right in a multi-threaded process; UTC when no zone can be found.
+    /// Times in the system's zone (`TZ`, else `/etc/localtime`), read by jiff (never through
+    /// libc's `localtime`), so it stays right in a multi-threaded process; UTC when no zone can
+    /// be found.
     pub fn system() -> LogFormat {
-        LogFormat::with_zone(TimeZone::system())
+        LogFormat::with_zone(system_zone())
     }
 
     /// Times in the given zone (tests pin one).
@@ -249,4 +276,34 @@ pub fn write_records(w: &mut impl Write, records: &[Record]) -> io::Result<()> {
         let _ = writeln!(text, "{record}");
     }
     w.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_into_zoneinfo_gives_the_zone_jiff_finds_by_name() {
+        let file = Path::new("/usr/share/zoneinfo/Asia/Tokyo");
+        if !file.exists() {
+            return; // no tzdata on this machine: nothing to compare with
+        }
+        let dir = std::env::temp_dir().join(format!("memmon-zone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("localtime");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(file, &link).unwrap();
+        let zone = linked_zone(&link).unwrap();
+        let named = TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(zone.iana_name(), Some("Asia/Tokyo"));
+        for secs in [0, 1_000_000_000, 1_800_000_000, -2_000_000_000] {
+            let ts = Timestamp::from_second(secs).unwrap();
+            assert_eq!(zone.to_offset(ts), named.to_offset(ts), "at {ts}");
+        }
+        // A plain file (a copied /etc/localtime) is left to jiff.
+        let copy = dir.join("copy");
+        std::fs::copy(file, &copy).unwrap();
+        assert!(linked_zone(&copy).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
