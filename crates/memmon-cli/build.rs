@@ -4,9 +4,13 @@
 //! (lld), without either one's `RUSTFLAGS` replacing it.
 
 fn main() {
+    println!("cargo:rerun-if-changed=cold-text.ld");
+    // The script is for ELF linkers (GNU ld, lld); other targets link as usual.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
     let script = std::path::Path::new(&dir).join("cold-text.ld");
-    println!("cargo:rerun-if-changed=cold-text.ld");
     println!(
         "cargo:rustc-link-arg-bin=memmon=-Wl,-T,{}",
         script.display()
