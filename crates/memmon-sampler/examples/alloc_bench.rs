@@ -3,21 +3,93 @@
 //! `cargo run --release -p memmon-sampler --example alloc_bench [PAIRS] [ROUNDS]` prints
 //! `alloc-1t-ratio: X`, `alloc-2t-ratio: X`, `alloc-sites-1t-ratio: X`, `alloc-sites-2t-ratio: X`:
 //! the median time with counting (or counting and sites at the default 512 KiB interval) over
-//! the median time with the allocator switched off (straight to `System`). One process holds one
-//! global allocator, so the modes are switched at run time, between runs, in interleaved rounds.
+//! the median time of plain `System`, in interleaved rounds (the order rotates every round so
+//! drift in machine load spreads over all three).
 //!
-//! Workload per thread: PAIRS allocate/free pairs of 16–256 bytes; about one block in ten is kept
-//! in a 4096-slot ring for a while (freed when its slot is reused).
+//! Workload per thread: PAIRS (default 10 million) allocate/free pairs of 16–256 bytes; about one
+//! block in ten is kept in a 4096-slot ring for a while (freed when its slot is reused).
+//!
+//! The baseline does exactly the same work: the one workload function is instantiated for each
+//! allocator, and every allocation and free goes through one non-inlined call, as a program's
+//! `__rust_alloc` does to reach the `#[global_allocator]`. (Switching the tracking allocator
+//! "off" would not be plain `System`: its mode check would be counted in the baseline.)
+//!
+//! `alloc_bench PAIRS 1 system|counting|sites THREADS` runs one mode once and prints nothing: for
+//! instruction counts under `valgrind --tool=callgrind`, which are repeatable on a loaded machine.
 
-use memmon_sampler::alloc::{self, Mode, TrackingAllocator};
+use memmon_sampler::alloc::{self, TrackingAllocator};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+// Everything else in the process (thread spawns, printing) uses plain `System`; the allocators
+// under test are called by the workload alone.
 #[global_allocator]
-static GLOBAL: TrackingAllocator = TrackingAllocator::new();
+static GLOBAL: System = System;
 
-fn workload(pairs: u64, seed: u64) {
-    let mut ring: Vec<Option<Vec<u8>>> = (0..4096).map(|_| None).collect();
+static COUNTING: TrackingAllocator = TrackingAllocator::counting_only();
+static SITES: TrackingAllocator = TrackingAllocator::new();
+
+/// The allocators compared.
+#[derive(Clone, Copy)]
+enum Which {
+    System,
+    Counting,
+    Sites,
+}
+
+const ALL: [Which; 3] = [Which::System, Which::Counting, Which::Sites];
+
+/// Names one allocator static, so that the shims below call it as `__rust_alloc` calls the
+/// `#[global_allocator]`: a known static, not a pointer passed in.
+trait Global {
+    type A: GlobalAlloc + 'static;
+    fn get() -> &'static Self::A;
+}
+
+struct PlainSystem;
+struct Counting;
+struct Sites;
+
+impl Global for PlainSystem {
+    type A = System;
+    fn get() -> &'static System {
+        &System
+    }
+}
+
+impl Global for Counting {
+    type A = TrackingAllocator;
+    fn get() -> &'static TrackingAllocator {
+        &COUNTING
+    }
+}
+
+impl Global for Sites {
+    type A = TrackingAllocator;
+    fn get() -> &'static TrackingAllocator {
+        &SITES
+    }
+}
+
+/// One allocation, never inlined: the call a `#[global_allocator]` costs.
+#[inline(never)]
+fn alloc_with<G: Global>(layout: Layout) -> *mut u8 {
+    // SAFETY: every layout here has a non-zero size (16–256 bytes).
+    unsafe { G::get().alloc(layout) }
+}
+
+/// One free, never inlined, as in `alloc_with`.
+#[inline(never)]
+fn dealloc_with<G: Global>(ptr: *mut u8, layout: Layout) {
+    // SAFETY: `ptr` came from `alloc_with::<G>(layout)` with this same layout and is freed once.
+    unsafe { G::get().dealloc(ptr, layout) }
+}
+
+/// `pairs` allocate/free pairs of 16–256 bytes (align 1, as a `Vec<u8>`'s); one block in ten
+/// lives on in a 4096-slot ring until its slot is reused.
+fn workload<G: Global>(pairs: u64, seed: u64) {
+    let mut ring: Vec<(*mut u8, Layout)> = vec![(std::ptr::null_mut(), Layout::new::<()>()); 4096];
     let mut x = seed | 1;
     for i in 0..pairs {
         // xorshift64: cheap and allocation-free.
@@ -25,25 +97,42 @@ fn workload(pairs: u64, seed: u64) {
         x ^= x >> 7;
         x ^= x << 17;
         let size = 16 + (x % 241) as usize;
-        let block = black_box(Vec::<u8>::with_capacity(size));
-        if x % 10 == 0 {
-            ring[(i % 4096) as usize] = Some(block);
+        let Ok(layout) = Layout::from_size_align(size, 1) else {
+            continue;
+        };
+        let block = black_box(alloc_with::<G>(layout));
+        if block.is_null() {
+            continue;
+        }
+        let (ptr, layout) = if x % 10 == 0 {
+            std::mem::replace(&mut ring[(i % 4096) as usize], (block, layout))
+        } else {
+            (block, layout)
+        };
+        if !ptr.is_null() {
+            dealloc_with::<G>(ptr, layout);
         }
     }
-    black_box(ring);
+    for (ptr, layout) in ring {
+        if !ptr.is_null() {
+            dealloc_with::<G>(ptr, layout);
+        }
+    }
 }
 
-fn run(mode: Mode, threads: u64, pairs: u64) -> Duration {
-    alloc::set_mode(mode);
+fn run(which: Which, threads: u64, pairs: u64) -> Duration {
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            s.spawn(move || workload(pairs, 0x9e37_79b9 + t));
+            let seed = 0x9e37_79b9 + t;
+            s.spawn(move || match which {
+                Which::System => workload::<PlainSystem>(pairs, seed),
+                Which::Counting => workload::<Counting>(pairs, seed),
+                Which::Sites => workload::<Sites>(pairs, seed),
+            });
         }
     });
-    let elapsed = start.elapsed();
-    alloc::set_mode(Mode::Off);
-    elapsed
+    start.elapsed()
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
@@ -52,30 +141,47 @@ fn median(mut v: Vec<Duration>) -> f64 {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>());
-    let pairs = args.next().and_then(Result::ok).unwrap_or(2_000_000);
-    let rounds = args.next().and_then(Result::ok).unwrap_or(7).max(1);
-    // Blocks allocated in one mode and freed in another would skew the counts; each run frees
-    // all it allocated, and the mode only changes between runs.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
+    let pairs = number(0).unwrap_or(10_000_000);
+    let rounds = number(1).unwrap_or(7).max(1);
+    let only = match args.get(2).map(String::as_str) {
+        None => None,
+        Some("system") => Some(Which::System),
+        Some("counting") => Some(Which::Counting),
+        Some("sites") => Some(Which::Sites),
+        Some(other) => {
+            eprintln!("alloc_bench: unknown mode {other:?} (system, counting or sites)");
+            std::process::exit(2);
+        }
+    };
+    if let Some(which) = only {
+        let threads = number(3).unwrap_or(1);
+        run(which, threads, pairs);
+        return;
+    }
     for threads in [1u64, 2] {
-        let modes = [Mode::Off, Mode::Counting, Mode::Sites];
-        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
-        run(Mode::Off, threads, pairs / 4); // warm-up
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ALL.len()];
+        for which in ALL {
+            run(which, threads, pairs / 10); // warm-up: first-touch of heap and code
+        }
         for round in 0..rounds {
-            // Rotate the order so drift in machine load spreads over all modes.
-            for k in 0..modes.len() {
-                let m = (k + round as usize) % modes.len();
-                times[m].push(run(modes[m], threads, pairs));
+            for k in 0..ALL.len() {
+                let m = (k + round as usize) % ALL.len();
+                times[m].push(run(ALL[m], threads, pairs));
             }
         }
-        let off = median(times[0].clone());
-        let counting = median(times[1].clone()) / off;
-        let sites = median(times[2].clone()) / off;
+        let system = median(times[0].clone());
+        let counting = median(times[1].clone()) / system;
+        let sites = median(times[2].clone()) / system;
         println!("alloc-{threads}t-ratio: {counting:.3}");
         println!("alloc-sites-{threads}t-ratio: {sites:.3}");
         eprintln!(
-            "{threads} thread(s), {pairs} pairs each: off {:.1} ms (median of {rounds})",
-            off * 1e3
+            "{threads} thread(s), {pairs} pairs each: System {:.1} ms, counting {:.1} ms, \
+             sites {:.1} ms (medians of {rounds})",
+            system * 1e3,
+            median(times[1].clone()) * 1e3,
+            median(times[2].clone()) * 1e3,
         );
     }
     let stats = alloc::stats();

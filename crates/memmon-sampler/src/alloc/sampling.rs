@@ -6,7 +6,7 @@
 //! probability `p = 1 - exp(-s / I)` whatever came before it, so it stands for `1 / p`
 //! allocations and `s / p` bytes: small and large sizes are represented fairly.
 
-use super::counters::{clamp_i64, ThreadState, SEED_EPOCH, STATE};
+use super::counters::{clamp_i64, restart_countdown, SampleAt, ThreadState, SEED_EPOCH, STATE};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Default mean distance between samples: 512 KiB, jemalloc's `lg_prof_sample` default.
@@ -39,13 +39,15 @@ pub fn set_seed(seed: u64) {
     restart_calling_thread();
 }
 
-fn restart_calling_thread() {
+/// Reseeds the calling thread with exactly the global seed and draws it a fresh countdown; bumps
+/// the epoch so that every other thread reseeds at its next countdown expiry.
+pub(crate) fn restart_calling_thread() {
     let epoch = SEED_EPOCH.fetch_add(1, Relaxed).wrapping_add(1);
     let _ = STATE.try_with(|s| {
         s.rng.set(splitmix(SEED.load(Relaxed)) | 1);
         s.epoch.set(epoch);
         let next = draw(s);
-        s.countdown.set(next);
+        restart_countdown(s, next);
     });
 }
 
@@ -67,31 +69,38 @@ fn draw(s: &ThreadState) -> i64 {
     bytes as i64
 }
 
-/// Called when the thread's countdown ran out during an allocation of `size` bytes: decides
-/// whether that allocation is sampled and returns how many allocations it stands for (`1 / p`).
+/// Decides, on the slow path with sites on, whether the new block `at` is sampled: the fold
+/// has already taken the bytes allocated on the fast path off the thread's countdown. Returns
+/// how many allocations the block stands for (`1 / p`) and draws the next countdown when it is
+/// sampled.
 ///
-/// A thread whose seed is stale (new seed or interval, or never seeded) first reseeds and
-/// redraws; the allocation is then sampled only if the fresh countdown also runs out.
-pub(crate) fn take_sample(size: u64) -> Option<f64> {
-    STATE
-        .try_with(|s| {
-            let epoch = SEED_EPOCH.load(Relaxed);
-            if s.rng.get() == 0 || s.epoch.get() != epoch {
-                let mixed = SEED.load(Relaxed) ^ ThreadState::thread_ordinal().rotate_left(32);
-                s.rng.set(splitmix(mixed) | 1);
-                s.epoch.set(epoch);
-                let left = draw(s).saturating_sub(clamp_i64(size));
-                s.countdown.set(left);
-                if left >= 0 {
-                    return None;
-                }
-            }
-            let next = draw(s);
-            s.countdown.set(next);
-            Some(weight(size, sample_interval()))
-        })
-        .ok()
-        .flatten()
+/// A thread whose seed is stale (new seed, interval or mode, or never seeded) first reseeds and
+/// redraws; the block is then sampled only if the fresh countdown also runs out. A busy thread
+/// (inside memmon's own code) draws on but never samples: by memorylessness the others'
+/// allocations still see an exponential countdown.
+pub(crate) fn on_countdown(s: &ThreadState, at: SampleAt) -> Option<f64> {
+    let size = clamp_i64(at.size as u64);
+    let epoch = SEED_EPOCH.load(Relaxed);
+    if s.rng.get() == 0 || s.epoch.get() != epoch {
+        let mixed = SEED.load(Relaxed) ^ ThreadState::thread_ordinal().rotate_left(32);
+        s.rng.set(splitmix(mixed) | 1);
+        s.epoch.set(epoch);
+        let left = draw(s).saturating_sub(size);
+        s.countdown.set(left);
+        if left >= 0 {
+            return None;
+        }
+    } else if !at.counted {
+        s.countdown.set(s.countdown.get().saturating_sub(size));
+    }
+    if s.countdown.get() >= 0 {
+        return None;
+    }
+    s.countdown.set(draw(s));
+    if s.busy.get() {
+        return None;
+    }
+    Some(weight(size.unsigned_abs(), sample_interval()))
 }
 
 /// How many allocations of `size` bytes one sample stands for at mean interval `interval`:

@@ -71,8 +71,13 @@ fn slot_hash(addr: usize) -> usize {
     ((addr as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize & (SLOTS - 1)
 }
 
+/// The filter bucket of a block: address bits 4..20. Every free with sites on computes it, so it
+/// is a shift and a mask rather than a multiplicative hash: `malloc` blocks are 16-aligned and
+/// small ones lie 16 bytes or more apart, so neighbouring blocks fall into distinct buckets.
+/// Page-aligned blocks share 1/256 of the buckets; their frees are rare and costly anyway, so
+/// the extra lock trips of their false positives do not show.
 fn bit_hash(addr: usize) -> usize {
-    ((addr as u64 >> 3).wrapping_mul(0xc2b2_ae3d_27d4_eb4f) >> 48) as usize & (BITS - 1)
+    (addr >> 4) & (BITS - 1)
 }
 
 impl Table {
@@ -165,6 +170,35 @@ impl Table {
         if self.maybe_sampled(addr) {
             self.remove_slow(addr);
         }
+    }
+
+    /// Takes the lock and keeps it, until [`Table::release_after_fork`]: for the handler that
+    /// runs in the forking thread just before a `fork`.
+    pub(crate) fn hold_for_fork(&self) {
+        std::mem::forget(self.lock());
+    }
+
+    /// Takes and releases the lock if it is free within some milliseconds of trying; for a test
+    /// that must not hang.
+    #[cfg(test)]
+    pub(crate) fn lock_is_free_soon(&self) -> bool {
+        for _ in 0..100_000 {
+            if self
+                .lock
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.lock.store(false, Ordering::Release);
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
+    }
+
+    /// Releases the lock taken by [`Table::hold_for_fork`], in the parent and in the child.
+    pub(crate) fn release_after_fork(&self) {
+        self.lock.store(false, Ordering::Release);
     }
 
     #[cold]
