@@ -136,6 +136,9 @@ fn is_internal(name: Option<&str>, file: Option<&Path>) -> bool {
             return true;
         }
     }
+    if file.is_some_and(is_this_allocator) {
+        return true;
+    }
     let Some(name) = name else {
         // No symbol and no file: libc, the unwinder, or a stripped frame.
         return file.is_none();
@@ -157,6 +160,20 @@ fn is_internal(name: Option<&str>, file: Option<&Path>) -> bool {
     ["__rust_", "__rg_", "__rdl_", "_Unwind"]
         .iter()
         .any(|p| last.starts_with(p))
+}
+
+/// Whether `file` is one of this allocator's sources (`memmon-sampler…/src/alloc/…`). Its
+/// `record` and `capture` are inlined into `alloc_slow`, and with line tables alone
+/// (`debug = "line-tables-only"`, as in memmon's release builds) inlined frames come without a
+/// function name: only the file tells them from the program's.
+fn is_this_allocator(file: &Path) -> bool {
+    let parts: Vec<_> = file.components().map(|c| c.as_os_str()).collect();
+    parts.windows(3).any(|w| {
+        w[0].to_str()
+            .is_some_and(|c| c.starts_with("memmon-sampler"))
+            && w[1] == "src"
+            && w[2] == "alloc"
+    })
 }
 
 /// A [`Sampler`] over the traced heap alone: `rss` = live bytes, `vms` = peak, and the system
@@ -217,5 +234,17 @@ mod tests {
             None
         ));
         assert!(!is_internal(None, Some(Path::new("src/main.rs"))));
+        // Inlined frames of this allocator, named by their file alone (line tables only), in
+        // the workspace and as a registry dependency.
+        for file in [
+            "/src/memmon/crates/memmon-sampler/src/alloc/stack.rs",
+            "/home/u/.cargo/registry/src/x/memmon-sampler-0.1.0/src/alloc/mod.rs",
+        ] {
+            assert!(is_internal(None, Some(Path::new(file))), "{file}");
+        }
+        assert!(!is_internal(
+            None,
+            Some(Path::new("/src/app/crates/alloc-tools/src/alloc/mod.rs"))
+        ));
     }
 }

@@ -114,32 +114,6 @@ pub fn weight(size: u64, interval: u64) -> f64 {
     }
 }
 
-/// Captures the calling thread's return addresses into `frames`; returns how many.
-///
-/// The system unwinder (`_Unwind_Backtrace`, libgcc or LLVM libunwind) walks the stack with the
-/// `.eh_frame` tables, so it works without frame pointers. It allocates nothing through Rust's
-/// allocator (it is C code; its FDE cache is static), and the caller has set `busy`, so even an
-/// allocation somewhere below could not recurse into sampling.
-#[inline(never)]
-pub(crate) fn capture(frames: &mut [usize; MAX_FRAMES]) -> usize {
-    let mut depth = 0;
-    // SAFETY: `trace_unsynchronized` is unsafe only because it does not take the backtrace
-    // crate's global lock, which `trace` would (a lock inside the allocator could deadlock with
-    // a thread resolving a report). Concurrent unwinding is safe with the system unwinder; the
-    // crate's warning concerns its dbghelp backend on Windows, which is not this path's concern
-    // on the unwinder-based platforms the callback below supports.
-    unsafe {
-        backtrace::trace_unsynchronized(|frame| {
-            if let Some(slot) = frames.get_mut(depth) {
-                *slot = frame.ip() as usize;
-                depth += 1;
-            }
-            depth < MAX_FRAMES
-        });
-    }
-    depth
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
