@@ -78,7 +78,7 @@ impl Plan {
                 sample_rounds: 7,
                 run_rounds: 5,
                 run_window: Duration::from_secs(2),
-                alloc_pairs: 2_000_000,
+                alloc_pairs: 10_000_000,
                 alloc_rounds: 7,
                 analyze_lines: 1_000_000,
                 analyze_rounds: 5,
