@@ -137,16 +137,21 @@ fn python_grandchild_through_a_shell_with_children() {
     assert_leak_block(&tenth_block(&text), &text);
 }
 
-#[test]
-fn a_venvs_own_sitecustomize_still_runs() {
-    let d = Dir::new("py-hook-venv");
-    d.write("leaky.py", LEAKY);
+/// `python3 -m venv venv` in `d` (no pip: nothing is downloaded).
+fn make_venv(d: &Dir) {
     let made = std::process::Command::new("python3")
         .args(["-m", "venv", "--without-pip", "venv"])
         .current_dir(&d.path)
         .status()
         .unwrap();
     assert!(made.success());
+}
+
+#[test]
+fn a_venvs_own_sitecustomize_still_runs() {
+    let d = Dir::new("py-hook-venv");
+    d.write("leaky.py", LEAKY);
+    make_venv(&d);
     let site_packages = std::fs::read_dir(d.join("venv/lib"))
         .unwrap()
         .flatten()
@@ -188,12 +193,7 @@ fn a_venvs_own_sitecustomize_still_runs() {
 fn a_venv_activated_by_a_shell_script_with_children() {
     let d = Dir::new("py-hook-venv-sh");
     d.write("leaky.py", LEAKY);
-    let made = std::process::Command::new("python3")
-        .args(["-m", "venv", "--without-pip", "venv"])
-        .current_dir(&d.path)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    make_venv(&d);
     d.write(
         "start_pi.sh",
         "#!/bin/sh\n. venv/bin/activate\ntest \"$(command -v python)\" = \"$VIRTUAL_ENV/bin/python\" || exit 9\npython leaky.py\n",

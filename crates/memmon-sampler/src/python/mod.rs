@@ -490,23 +490,25 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_request_does_not_wait_and_the_answer_wakes_the_caller() {
-        let dir = std::env::temp_dir().join(format!("memmon-py-async-{}", std::process::id()));
+    /// A fresh directory and a source watching this very process (alive, so never "gone").
+    fn fake_setup(name: &str) -> (PathBuf, u32, PythonDetail) {
+        let dir = std::env::temp_dir().join(format!("memmon-py-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::create_dir_all(&dir);
         let pid = std::process::id();
+        let options = PythonOptions {
+            children: false,
+            timeout: Duration::from_secs(5),
+            kind: DetailSourceKind::Python,
+        };
+        let source = PythonDetail::new(pid, "/proc", &dir, options);
+        (dir, pid, source)
+    }
+
+    #[test]
+    fn a_request_does_not_wait_and_the_answer_wakes_the_caller() {
+        let (dir, pid, mut source) = fake_setup("async");
         let hook = fake_hook(&dir, pid, Duration::from_millis(300));
-        let mut source = PythonDetail::new(
-            pid,
-            "/proc",
-            &dir,
-            PythonOptions {
-                children: false,
-                timeout: Duration::from_secs(5),
-                kind: DetailSourceKind::Python,
-            },
-        );
         let count = Arc::new(Count(0.into()));
         let waker = Waker::from(Arc::clone(&count));
         let asked = Instant::now();
@@ -544,21 +546,8 @@ mod tests {
 
     #[test]
     fn giving_up_reports_the_silent_process_with_the_time_waited() {
-        let dir = std::env::temp_dir().join(format!("memmon-py-giveup-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::create_dir_all(&dir);
-        let pid = std::process::id();
+        let (dir, pid, mut source) = fake_setup("giveup");
         let hook = fake_hook(&dir, pid, Duration::from_millis(1500));
-        let mut source = PythonDetail::new(
-            pid,
-            "/proc",
-            &dir,
-            PythonOptions {
-                children: false,
-                timeout: Duration::from_secs(5),
-                kind: DetailSourceKind::Python,
-            },
-        );
         assert!(source.request(Waker::noop()).is_pending());
         std::thread::sleep(Duration::from_millis(1100));
         let Poll::Ready(Ok(blocks)) = source.poll(true) else {
