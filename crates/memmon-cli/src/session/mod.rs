@@ -234,6 +234,12 @@ impl Session {
             return;
         };
         let Poll::Ready(result) = source.poll(give_up) else {
+            if give_up {
+                // A source that cannot give up is not waited for again: a deadline left in
+                // the past would wake the loop at once, forever.
+                tracing::debug!("detail source still pending after giving up; block dropped");
+                self.detail_deadline = None;
+            }
             return;
         };
         self.detail_deadline = None;

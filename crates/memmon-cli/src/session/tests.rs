@@ -232,3 +232,44 @@ fn failed_samples_write_a_line_and_do_not_count_toward_detail() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A source that never completes, not even when told to give up.
+struct Stuck;
+
+impl DetailSource for Stuck {
+    fn detail(&mut self) -> DetailResult {
+        Ok(Vec::new())
+    }
+
+    fn request(&mut self, _waker: &std::task::Waker) -> Poll<DetailResult> {
+        Poll::Pending
+    }
+
+    fn poll(&mut self, _give_up: bool) -> Poll<DetailResult> {
+        Poll::Pending
+    }
+}
+
+/// Giving up on such a source clears its deadline, so `memmon run`'s loop does not wake at
+/// once forever, and sampling goes on.
+#[test]
+fn a_source_that_cannot_give_up_is_not_waited_for_again() {
+    let script: Vec<_> = (0..11).map(|i| Ok(reading(10 + i))).collect();
+    let (dir, log, mut session) = session("stuck", MockSampler::new(script), MockDetail::new([]));
+    session.detail = Some(Box::new(Stuck));
+    for _ in 0..10 {
+        session.sample();
+    }
+    assert!(session.detail_deadline().is_some());
+    session.detail_ready();
+    assert_eq!(session.detail_deadline(), None);
+    session.sample();
+    session.finish(None, false);
+    let lines = body(&log);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("SAMPLE ")).count(),
+        11,
+        "{lines:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
