@@ -1,5 +1,6 @@
-//! The hook's fast site grouping (raw traces, grouped by their most recent frame) gives exactly
-//! the lines tracemalloc's own `Snapshot.statistics("lineno")` gives, on a real `python3`.
+//! The hook on a real `python3`: its fast site grouping (raw traces, grouped by their most recent
+//! frame) gives exactly the lines tracemalloc's own `Snapshot.statistics("lineno")` gives, and a
+//! hook that cannot start says so once and leaves the client alone.
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 use memmon_sampler::python::HOOK_SOURCE;
@@ -76,4 +77,30 @@ fn fast_grouping_equals_tracemallocs_statistics_with_one_frame() {
 #[test]
 fn fast_grouping_equals_tracemallocs_statistics_with_several_frames() {
     compare("5");
+}
+
+/// The hook must never break the client: with a channel directory it cannot serve in, it says
+/// so once on stderr (`[memmon] …`) and the client runs and exits as it would without it.
+#[test]
+fn a_hook_that_cannot_start_says_so_once_and_the_client_runs_on() {
+    let dir = std::env::temp_dir().join(format!("memmon-py-broken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print('client ran'); sys.exit(3)"])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", dir.join("no-such-dir"))
+        .env("MEMMON_TRACEMALLOC_FRAMES", "1")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "client ran\n");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("[memmon] tracemalloc hook disabled: "),
+        "{stderr}"
+    );
 }
