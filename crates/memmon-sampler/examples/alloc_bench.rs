@@ -2,9 +2,12 @@
 //!
 //! `cargo run --release -p memmon-sampler --example alloc_bench [PAIRS] [ROUNDS]` prints
 //! `alloc-1t-ratio: X`, `alloc-2t-ratio: X`, `alloc-sites-1t-ratio: X`, `alloc-sites-2t-ratio: X`:
-//! the median time with counting (or counting and sites at the default 512 KiB interval) over
-//! the median time of plain `System`, in interleaved rounds (the order rotates every round so
-//! drift in machine load spreads over all three).
+//! the time with counting (or counting and sites at the default 512 KiB interval) over the time
+//! of plain `System`, in interleaved rounds (the order rotates every round so drift in machine
+//! load spreads over all three). Each round's three runs follow one another within a second, so
+//! the ratio is taken per round and the median of those is printed: this machine's speed swings
+//! by up to 2x over seconds, and drift that a per-round ratio cancels still moves a ratio of
+//! medians taken over the whole run.
 //!
 //! Workload per thread: PAIRS (default 10 million) allocate/free pairs of 16–256 bytes; about one
 //! block in ten is kept in a 4096-slot ring for a while (freed when its slot is reused).
@@ -135,9 +138,20 @@ fn run(which: Which, threads: u64, pairs: u64) -> Duration {
     start.elapsed()
 }
 
-fn median(mut v: Vec<Duration>) -> f64 {
-    v.sort_unstable();
-    v[v.len() / 2].as_secs_f64()
+/// The median of `v` (the upper middle one of an even count); 0 when empty.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_unstable_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The median over rounds of `times[side][round] / times[0][round]`.
+fn median_ratio(times: &[Vec<f64>], side: usize) -> f64 {
+    let ratios = times[side]
+        .iter()
+        .zip(&times[0])
+        .map(|(t, system)| t / system)
+        .collect();
+    median(ratios)
 }
 
 fn main() {
@@ -161,27 +175,33 @@ fn main() {
         return;
     }
     for threads in [1u64, 2] {
-        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ALL.len()];
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); ALL.len()];
         for which in ALL {
             run(which, threads, pairs / 10); // warm-up: first-touch of heap and code
         }
         for round in 0..rounds {
             for k in 0..ALL.len() {
                 let m = (k + round as usize) % ALL.len();
-                times[m].push(run(ALL[m], threads, pairs));
+                times[m].push(run(ALL[m], threads, pairs).as_secs_f64());
             }
         }
-        let system = median(times[0].clone());
-        let counting = median(times[1].clone()) / system;
-        let sites = median(times[2].clone()) / system;
-        println!("alloc-{threads}t-ratio: {counting:.3}");
-        println!("alloc-sites-{threads}t-ratio: {sites:.3}");
+        println!("alloc-{threads}t-ratio: {:.3}", median_ratio(&times, 1));
+        println!(
+            "alloc-sites-{threads}t-ratio: {:.3}",
+            median_ratio(&times, 2)
+        );
+        let ms = |v: &[f64]| {
+            v.iter()
+                .map(|t| format!("{:.0}", t * 1e3))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         eprintln!(
-            "{threads} thread(s), {pairs} pairs each: System {:.1} ms, counting {:.1} ms, \
-             sites {:.1} ms (medians of {rounds})",
-            system * 1e3,
-            median(times[1].clone()) * 1e3,
-            median(times[2].clone()) * 1e3,
+            "{threads} thread(s), {pairs} pairs each, ms per round: System [{}], counting [{}], \
+             sites [{}]",
+            ms(&times[0]),
+            ms(&times[1]),
+            ms(&times[2]),
         );
     }
     let stats = alloc::stats();
