@@ -104,3 +104,33 @@ fn a_hook_that_cannot_start_says_so_once_and_the_client_runs_on() {
         "{stderr}"
     );
 }
+
+/// The hook's own modules and thread are not the client's memory: the server starts, and what
+/// its replies import is imported, before tracing starts, so no line of `socket`, `enum`
+/// (which `socket` imports), `threading` or `json` shows up among the sites, even in the first
+/// reply of a client that allocates little, and the client's own line comes first.
+#[test]
+fn the_first_reply_counts_none_of_the_hooks_own_imports() {
+    let dir = std::env::temp_dir().join(format!("memmon-py-first-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let client = "import sys\n\
+                  keep = [bytearray(100) for _ in range(50)]\n\
+                  sys.stdout.write(sys.modules['_memmon_hook']._snapshot().decode())\n";
+    let out = Command::new("python3")
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_TRACEMALLOC_FRAMES", "1")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.starts_with("{\"pid\":"), "{stdout}{stderr}");
+    assert!(stdout.contains("\"sites\":[[\"<string>:2\","), "{stdout}");
+    for module in ["/socket.py:", "/enum.py:", "/threading.py:", "/json/"] {
+        assert!(!stdout.contains(module), "{module} in {stdout}");
+    }
+}
