@@ -82,7 +82,7 @@ impl Plan {
                 alloc_rounds: 15,
                 analyze_lines: 1_000_000,
                 analyze_rounds: 5,
-                py_rounds: 5,
+                py_rounds: 9,
                 py_traced_run: Duration::from_secs(3),
             }
         }

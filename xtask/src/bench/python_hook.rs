@@ -1,5 +1,8 @@
 //! `python-hook-ratio` and `tracemalloc-ratio`: what memmon's Python hook costs an
-//! allocation-heavy client beyond tracemalloc's own cost, and what tracemalloc itself costs it.
+//! allocation-heavy client beyond tracemalloc's own cost, and what tracemalloc itself costs it;
+//! `python-hook-cpu-share`: the CPU the hook's snapshot thread used over the loop's time, both
+//! measured inside the same hooked run (the part of the first figure that machine drift between
+//! runs cannot move).
 //!
 //! One pure-Python workload (`xtask/bench/py_alloc.py`) runs three ways in interleaved rounds:
 //! plain, with `PYTHONTRACEMALLOC=1`, and under `memmon run --interval 0.1 --detail`, whose
@@ -16,7 +19,7 @@
 //! snapshot is answered (the snapshot thread shares the GIL with the loop).
 
 use super::figures::{parse_values, Figure, Unit};
-use super::stats::{interleaved, median_ratio};
+use super::stats::{interleaved, median, median_ratio};
 use crate::cmd::Cmd;
 use crate::{fail, Result};
 use std::path::{Path, PathBuf};
@@ -28,6 +31,10 @@ const SCRIPT: &str = include_str!("../../bench/py_alloc.py");
 
 const HOOK_NAME: &str = "python-hook-ratio";
 const TRACEMALLOC_NAME: &str = "tracemalloc-ratio";
+/// The CPU of the hook's thread over the loop's time, both measured inside the hooked client
+/// during the same loop: unlike the ratio of two runs, a change in machine speed between runs
+/// (up to 2x here) moves both sides of it alike.
+const SHARE_NAME: &str = "python-hook-cpu-share";
 
 /// memmon's interval on the hooked side: with a detail block every 10th sample, the client is
 /// asked for a snapshot about once a second.
@@ -78,18 +85,21 @@ struct Times {
     plain: Vec<f64>,
     traced: Vec<f64>,
     hooked: Vec<f64>,
+    /// Per hooked run: the other threads' CPU seconds over the loop's seconds.
+    hook_cpu: Vec<f64>,
     blocks: Vec<usize>,
     hook_failure: Option<String>,
     unanswered: bool,
 }
 
-/// The bench's `python-hook-ratio` and `tracemalloc-ratio` lines: `rounds` interleaved rounds
+/// The bench's `python-hook-ratio`, `python-hook-cpu-share` and `tracemalloc-ratio` lines: `rounds` interleaved rounds
 /// of runs lasting about `traced_secs` under tracemalloc, with `memmon` for the hooked side,
 /// files in `dir`.
 pub fn figures(rounds: usize, traced_secs: f64, memmon: &Path, dir: &Path) -> Vec<Figure> {
     if let Some(reason) = unavailable() {
         return vec![
             Figure::skipped(HOOK_NAME, reason.clone()),
+            Figure::skipped(SHARE_NAME, reason.clone()),
             Figure::skipped(TRACEMALLOC_NAME, reason),
         ];
     }
@@ -103,21 +113,30 @@ pub fn figures(rounds: usize, traced_secs: f64, memmon: &Path, dir: &Path) -> Ve
         Err(e) => {
             return vec![
                 Figure::failed(HOOK_NAME, e.0.clone()),
+                Figure::failed(SHARE_NAME, e.0.clone()),
                 Figure::failed(TRACEMALLOC_NAME, e.0),
             ]
         }
     };
     let missing = "no round measured";
-    vec![
-        match times.hook_failure {
-            Some(reason) => Figure::failed(HOOK_NAME, reason),
-            None => Figure::from_option(
+    let (ratio, share) = match times.hook_failure {
+        Some(reason) => (
+            Figure::failed(HOOK_NAME, reason.clone()),
+            Figure::failed(SHARE_NAME, reason),
+        ),
+        None => (
+            Figure::from_option(
                 HOOK_NAME,
                 median_ratio(&times.hooked, &times.traced),
                 Unit::Ratio,
                 missing,
             ),
-        },
+            Figure::from_option(SHARE_NAME, median(&times.hook_cpu), Unit::Ratio, missing),
+        ),
+    };
+    vec![
+        ratio,
+        share,
         Figure::from_option(
             TRACEMALLOC_NAME,
             median_ratio(&times.traced, &times.plain),
@@ -174,11 +193,13 @@ impl Bench<'_> {
         }
         eprintln!(
             "bench: python loop seconds: plain {:?}, traced {:?}, hooked {:?} \
-             (tracemalloc blocks per hooked run {:?}); {:.1} s in all",
+             (tracemalloc blocks per hooked run {:?}, the hook thread's CPU over the loop's \
+             time {:?}); {:.1} s in all",
             rounded(&times.plain),
             rounded(&times.traced),
             rounded(&times.hooked),
             times.blocks,
+            rounded(&times.hook_cpu),
             started.elapsed().as_secs_f64()
         );
         Ok(times)
@@ -214,6 +235,7 @@ impl Bench<'_> {
                     }
                     Ok(run) => {
                         times.hooked.push(run.secs);
+                        times.hook_cpu.push(run.others_cpu / run.secs);
                         times.blocks.push(run.blocks);
                     }
                     Err(e) => times.hook_failure = Some(e.0),
@@ -268,6 +290,9 @@ impl Bench<'_> {
                 stdout.trim()
             )
         })?;
+        // A hooked run that answered a snapshot used some CPU beside the loop; the others
+        // report none (`one_value` takes only positive values).
+        let others_cpu = one_value(stdout, "py-alloc-other-threads-cpu-seconds").unwrap_or(0.0);
         let blocks = match log_text {
             Some(text) => tracemalloc_blocks(
                 &text.map_err(|e| fail!("cannot read {}: {e}", self.log().display()))?,
@@ -276,6 +301,7 @@ impl Bench<'_> {
         };
         Ok(Measured {
             secs,
+            others_cpu,
             blocks,
             said: explain(&out.stderr),
         })
@@ -305,6 +331,8 @@ impl Bench<'_> {
 struct Measured {
     /// Seconds of the loop.
     secs: f64,
+    /// CPU seconds of the process's other threads during the loop.
+    others_cpu: f64,
     /// Tracemalloc blocks in memmon's log (hooked side only; 0 for the others).
     blocks: usize,
     /// What its stderr said that may explain a missing block (see [`explain`]).
@@ -463,6 +491,12 @@ mod tests {
         let out = "py-alloc-iterations: 26000\npy-alloc-seconds: 0.402531\n";
         assert_eq!(one_value(out, "py-alloc-iterations"), Some(26000.0));
         assert_eq!(one_value(out, "py-alloc-seconds"), Some(0.402531));
+        let run = "py-alloc-seconds: 1.5\npy-alloc-other-threads-cpu-seconds: 0.025\n";
+        assert_eq!(one_value(run, "py-alloc-seconds"), Some(1.5));
+        assert_eq!(
+            one_value(run, "py-alloc-other-threads-cpu-seconds"),
+            Some(0.025)
+        );
         // Lines a client or a hook might add around it are ignored.
         let noisy = "starting\npy-alloc-seconds: 2.5 s\n[memmon] note\n";
         assert_eq!(one_value(noisy, "py-alloc-seconds"), Some(2.5));
