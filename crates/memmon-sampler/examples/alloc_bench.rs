@@ -3,14 +3,17 @@
 //! `cargo run --release -p memmon-sampler --example alloc_bench [PAIRS] [ROUNDS]` prints
 //! `alloc-1t-ratio: X`, `alloc-2t-ratio: X`, `alloc-sites-1t-ratio: X`, `alloc-sites-2t-ratio: X`:
 //! the time with counting (or counting and sites at the default 512 KiB interval) over the time
-//! of plain `System`, in interleaved rounds (the order rotates every round so drift in machine
-//! load spreads over all three). Each round's three runs follow one another within a second, so
-//! the ratio is taken per round and the median of those is printed: this machine's speed swings
-//! by up to 2x over seconds, and drift that a per-round ratio cancels still moves a ratio of
-//! medians taken over the whole run.
+//! of plain `System`. This machine's speed swings by up to 2x within a second, so the sides take
+//! turns at a fine grain: each round runs every side's PAIRS in chunks of a million pairs
+//! (fewer when PAIRS is smaller), the three sides one chunk each in turn, the first of them
+//! rotating, and the figure is the median over all chunks of a chunk's time over the `System`
+//! chunk run beside it. (In one comparison on a loaded machine, whole 10M-pair runs side by
+//! side gave figures that moved by up to 0.16 between two runs of the bench; chunks of 1M, by
+//! up to 0.02.)
 //!
 //! Workload per thread: PAIRS (default 10 million) allocate/free pairs of 16–256 bytes; about one
-//! block in ten is kept in a 4096-slot ring for a while (freed when its slot is reused).
+//! block in ten is kept in a 4096-slot ring for a while (freed when its slot is reused, or at the
+//! end of its chunk).
 //!
 //! The baseline does exactly the same work: the one workload function is instantiated for each
 //! allocator, and every allocation and free goes through one non-inlined call, as a program's
@@ -42,6 +45,10 @@ enum Which {
 }
 
 const ALL: [Which; 3] = [Which::System, Which::Counting, Which::Sites];
+
+/// Each side's pairs per thread and round run in chunks of at most this many, the sides taking
+/// turns chunk by chunk (see the module's docs).
+const CHUNK_PAIRS: u64 = 1_000_000;
 
 /// Names one allocator static, so that the shims below call it as `__rust_alloc` calls the
 /// `#[global_allocator]`: a known static, not a pointer passed in.
@@ -144,7 +151,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// The median over rounds of `times[side][round] / times[0][round]`.
+/// The median over chunks of `times[side][chunk] / times[0][chunk]`.
 fn median_ratio(times: &[Vec<f64>], side: usize) -> f64 {
     let ratios = times[side]
         .iter()
@@ -179,10 +186,23 @@ fn main() {
         for which in ALL {
             run(which, threads, pairs / 10); // warm-up: first-touch of heap and code
         }
-        for round in 0..rounds {
-            for k in 0..ALL.len() {
-                let m = (k + round as usize) % ALL.len();
-                times[m].push(run(ALL[m], threads, pairs).as_secs_f64());
+        // Per side, round by round: the total of its chunks, for the report.
+        let mut totals: Vec<Vec<f64>> = vec![Vec::new(); ALL.len()];
+        let chunk = pairs.clamp(1, CHUNK_PAIRS);
+        let mut turn = 0;
+        for _ in 0..rounds {
+            let mut round = [0.0; ALL.len()];
+            for _ in 0..pairs.div_ceil(chunk) {
+                for k in 0..ALL.len() {
+                    let m = (k + turn) % ALL.len();
+                    let t = run(ALL[m], threads, chunk).as_secs_f64();
+                    times[m].push(t);
+                    round[m] += t;
+                }
+                turn += 1;
+            }
+            for (side, t) in totals.iter_mut().zip(round) {
+                side.push(t);
             }
         }
         println!("alloc-{threads}t-ratio: {:.3}", median_ratio(&times, 1));
@@ -199,9 +219,9 @@ fn main() {
         eprintln!(
             "{threads} thread(s), {pairs} pairs each, ms per round: System [{}], counting [{}], \
              sites [{}]",
-            ms(&times[0]),
-            ms(&times[1]),
-            ms(&times[2]),
+            ms(&totals[0]),
+            ms(&totals[1]),
+            ms(&totals[2]),
         );
     }
     let stats = alloc::stats();
