@@ -2,8 +2,10 @@
 # The Raspberry Pi package, end to end, on a fresh Debian 12 machine as root (CI):
 #  1. installs the cross toolchain when missing (`cargo xtask pi-deploy --install-deps` runs
 #     the apt lines of xtask/src/prereq.rs: dpkg --add-architecture arm64, apt-get update once,
-#     apt-get install rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu qemu-user-static);
-#  2. builds memmon for aarch64, checks it (ELF, NEEDED, GLIBC, line tables, --version and a
+#     apt-get install rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu
+#     libc6-dev-arm64-cross qemu-user-static);
+#  2. builds memmon for aarch64, glibc linked statically, checks it (ELF, static: no
+#     interpreter and no NEEDED, kernel floor, no NSS function, line tables, --version and a
 #     3-second `memmon test` under qemu) and packs it into target/pi-dist (same command);
 #  3. checks the archive: its checksum, its files, install.sh into a scratch DESTDIR and back out;
 #  4. checks the systemd files with systemd-analyze verify, when it is there.

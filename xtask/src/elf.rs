@@ -44,82 +44,45 @@ pub fn parse_needed(readelf_d: &str) -> Vec<String> {
         .collect()
 }
 
-/// A glibc symbol version such as `GLIBC_2.17` or `GLIBC_2.2.5`, ordered numerically.
+/// The program interpreter `readelf -l` names (`[Requesting program interpreter: …]`), if any.
+/// A dynamically linked program has one (the loader, `ld-linux-aarch64.so.1`); a static one
+/// has none.
+pub fn parse_interpreter(readelf_l: &str) -> Option<String> {
+    let line = readelf_l
+        .lines()
+        .find(|l| l.contains("Requesting program interpreter:"))?;
+    let start = line.find(':')? + 1;
+    let end = line.rfind(']')?;
+    Some(line.get(start..end)?.trim().to_string())
+}
+
+/// A Linux kernel version such as `3.7.0`, ordered numerically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GlibcVersion(pub u32, pub u32, pub u32);
+pub struct KernelVersion(pub u32, pub u32, pub u32);
 
-impl GlibcVersion {
-    /// Debian 12 Bookworm, the Pi's Raspberry Pi OS.
-    pub const BOOKWORM: GlibcVersion = GlibcVersion(2, 36, 0);
-    /// Debian 11 Bullseye, the previous Raspberry Pi OS.
-    pub const BULLSEYE: GlibcVersion = GlibcVersion(2, 31, 0);
-
-    /// Parses the part after `GLIBC_`: `2.17`, `2.2.5`; `None` for `PRIVATE` and the like.
-    pub fn parse(s: &str) -> Option<Self> {
-        let mut parts = s.split('.').map(|p| p.parse::<u32>().ok());
-        let major = parts.next()??;
-        let minor = parts.next()??;
-        let patch = match parts.next() {
-            None => 0,
-            Some(p) => p?,
-        };
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(GlibcVersion(major, minor, patch))
-    }
+impl KernelVersion {
+    /// The oldest kernel of 64-bit Raspberry Pi OS (Bullseye's first 64-bit release, 5.10);
+    /// Bookworm runs 6.1 and later.
+    pub const PI_OS_64: KernelVersion = KernelVersion(5, 10, 0);
 }
 
-impl fmt::Display for GlibcVersion {
+impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.0, self.1)?;
-        if self.2 != 0 {
-            write!(f, ".{}", self.2)?;
-        }
-        Ok(())
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
     }
 }
 
-/// One entry of the version-needs section: library `file` must provide version `name`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionNeed {
-    /// The library, e.g. `libc.so.6`.
-    pub file: String,
-    /// The version, e.g. `GLIBC_2.34`.
-    pub name: String,
-}
-
-/// The version needs of `readelf -V` (section `.gnu.version_r`): which library must provide
-/// which symbol version. The per-symbol table (`.gnu.version`) repeats the same names and is
-/// skipped.
-///
-/// ```text
-/// Version needs section '.gnu.version_r' contains 3 entries:
-///   0x0020: Version: 1  File: libc.so.6  Cnt: 9
-///   0x0030:   Name: GLIBC_2.15  Flags: none  Version: 14
-/// ```
-pub fn parse_version_needs(readelf_v: &str) -> Vec<VersionNeed> {
-    let mut needs = Vec::new();
-    let mut in_needs = false;
-    let mut file = String::new();
-    for line in readelf_v.lines() {
-        if line.starts_with("Version ") {
-            in_needs = line.starts_with("Version needs section");
-            continue;
-        }
-        if !in_needs {
-            continue;
-        }
-        if let Some(f) = word_after(line, "File:") {
-            file = f.to_string();
-        } else if let Some(name) = word_after(line, "Name:") {
-            needs.push(VersionNeed {
-                file: file.clone(),
-                name: name.to_string(),
-            });
-        }
-    }
-    needs
+/// The oldest kernel the binary's C library accepts: the `ABI:` of the `NT_GNU_ABI_TAG` note
+/// that `readelf -n` prints (`OS: Linux, ABI: 3.7.0`). glibc refuses to start on an older
+/// kernel; a static binary carries its glibc inside, so this is all it asks of the system.
+pub fn parse_abi_tag(readelf_n: &str) -> Option<KernelVersion> {
+    let line = readelf_n.lines().find(|l| l.contains("OS: Linux, ABI:"))?;
+    let version = word_after(line, "ABI:")?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = parts.next().unwrap_or(Some(0))?;
+    Some(KernelVersion(major, minor, patch))
 }
 
 /// The word following `key` on `line`, when `key` occurs.
@@ -128,22 +91,29 @@ fn word_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line[at..].split_whitespace().next()
 }
 
-/// The glibc versions among `needs` (numeric ones) and the non-numeric `GLIBC_*` names
-/// (`GLIBC_PRIVATE`), which tie a binary to one glibc build.
-pub fn glibc_versions(needs: &[VersionNeed]) -> (Vec<GlibcVersion>, Vec<String>) {
-    let mut versions = Vec::new();
-    let mut odd = Vec::new();
-    for need in needs {
-        if let Some(rest) = need.name.strip_prefix("GLIBC_") {
-            match GlibcVersion::parse(rest) {
-                Some(v) => versions.push(v),
-                None => odd.push(need.name.clone()),
+/// The names of the symbols `readelf -s -W` lists as defined (section index not `UND`),
+/// without their `@VERSION` suffix.
+///
+/// ```text
+///  17543: 00000000005e8540    28 FUNC    WEAK   DEFAULT    7 getgroups
+/// ```
+pub fn parse_defined_symbols(readelf_s: &str) -> Vec<&str> {
+    readelf_s
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [num, _value, _size, _type, _bind, _vis, ndx, name] = fields[..] else {
+                return None;
+            };
+            let numbered = num
+                .strip_suffix(':')
+                .is_some_and(|n| n.parse::<u64>().is_ok());
+            if !numbered || ndx == "UND" {
+                return None;
             }
-        }
-    }
-    versions.sort();
-    versions.dedup();
-    (versions, odd)
+            name.split('@').next()
+        })
+        .collect()
 }
 
 /// Section names from `readelf -S -W`, e.g. `.text`, `.debug_line`.
@@ -185,6 +155,11 @@ mod tests {
     fn needed_lists_the_shared_libraries() {
         assert_eq!(
             parse_needed(fixture!("memmon-aarch64.d.txt")),
+            [] as [&str; 0]
+        );
+        // memmon as it was linked before it was static.
+        assert_eq!(
+            parse_needed(fixture!("memmon-aarch64-dynamic.d.txt")),
             [
                 "libgcc_s.so.1",
                 "libm.so.6",
@@ -199,58 +174,46 @@ mod tests {
     }
 
     #[test]
-    fn version_needs_come_from_the_needs_section_only() {
-        let needs = parse_version_needs(fixture!("openssl-x86_64.V.txt"));
-        assert_eq!(needs.len(), 1 + 9 + 3, "{needs:?}");
+    fn a_static_binary_names_no_interpreter() {
+        assert_eq!(parse_interpreter(fixture!("memmon-aarch64.l.txt")), None);
+        let dynamic = "  INTERP         0x0000000000000238 0x0000000000000238 0x0000000000000238\n\
+                       \x20     0x000000000000001b 0x000000000000001b  R      0x1\n\
+                       \x20     [Requesting program interpreter: /lib/ld-linux-aarch64.so.1]\n";
         assert_eq!(
-            needs[0],
-            VersionNeed {
-                file: "libssl.so.3".into(),
-                name: "OPENSSL_3.0.0".into()
-            }
+            parse_interpreter(dynamic).as_deref(),
+            Some("/lib/ld-linux-aarch64.so.1")
         );
-        let (glibc, odd) = glibc_versions(&needs);
-        assert_eq!(glibc.first(), Some(&GlibcVersion(2, 2, 5)));
-        assert_eq!(glibc.last(), Some(&GlibcVersion(2, 34, 0)));
-        assert!(odd.is_empty());
     }
 
     #[test]
-    fn the_pi_binary_needs_nothing_past_bookworm() {
-        let needs = parse_version_needs(fixture!("memmon-aarch64.V.txt"));
-        assert!(needs.iter().any(|n| n.file == "libc.so.6"), "{needs:?}");
-        let (glibc, odd) = glibc_versions(&needs);
-        let max = glibc.last().copied().unwrap();
-        // std's `__libc_start_main@GLIBC_2.34`: Bookworm yes, Bullseye no.
-        assert_eq!(max, GlibcVersion(2, 34, 0));
-        assert_eq!(glibc.first(), Some(&GlibcVersion(2, 17, 0)));
-        assert!(odd.is_empty(), "{odd:?}");
+    fn the_abi_tag_names_the_oldest_kernel() {
+        let kernel = parse_abi_tag(fixture!("memmon-aarch64.n.txt")).unwrap();
+        // glibc 2.36 on aarch64 supports Linux 3.7 and later.
+        assert_eq!(kernel, KernelVersion(3, 7, 0));
+        assert!(kernel <= KernelVersion::PI_OS_64);
+        assert_eq!(kernel.to_string(), "3.7.0");
+        assert_eq!(parse_abi_tag("    OS: Linux, ABI: 6.x"), None);
+        assert_eq!(parse_abi_tag("not readelf"), None);
     }
 
     #[test]
-    fn glibc_versions_order_numerically_and_flag_private() {
-        assert_eq!(GlibcVersion::parse("2.2.5"), Some(GlibcVersion(2, 2, 5)));
-        assert_eq!(GlibcVersion::parse("PRIVATE"), None);
-        assert_eq!(GlibcVersion::parse("2"), None);
-        assert!(GlibcVersion(2, 9, 0) < GlibcVersion(2, 17, 0));
-        assert_eq!(GlibcVersion(2, 2, 5).to_string(), "2.2.5");
-        assert_eq!(GlibcVersion::BOOKWORM.to_string(), "2.36");
-        let needs: Vec<VersionNeed> = ["GLIBC_2.34", "GLIBC_PRIVATE", "GCC_4.2.0", "GLIBC_2.17"]
-            .iter()
-            .map(|n| VersionNeed {
-                file: "libc.so.6".into(),
-                name: n.to_string(),
-            })
-            .collect();
-        let (v, odd) = glibc_versions(&needs);
-        assert_eq!(v, [GlibcVersion(2, 17, 0), GlibcVersion(2, 34, 0)]);
-        assert_eq!(odd, ["GLIBC_PRIVATE"]);
+    fn defined_symbols_skip_references_and_versions() {
+        let text = "Symbol table '.symtab' contains 3 entries:\n\
+                    \x20  Num:    Value          Size Type    Bind   Vis      Ndx Name\n\
+                    \x20    0: 0000000000000000     0 NOTYPE  LOCAL  DEFAULT  UND \n\
+                    \x20 17543: 00000000005e8540    28 FUNC    WEAK   DEFAULT    7 getgroups\n\
+                    \x20 17544: 0000000000000000     0 NOTYPE  WEAK   DEFAULT  UND __nss_fork\n\
+                    \x20 17545: 00000000005e8600    12 FUNC    GLOBAL DEFAULT    7 memcpy@@GLIBC_2.17\n";
+        assert_eq!(parse_defined_symbols(text), ["getgroups", "memcpy"]);
+        let real = parse_defined_symbols(fixture!("memmon-aarch64.s.txt"));
+        assert!(real.contains(&"__libc_start_main"), "{real:?}");
     }
 
     #[test]
     fn section_names_include_the_line_tables() {
         let names = parse_section_names(fixture!("memmon-aarch64.S.txt"));
         assert!(names.iter().any(|n| n == ".text"), "{names:?}");
+        assert!(names.iter().any(|n| n == ".text.cold"), "{names:?}");
         assert!(names.iter().any(|n| n == ".debug_line"), "{names:?}");
         assert!(names.iter().all(|n| n.starts_with('.')));
     }

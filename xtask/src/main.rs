@@ -1,7 +1,7 @@
 //! `cargo xtask`: project automation, one subcommand per task.
 //!
-//! - `pi-deploy`: build `memmon` for the Raspberry Pi (aarch64 Linux, glibc), check the binary,
-//!   and package it with its systemd files (`pi_deploy.rs`).
+//! - `pi-deploy`: build `memmon` for the Raspberry Pi (aarch64 Linux, glibc linked
+//!   statically), check the binary, and package it with its systemd files (`pi_deploy.rs`).
 //! - `bench`: memmon's cost against its limits and peers, one `name: value unit` line per
 //!   figure (`bench/`, figures in `BENCHMARKS.md`).
 //!

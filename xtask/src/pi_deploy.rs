@@ -1,13 +1,14 @@
-//! `cargo xtask pi-deploy`: build `memmon` for the Raspberry Pi (aarch64, Debian 12's glibc),
-//! check the binary, pack it with its systemd files, and optionally install it on a Pi.
+//! `cargo xtask pi-deploy`: build `memmon` for the Raspberry Pi (aarch64, statically linked
+//! with Debian 12's glibc), check the binary, pack it with its systemd files, and optionally install it on a Pi.
 //!
 //! The work is a list of [`Step`]s built up front by [`plan`]: `--dry-run` prints that list,
 //! a real run prints each step and then does it, so both show the same commands.
 
 use crate::cmd::{self, Cmd};
+use crate::elf::KernelVersion;
 use crate::prereq::{self, Host};
 use crate::templates::TEMPLATES;
-use crate::verify::{self, GlibcVerdict, LogSummary};
+use crate::verify::{self, LogSummary};
 use crate::{fail, project_root, Result};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,9 @@ const HELP: &str = "\
 usage: cargo xtask pi-deploy [--out DIR] [--host USER@HOST] [--dry-run] [--install-deps]
 
 Builds memmon for the Raspberry Pi (aarch64-unknown-linux-gnu, 64-bit Raspberry Pi OS Bookworm)
-with Debian's rustc and aarch64-linux-gnu-gcc, checks the binary (aarch64, glibc-only shared
-libraries, glibc <= 2.36, `memmon --version` and a 3-second `memmon test` under qemu), and
+with Debian's rustc and aarch64-linux-gnu-gcc, linked statically, checks the binary (aarch64,
+no shared library, no NSS function, a kernel floor every 64-bit Pi OS meets, line tables,
+`memmon --version` and a 3-second `memmon test` under qemu), and
 packs memmon-VERSION-aarch64-linux.tar.gz with install.sh, the systemd drop-in and unit, a
 sample client_config.json and README-pi.md, plus its .sha256.
 
@@ -55,10 +57,24 @@ pub const PROFILE: &[(&str, &str)] = &[
     ("CARGO_PROFILE_RELEASE_STRIP", "none"),
 ];
 
-/// Debian's Rust std for aarch64 carries full debug info, which `strip = "none"` would ship
-/// (about 10 MB). The linker compresses the debug sections instead (zlib, which std's
-/// backtrace reader decompresses), keeping the line tables at a third of the size.
-const RUSTFLAGS: &str = "-C link-arg=-Wl,--compress-debug-sections=zlib";
+/// The flags of the Pi build, given as `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS` with
+/// `--target`, so they reach the Pi binary only, never the build scripts and proc macros that
+/// cargo builds for the host (`crt-static` would break those).
+///
+/// - `--compress-debug-sections=zlib`: Debian's Rust std for aarch64 carries full debug info,
+///   which `strip = "none"` would ship (about 10 MB). The linker compresses the debug sections
+///   instead (zlib, which std's backtrace reader decompresses), keeping the line tables at a
+///   third of the size.
+/// - `+crt-static`: glibc linked in statically. For aarch64 rustc links that as a non-PIE
+///   executable: its code sits at a fixed address (stack, heap and mappings are still
+///   randomised) and the kernel maps it with nothing to relocate at start.
+///   The dynamic build mapped ld.so, libc, libm and libgcc_s, about half of memmon's peak RSS
+///   while it watches (3.8 MiB on x86_64), and needed glibc 2.34 or newer; static, it holds
+///   only the glibc code it calls and needs no glibc on the Pi at all, only Linux 3.7 or newer
+///   (BENCHMARKS.md, "Static linking"). memmon uses none of the functions static glibc cannot
+///   serve alone (name lookups through NSS): `verify::check_no_nss` makes sure.
+pub const RUSTFLAGS: &str =
+    "-C link-arg=-Wl,--compress-debug-sections=zlib -C target-feature=+crt-static";
 
 /// The flags, as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,12 +220,14 @@ impl Layout {
 pub enum Check {
     /// `readelf -h`: ELF64 AArch64.
     Header,
-    /// `readelf -d`: glibc's libraries only.
-    Needed,
-    /// `readelf -V`: glibc <= Bookworm's.
-    Glibc,
+    /// `readelf -l -d`: statically linked (no interpreter, no NEEDED library).
+    Static,
+    /// `readelf -n`: the kernel glibc needs is one every 64-bit Pi OS has.
+    Kernel,
     /// `readelf -S -W`: `.debug_line` is there.
     LineTables,
+    /// `readelf -s -W`: no glibc name lookup (NSS) is linked in.
+    NoNss,
     /// `memmon --version` names this version.
     Version(String),
 }
@@ -253,13 +271,10 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// Runs the aarch64 binary here: qemu with the host's arm64 glibc (`-L /`, Debian 12's
-/// `libc6:arm64`, as on the Pi). `-L /usr/aarch64-linux-gnu` would pair the cross loader
-/// with the multiarch libc.so.6 of another build, which hangs in the first pthread_create.
+/// Runs the aarch64 binary here under qemu. It is static, so qemu needs no `-L` prefix to
+/// find a loader and libraries: the binary runs as it will on the Pi, on the kernel alone.
 fn qemu(binary: &Path) -> Cmd {
-    Cmd::new("qemu-aarch64-static")
-        .args(["-L", "/"])
-        .path_arg(binary)
+    Cmd::new("qemu-aarch64-static").path_arg(binary)
 }
 
 /// Every step, in order, for `layout` (and `host`, when given); `cargo` is the cargo to run.
@@ -294,9 +309,10 @@ pub fn plan(layout: &Layout, host: Option<&str>, cargo: &str) -> Vec<Step> {
         Step::Run(build),
         Step::Section("verify".into()),
         Step::Check(readelf(&["-h"]), Check::Header),
-        Step::Check(readelf(&["-d"]), Check::Needed),
-        Step::Check(readelf(&["-V"]), Check::Glibc),
+        Step::Check(readelf(&["-l", "-d"]), Check::Static),
+        Step::Check(readelf(&["-n"]), Check::Kernel),
         Step::Check(readelf(&["-S", "-W"]), Check::LineTables),
+        Step::Check(readelf(&["-s", "-W"]), Check::NoNss),
         Step::Check(
             qemu(&bin).arg("--version"),
             Check::Version(layout.version.clone()),
@@ -362,8 +378,7 @@ pub fn plan(layout: &Layout, host: Option<&str>, cargo: &str) -> Vec<Step> {
 /// What the checks found, for the closing summary.
 #[derive(Debug, Default)]
 struct Findings {
-    needed: Vec<String>,
-    glibc: Option<GlibcVerdict>,
+    kernel: Option<KernelVersion>,
     version_line: String,
     log: Option<LogSummary>,
 }
@@ -384,9 +399,10 @@ fn execute(steps: &[Step]) -> Result<Findings> {
                     Check::Header => {
                         verify::check_header(&out)?;
                     }
-                    Check::Needed => found.needed = verify::check_needed(&out)?,
-                    Check::Glibc => found.glibc = Some(verify::check_glibc(&out)?),
+                    Check::Static => verify::check_static(&out)?,
+                    Check::Kernel => found.kernel = Some(verify::check_kernel(&out)?),
                     Check::LineTables => verify::check_line_tables(&out)?,
+                    Check::NoNss => verify::check_no_nss(&out)?,
                     Check::Version(v) => {
                         verify::check_version_output(&out, v)?;
                         found.version_line = out.trim().to_string();
@@ -528,9 +544,11 @@ pub fn main(args: &[String]) -> Result<()> {
         layout.binary().display(),
         size(&layout.binary())
     );
-    println!("needs:   {} (glibc only)", found.needed.join(", "));
-    if let Some(g) = &found.glibc {
-        println!("glibc:   {}", g.describe());
+    if let Some(kernel) = found.kernel {
+        println!(
+            "needs:   no shared library (glibc linked in); Linux >= {kernel} (64-bit Pi OS has {} or newer)",
+            KernelVersion::PI_OS_64
+        );
     }
     println!("qemu:    `memmon --version` → {}", found.version_line);
     if let Some(log) = &found.log {

@@ -49,7 +49,7 @@ pub const BUILD: &[Prereq] = &[
         package: "libstd-rust-web-dev:arm64",
     },
     Prereq {
-        what: "aarch64-linux-gnu-gcc, the linker for aarch64 (with Debian 12's glibc)",
+        what: "aarch64-linux-gnu-gcc, the linker for aarch64",
         probe: Probe::OnPath("aarch64-linux-gnu-gcc"),
         package: "gcc-aarch64-linux-gnu",
     },
@@ -59,10 +59,12 @@ pub const BUILD: &[Prereq] = &[
         package: "qemu-user-static",
     },
     Prereq {
-        // The loader and libc qemu runs the binary with: Debian 12's arm64 glibc, as on the Pi.
-        what: "the arm64 glibc loader /lib/ld-linux-aarch64.so.1, for qemu",
-        probe: Probe::File("lib/ld-linux-aarch64.so.1"),
-        package: "libc6:arm64",
+        // memmon links glibc statically (pi_deploy::RUSTFLAGS): Debian 12's glibc 2.36 for
+        // aarch64, as an archive. gcc-aarch64-linux-gnu only recommends this package, and
+        // `apt-get install --no-install-recommends` or apt's settings can leave it out.
+        what: "the static glibc for aarch64 (/usr/aarch64-linux-gnu/lib/libc.a), linked into memmon",
+        probe: Probe::File("usr/aarch64-linux-gnu/lib/libc.a"),
+        package: "libc6-dev-arm64-cross",
     },
     Prereq {
         what: "readelf, to check the binary",
@@ -287,7 +289,7 @@ mod tests {
                 "",
             );
         }
-        dir.file("root/lib/ld-linux-aarch64.so.1", "");
+        dir.file("root/usr/aarch64-linux-gnu/lib/libc.a", "");
         std::fs::create_dir_all(&root).unwrap();
         root
     }

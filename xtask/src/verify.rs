@@ -2,20 +2,39 @@
 //! and of the binary's own output. Each check returns what it found (for the summary) or a
 //! failure saying what is wrong and what it means on the Pi.
 
-use crate::elf::{self, GlibcVersion};
+use crate::elf::{self, KernelVersion};
 use crate::{fail, Result};
 
-/// Shared libraries the Pi always has: glibc's own (libc, libm, the loader, and the old
-/// libpthread/libdl/librt stubs) and libgcc_s, which glibc itself needs for unwinding.
-/// Anything else (fontconfig, freetype, OpenSSL, …) would have to be installed on the Pi.
-pub const ALLOWED_NEEDED: &[&str] = &[
-    "libc.so.6",
-    "libm.so.6",
-    "libgcc_s.so.1",
-    "ld-linux-aarch64.so.1",
-    "libpthread.so.0",
-    "libdl.so.2",
-    "librt.so.1",
+/// glibc's name-service (NSS) entry points: host, service, user and group lookups. glibc
+/// serves them through modules it loads at run time (`libnss_files.so.2`, …), so a static
+/// binary calling one would need the Pi's shared glibc after all, of the exact version it was
+/// linked with. memmon looks up no names (the metrics server binds a parsed `SocketAddr`).
+pub const NSS_FUNCTIONS: &[&str] = &[
+    "getaddrinfo",
+    "getnameinfo",
+    "gethostbyname",
+    "gethostbyname2",
+    "gethostbyname_r",
+    "gethostbyname2_r",
+    "gethostbyaddr",
+    "gethostbyaddr_r",
+    "getservbyname",
+    "getservbyname_r",
+    "getservbyport",
+    "getprotobyname",
+    "getpwnam",
+    "getpwnam_r",
+    "getpwuid",
+    "getpwuid_r",
+    "getpwent",
+    "getgrnam",
+    "getgrnam_r",
+    "getgrgid",
+    "getgrgid_r",
+    "getgrent",
+    "getgrouplist",
+    "initgroups",
+    "getspnam",
 ];
 
 /// Checks `readelf -h`: a 64-bit AArch64 ELF file.
@@ -32,79 +51,45 @@ pub fn check_header(readelf_h: &str) -> Result<elf::ElfHeader> {
     Ok(header)
 }
 
-/// Checks `readelf -d`: every NEEDED library is in [`ALLOWED_NEEDED`]. Returns the list.
-pub fn check_needed(readelf_d: &str) -> Result<Vec<String>> {
-    let needed = elf::parse_needed(readelf_d);
-    if needed.is_empty() {
+/// Checks `readelf -l -d`: the binary is statically linked, with no program interpreter and
+/// no NEEDED library, so it runs whatever glibc the Pi has (or none).
+///
+/// Why static: a dynamically linked memmon mapped ld.so, libc, libm and libgcc_s, about
+/// 1.9 MiB of its 3.8 MiB peak RSS, and needed glibc 2.34 or newer. Linked statically it
+/// carries only the parts of glibc it calls (see BENCHMARKS.md, "Static linking").
+pub fn check_static(readelf_l_d: &str) -> Result<()> {
+    if let Some(interp) = elf::parse_interpreter(readelf_l_d) {
         return Err(fail!(
-            "readelf -d lists no NEEDED library: expected at least libc.so.6 (a static binary?)"
+            "the binary asks for the program interpreter {interp}: it is dynamically linked; \
+             the Pi build links statically (-C target-feature=+crt-static in its RUSTFLAGS)"
         ));
     }
-    let extra: Vec<&str> = needed
-        .iter()
-        .map(String::as_str)
-        .filter(|n| !ALLOWED_NEEDED.contains(n))
-        .collect();
-    if !extra.is_empty() {
+    let needed = elf::parse_needed(readelf_l_d);
+    if !needed.is_empty() {
         return Err(fail!(
-            "the binary needs shared libraries a Pi may not have: {} (allowed: glibc's, libgcc_s); \
-             a dependency pulled in a system library: drop that feature or link it statically",
-            extra.join(", ")
+            "the binary needs shared libraries: {}; the Pi build links statically \
+             (-C target-feature=+crt-static), so a dependency asked for a library outside \
+             it: drop that feature or link that library statically",
+            needed.join(", ")
         ));
     }
-    Ok(needed)
+    Ok(())
 }
 
-/// What the binary asks of glibc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GlibcVerdict {
-    /// The newest `GLIBC_x.y` version the binary needs.
-    pub max: GlibcVersion,
-    /// Whether Debian 11 Bullseye (glibc 2.31) can run it too.
-    pub bullseye: bool,
-}
-
-impl GlibcVerdict {
-    /// One line for the summary.
-    pub fn describe(&self) -> String {
-        let bullseye = if self.bullseye {
-            "Bullseye (2.31) can run it too"
-        } else {
-            "Bullseye (2.31) cannot run it: Bookworm or newer only"
-        };
-        format!(
-            "needs glibc >= {} (Bookworm has {}); {bullseye}",
-            self.max,
-            GlibcVersion::BOOKWORM
-        )
-    }
-}
-
-/// Checks `readelf -V`: the newest glibc version needed is at most Bookworm's, and no
-/// `GLIBC_PRIVATE` symbol ties the binary to one glibc build.
-pub fn check_glibc(readelf_v: &str) -> Result<GlibcVerdict> {
-    let needs = elf::parse_version_needs(readelf_v);
-    let (versions, odd) = elf::glibc_versions(&needs);
-    if !odd.is_empty() {
-        return Err(fail!(
-            "the binary needs {}: it would run only with the exact glibc it was linked against",
-            odd.join(", ")
-        ));
-    }
-    let max = versions.last().copied().ok_or_else(|| {
-        fail!("readelf -V lists no GLIBC_ version need: expected some (is it dynamically linked?)")
+/// Checks `readelf -n`: the oldest kernel the binary's glibc accepts is one every 64-bit
+/// Raspberry Pi OS has. Returns it, for the summary.
+pub fn check_kernel(readelf_n: &str) -> Result<KernelVersion> {
+    let kernel = elf::parse_abi_tag(readelf_n).ok_or_else(|| {
+        fail!("readelf -n shows no `OS: Linux, ABI: …` note: was the binary linked with glibc?")
     })?;
-    if max > GlibcVersion::BOOKWORM {
+    if kernel > KernelVersion::PI_OS_64 {
         return Err(fail!(
-            "the binary needs GLIBC_{max}, newer than Bookworm's {}: link against an older glibc \
-             (Debian 12's aarch64-linux-gnu-gcc does)",
-            GlibcVersion::BOOKWORM
+            "the binary needs Linux {kernel} or newer, newer than 64-bit Raspberry Pi OS's \
+             oldest kernel ({}): link against an older glibc",
+            KernelVersion::PI_OS_64
         ));
     }
-    Ok(GlibcVerdict {
-        max,
-        bullseye: max <= GlibcVersion::BULLSEYE,
-    })
+    Ok(kernel)
 }
 
 /// Checks `readelf -S -W`: the line tables are there, so allocation sites and panics can
@@ -117,6 +102,28 @@ pub fn check_line_tables(readelf_s: &str) -> Result<()> {
         Err(fail!(
             "the binary has no .debug_line section: file:line would be lost; \
              the profile must keep debug = \"line-tables-only\" and strip = \"none\""
+        ))
+    }
+}
+
+/// Checks `readelf -s -W` (the symbol table, which the Pi build keeps): no [`NSS_FUNCTIONS`]
+/// is linked in. The linker warns about them when linking glibc statically, but rustc does not
+/// show linker warnings, so this check is what catches a dependency that starts calling one.
+pub fn check_no_nss(readelf_syms: &str) -> Result<()> {
+    let mut found: Vec<&str> = elf::parse_defined_symbols(readelf_syms)
+        .into_iter()
+        .filter(|name| NSS_FUNCTIONS.contains(name))
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(fail!(
+            "the static binary links glibc's name lookups {}: glibc serves them by loading the \
+             Pi's NSS modules at run time, which a static binary cannot do reliably; find the \
+             caller (a host name, user or group lookup) and avoid it",
+            found.join(", ")
         ))
     }
 }
@@ -249,18 +256,57 @@ PID: 4638
     }
 
     #[test]
-    fn only_glibc_libraries_are_allowed() {
-        let ok = include_str!("../tests/fixtures/readelf/memmon-aarch64.d.txt");
-        assert!(check_needed(ok).is_ok());
-        let bad = include_str!("../tests/fixtures/readelf/openssl-x86_64.d.txt");
-        let err = check_needed(bad).unwrap_err().0;
-        assert!(err.contains("libssl.so.3, libcrypto.so.3"), "{err}");
-        let fontconfig =
-            " 0x0000000000000001 (NEEDED)             Shared library: [libfontconfig.so.1]\n";
-        assert!(check_needed(fontconfig)
+    fn only_a_static_binary_passes() {
+        let l = include_str!("../tests/fixtures/readelf/memmon-aarch64.l.txt");
+        let d = include_str!("../tests/fixtures/readelf/memmon-aarch64.d.txt");
+        check_static(&format!("{l}{d}")).unwrap();
+        let dynamic = include_str!("../tests/fixtures/readelf/memmon-aarch64-dynamic.d.txt");
+        let err = check_static(dynamic).unwrap_err().0;
+        assert!(err.contains("libgcc_s.so.1, libm.so.6, libc.so.6"), "{err}");
+        let interp = "      [Requesting program interpreter: /lib/ld-linux-aarch64.so.1]\n";
+        let err = check_static(interp).unwrap_err().0;
+        assert!(err.contains("/lib/ld-linux-aarch64.so.1"), "{err}");
+        let openssl = include_str!("../tests/fixtures/readelf/openssl-x86_64.d.txt");
+        assert!(check_static(openssl)
             .unwrap_err()
             .0
-            .contains("libfontconfig.so.1"));
+            .contains("libssl.so.3, libcrypto.so.3"));
+    }
+
+    #[test]
+    fn the_kernel_floor_is_one_every_pi_os_has() {
+        let n = include_str!("../tests/fixtures/readelf/memmon-aarch64.n.txt");
+        assert_eq!(check_kernel(n).unwrap(), KernelVersion(3, 7, 0));
+        let newer = "  GNU                  0x00000010\tNT_GNU_ABI_TAG (ABI version tag)\n    OS: Linux, ABI: 6.8.0\n";
+        assert!(check_kernel(newer).unwrap_err().0.contains("Linux 6.8.0"));
+        assert!(check_kernel("").is_err());
+    }
+
+    #[test]
+    fn line_tables_must_be_there() {
+        let s = include_str!("../tests/fixtures/readelf/memmon-aarch64.S.txt");
+        check_line_tables(s).unwrap();
+        let no_lines = "  [ 1] .text PROGBITS 0000000000000000 001000 000010 00 AX 0 0 4\n";
+        assert!(check_line_tables(no_lines)
+            .unwrap_err()
+            .0
+            .contains("no .debug_line"));
+    }
+
+    #[test]
+    fn no_name_lookup_may_be_linked() {
+        let syms = include_str!("../tests/fixtures/readelf/memmon-aarch64.s.txt");
+        check_no_nss(syms).unwrap();
+        let with = format!(
+            "{syms} 18082: 00000000005e8600   912 FUNC    GLOBAL DEFAULT    7 getaddrinfo\n\
+             \x20 18083: 00000000005e8990   120 FUNC    WEAK   DEFAULT    7 getpwuid_r@@GLIBC_2.17\n"
+        );
+        let err = check_no_nss(&with).unwrap_err().0;
+        assert!(err.contains("lookups getaddrinfo, getpwuid_r:"), "{err}");
+        // Only a reference, not linked in: fine.
+        let undefined =
+            format!("{syms} 18084: 0000000000000000     0 NOTYPE  WEAK   DEFAULT  UND getpwnam\n");
+        check_no_nss(&undefined).unwrap();
     }
 
     #[test]
@@ -269,27 +315,6 @@ PID: 4638
         assert_eq!(check_header(ok).unwrap().machine, "AArch64");
         let x86 = include_str!("../tests/fixtures/readelf/openssl-x86_64.h.txt");
         assert!(check_header(x86).unwrap_err().0.contains("X86-64"));
-    }
-
-    #[test]
-    fn glibc_verdict_names_bookworm_and_bullseye() {
-        let v = check_glibc(include_str!(
-            "../tests/fixtures/readelf/memmon-aarch64.V.txt"
-        ))
-        .unwrap();
-        assert!(v.max <= GlibcVersion::BOOKWORM);
-        let x86 = check_glibc(include_str!(
-            "../tests/fixtures/readelf/openssl-x86_64.V.txt"
-        ))
-        .unwrap();
-        assert_eq!(x86.max, GlibcVersion(2, 34, 0));
-        assert!(!x86.bullseye);
-        assert_eq!(
-            x86.describe(),
-            "needs glibc >= 2.34 (Bookworm has 2.36); Bullseye (2.31) cannot run it: Bookworm or newer only"
-        );
-        let too_new = "Version needs section '.gnu.version_r' contains 1 entry:\n  0x0000: Version: 1  File: libc.so.6  Cnt: 1\n  0x0010:   Name: GLIBC_2.38  Flags: none  Version: 2\n";
-        assert!(check_glibc(too_new).unwrap_err().0.contains("GLIBC_2.38"));
     }
 
     #[test]

@@ -43,13 +43,14 @@ fn dry_run_prints_build_verify_package_and_remote_commands() {
         "cd ",
         "== verify",
         "readelf -h ",
-        "readelf -d ",
-        "readelf -V ",
+        "readelf -l -d ",
+        "readelf -n ",
         "readelf -S -W ",
-        "qemu-aarch64-static -L / ",
+        "readelf -s -W ",
+        "qemu-aarch64-static /",
         "rm -rf ",
         "mkdir -p ",
-        "qemu-aarch64-static -L / ",
+        "qemu-aarch64-static /",
         "# check: ",
         "== package memmon-",
     ];
@@ -60,12 +61,17 @@ fn dry_run_prints_build_verify_package_and_remote_commands() {
         );
     }
     assert!(lines[2].contains("RUSTC=/usr/bin/rustc "), "{}", lines[2]);
+    assert!(
+        lines[2].contains("target-feature=+crt-static"),
+        "{}",
+        lines[2]
+    );
     assert!(lines[2].contains(
         "cargo build --release --target aarch64-unknown-linux-gnu -p memmon-cli --bin memmon"
     ));
     assert!(
-        lines[11].ends_with("test --duration 3 --interval 0.5 --log ")
-            || lines[11].contains(" test --duration 3 --interval 0.5 --log ")
+        lines[12].ends_with("test --duration 3 --interval 0.5 --log ")
+            || lines[12].contains(" test --duration 3 --interval 0.5 --log ")
     );
     assert!(text.contains(&format!("-czf {out}/memmon-")), "{text}");
     assert!(

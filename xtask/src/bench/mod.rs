@@ -90,12 +90,23 @@ impl Plan {
 }
 
 /// Where the release binaries land: `$CARGO_TARGET_DIR` when set (as cargo itself does), else
-/// the workspace's `target/`.
-fn release_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir).join("release"),
-        None => root.join("target").join("release"),
-    }
+/// the workspace's `target/`; under the triple, since [`build`] names it with `--target`.
+fn release_dir(root: &Path, triple: &str) -> PathBuf {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    };
+    target.join(triple).join("release")
+}
+
+/// The host's target triple, as the rustc cargo runs (`$RUSTC`, else `rustc`) prints it.
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let out = Cmd::new(rustc).arg("-vV").capture()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|t| t.trim().to_string())
+        .ok_or_else(|| fail!("`rustc -vV` printed no `host: ` line"))
 }
 
 /// A directory for the bench's logs, removed when the bench ends.
@@ -130,8 +141,9 @@ pub fn main(args: &[String]) -> Result<()> {
     }
     let plan = Plan::new(quick);
     let root = project_root();
-    build(&root)?;
-    let bin = release_dir(&root);
+    let triple = host_triple()?;
+    build(&root, &triple)?;
+    let bin = release_dir(&root, &triple);
     let dir = TempDir::new()?;
     let started = Instant::now();
 
@@ -168,8 +180,32 @@ pub fn main(args: &[String]) -> Result<()> {
     }
 }
 
-/// Builds `memmon` and the helpers with the cargo that runs xtask.
-fn build(root: &Path) -> Result<()> {
+/// The flags that link glibc statically, as in the Pi build. `relocation-model=static` makes
+/// the result a non-PIE executable as the Pi's is (rustc links aarch64 `crt-static` that way;
+/// on x86_64 it would otherwise make a static PIE, which relocates its pointers at start-up
+/// and so dirties pages the Pi's binary never does).
+const STATIC_GLIBC: &str = "-C target-feature=+crt-static -C relocation-model=static";
+
+/// Builds `memmon` and the helpers with the cargo that runs xtask, linked as the Pi build links
+/// memmon: glibc statically (`+crt-static`, see `pi_deploy::RUSTFLAGS`), so `run-rss-kib`
+/// measures what the Pi runs, and the bare loop links the same way. With an explicit
+/// `--target` (the host's own triple) cargo gives `RUSTFLAGS` to these binaries only, not to
+/// the build scripts and proc macros it builds for the host, which `crt-static` breaks; flags
+/// already in `RUSTFLAGS` are kept.
+fn build(root: &Path, triple: &str) -> Result<()> {
+    if std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_some_and(|v| !v.is_empty()) {
+        // It would take precedence over RUSTFLAGS and so drop the static linking.
+        return Err(fail!(
+            "bench: unset CARGO_ENCODED_RUSTFLAGS (use RUSTFLAGS): it would replace the Pi's \
+             static linking (-C target-feature=+crt-static) and the figures would be of another build"
+        ));
+    }
+    let rustflags = match std::env::var("RUSTFLAGS") {
+        Ok(user) if !user.trim().is_empty() => format!("{user} {STATIC_GLIBC}"),
+        _ => STATIC_GLIBC.to_string(),
+    };
+    // Static glibc is for glibc targets; any other host builds as it would anyway.
+    let static_glibc = triple.ends_with("-linux-gnu");
     let builds: [&[&str]; 3] = [
         &["-p", "memmon-cli", "--bin", "memmon"],
         &[
@@ -183,10 +219,13 @@ fn build(root: &Path) -> Result<()> {
         &["-p", "xtask", "--example", "run_limit"],
     ];
     for args in builds {
-        let c = Cmd::new(cargo())
-            .args(["build", "--release"])
+        let mut c = Cmd::new(cargo())
+            .args(["build", "--release", "--target", triple])
             .args(args.iter().copied())
             .cwd(root);
+        if static_glibc {
+            c = c.env("RUSTFLAGS", rustflags.clone());
+        }
         eprintln!("bench: {c}");
         c.run()?;
     }
