@@ -1,5 +1,6 @@
 //! `cargo xtask pi-deploy`: build `memmon` for the Raspberry Pi (aarch64, statically linked
-//! with Debian 12's glibc), check the binary, pack it with its systemd files, and optionally install it on a Pi.
+//! with Debian 12's glibc), check the binary, pack it with its systemd files, and optionally
+//! install it on a Pi.
 //!
 //! The work is a list of [`Step`]s built up front by [`plan`]: `--dry-run` prints that list,
 //! a real run prints each step and then does it, so both show the same commands.
@@ -67,11 +68,11 @@ pub const PROFILE: &[(&str, &str)] = &[
 ///   third of the size.
 /// - `+crt-static`: glibc linked in statically. For aarch64 rustc links that as a non-PIE
 ///   executable: its code sits at a fixed address (stack, heap and mappings are still
-///   randomised) and the kernel maps it with nothing to relocate at start.
-///   The dynamic build mapped ld.so, libc, libm and libgcc_s, about half of memmon's peak RSS
-///   while it watches (3.8 MiB on x86_64), and needed glibc 2.34 or newer; static, it holds
-///   only the glibc code it calls and needs no glibc on the Pi at all, only Linux 3.7 or newer
-///   (BENCHMARKS.md, "Static linking"). memmon uses none of the functions static glibc cannot
+///   randomised) and the kernel maps it with nothing to relocate at start. The dynamic build
+///   mapped ld.so, libc, libm and libgcc_s, about half of memmon's peak RSS while it watches
+///   (3.8 MiB on x86_64), and needed glibc 2.34 or newer; static, it holds only the glibc code
+///   it calls and needs no glibc on the Pi at all, only Linux 3.7 or newer (BENCHMARKS.md,
+///   "Static linking and hot code"). memmon uses none of the functions static glibc cannot
 ///   serve alone (name lookups through NSS): `verify::check_no_nss` makes sure.
 pub const RUSTFLAGS: &str =
     "-C link-arg=-Wl,--compress-debug-sections=zlib -C target-feature=+crt-static";
@@ -546,7 +547,8 @@ pub fn main(args: &[String]) -> Result<()> {
     );
     if let Some(kernel) = found.kernel {
         println!(
-            "needs:   no shared library (glibc linked in); Linux >= {kernel} (64-bit Pi OS has {} or newer)",
+            "needs:   no shared library (glibc linked in); Linux >= {kernel} \
+             (64-bit Pi OS has {} or newer)",
             KernelVersion::PI_OS_64
         );
     }

@@ -62,7 +62,7 @@ pub const BUILD: &[Prereq] = &[
         // memmon links glibc statically (pi_deploy::RUSTFLAGS): Debian 12's glibc 2.36 for
         // aarch64, as an archive. gcc-aarch64-linux-gnu only recommends this package, and
         // `apt-get install --no-install-recommends` or apt's settings can leave it out.
-        what: "the static glibc for aarch64 (/usr/aarch64-linux-gnu/lib/libc.a), linked into memmon",
+        what: "the static glibc for aarch64 (usr/aarch64-linux-gnu/lib/libc.a), linked in",
         probe: Probe::File("usr/aarch64-linux-gnu/lib/libc.a"),
         package: "libc6-dev-arm64-cross",
     },

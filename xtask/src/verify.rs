@@ -56,7 +56,7 @@ pub fn check_header(readelf_h: &str) -> Result<elf::ElfHeader> {
 ///
 /// Why static: a dynamically linked memmon mapped ld.so, libc, libm and libgcc_s, about
 /// 1.9 MiB of its 3.8 MiB peak RSS, and needed glibc 2.34 or newer. Linked statically it
-/// carries only the parts of glibc it calls (see BENCHMARKS.md, "Static linking").
+/// carries only the parts of glibc it calls (BENCHMARKS.md, "Static linking and hot code").
 pub fn check_static(readelf_l_d: &str) -> Result<()> {
     if let Some(interp) = elf::parse_interpreter(readelf_l_d) {
         return Err(fail!(
