@@ -23,11 +23,13 @@ with an executed instruction, and writes one input-section pattern per function:
 A function the list misses stays in `.text` and costs a page when it runs; a stale pattern
 matches nothing. Rerun after changes to what `run` executes:
 
-    cargo build --release --target x86_64-unknown-linux-gnu -p memmon-cli --bin memmon  # with
-        RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static'
+    cargo xtask bench --quick   # builds memmon as the Pi's: static, non-PIE, --target
     python3 scripts/hot-text.py target/x86_64-unknown-linux-gnu/release/memmon
+    cargo xtask bench --quick   # run-rss-kib should drop or stay
 
-Needs valgrind, nm, and glibc's static archives (libc6-dev).
+Needs valgrind, nm, and the static archives of Debian 12 (libc6-dev, gcc-12; for the Pi's
+members also libc6-dev-arm64-cross), at the paths in ARCHIVES. The profile's names do not
+depend on the layout, so profiling a build made with the previous hot-text.ld is fine.
 """
 
 import bisect
