@@ -23,7 +23,7 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// A watcher under test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Watcher {
-    /// `target/release/memmon run --pid PID --interval 0.01 --log LOG`.
+    /// `target/<triple>/release/memmon run --pid PID --interval 0.01 --log LOG`.
     Memmon(PathBuf),
     /// xtask's `run_limit` example: `run_limit PID 0.01 LOG`.
     Limit(PathBuf),
