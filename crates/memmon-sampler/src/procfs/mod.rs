@@ -5,7 +5,7 @@ mod tree;
 
 use crate::error::{io_error, not_utf8, parse_error};
 use memmon_core::{Reading, SampleError, Sampler};
-use parse::{parse_meminfo, parse_statm, parse_status, Statm};
+use parse::{parse_meminfo_bytes, parse_statm, parse_status, Statm};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -87,11 +87,27 @@ impl KeptFile {
 
     /// The file's current content. Reuses the buffer, so a steady-state sample allocates nothing.
     fn read(&mut self, pid: Option<u32>) -> Result<&str, SampleError> {
-        let len = match read_from_start(&self.file, &mut self.buf, self.ends) {
-            Ok(len) => len,
-            Err(e) => return Err(io_error(&e, &self.path, pid)),
-        };
-        std::str::from_utf8(&self.buf[..len]).map_err(|_| not_utf8(&self.path))
+        let path = &self.path;
+        let bytes = Self::read_into(&self.file, &mut self.buf, self.ends, path, pid)?;
+        std::str::from_utf8(bytes).map_err(|_| not_utf8(path))
+    }
+
+    /// The file's current content as bytes, for a parser that reads only part of it.
+    fn read_bytes(&mut self, pid: Option<u32>) -> Result<&[u8], SampleError> {
+        Self::read_into(&self.file, &mut self.buf, self.ends, &self.path, pid)
+    }
+
+    fn read_into<'b>(
+        file: &File,
+        buf: &'b mut Vec<u8>,
+        ends: Ends,
+        path: &Path,
+        pid: Option<u32>,
+    ) -> Result<&'b [u8], SampleError> {
+        match read_from_start(file, buf, ends) {
+            Ok(len) => Ok(&buf[..len]),
+            Err(e) => Err(io_error(&e, path, pid)),
+        }
     }
 }
 
@@ -202,8 +218,8 @@ impl ProcfsSampler {
 impl Sampler for ProcfsSampler {
     fn sample(&mut self) -> Result<Reading, SampleError> {
         let main = self.main_statm()?;
-        let text = self.meminfo.read(None)?;
-        let mem = parse_meminfo(text).map_err(|e| parse_error(e, &self.meminfo.path))?;
+        let text = self.meminfo.read_bytes(None)?;
+        let mem = parse_meminfo_bytes(text).map_err(|e| parse_error(e, &self.meminfo.path))?;
         let (mut rss, mut vms) = (main.rss, main.vms);
         if let Some(tree) = &mut self.tree {
             let sum = tree.descendants_statm(self.page_size)?;

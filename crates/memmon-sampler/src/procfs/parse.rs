@@ -78,23 +78,36 @@ pub struct Meminfo {
 
 /// Parses `/proc/meminfo` (`Key:   N kB` lines). It stops reading once both figures are found.
 pub fn parse_meminfo(text: &str) -> Result<Meminfo, ParseError> {
+    parse_meminfo_bytes(text.as_bytes())
+}
+
+/// [`parse_meminfo`] on the file's bytes as read: at every sample only the first three of its
+/// ~50 lines are needed, so the whole text is not checked for UTF-8 first (that check and
+/// splitting the lines were most of a sample's parsing). Only the keys and values it uses must
+/// be well formed; a stray byte elsewhere is no error.
+pub fn parse_meminfo_bytes(text: &[u8]) -> Result<Meminfo, ParseError> {
     let mut total = None;
     let mut available = None;
     // Fallback for kernels without MemAvailable.
     let (mut free, mut buffers, mut cached) = (None, None, None);
-    for (i, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let slot = match key {
-            "MemTotal" => &mut total,
-            "MemAvailable" => &mut available,
-            "MemFree" => &mut free,
-            "Buffers" => &mut buffers,
-            "Cached" => &mut cached,
+    let mut rest = text;
+    let mut line_no = 0;
+    while !rest.is_empty() {
+        line_no += 1;
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        // None of these keys holds a ':', so a line that starts with one and its ':' has that
+        // key before its first ':', as the line-by-line reading had it.
+        let (slot, key_len) = match line.first() {
+            Some(b'M') if line.starts_with(b"MemTotal:") => (&mut total, 9),
+            Some(b'M') if line.starts_with(b"MemAvailable:") => (&mut available, 13),
+            Some(b'M') if line.starts_with(b"MemFree:") => (&mut free, 8),
+            Some(b'B') if line.starts_with(b"Buffers:") => (&mut buffers, 8),
+            Some(b'C') if line.starts_with(b"Cached:") => (&mut cached, 7),
             _ => continue,
         };
-        *slot = Some(kib_value(value, i + 1)?);
+        *slot = Some(kib_value_bytes(&line[key_len..], line_no)?);
         if total.is_some() && available.is_some() {
             break;
         }
@@ -334,6 +347,54 @@ fn kib_value(value: &str, line: usize) -> Result<u64, ParseError> {
         .ok_or(ParseError::at(line, "kB value overflows a byte count"))
 }
 
+/// [`kib_value`] on bytes, with the same rules spelled out: the first whitespace-separated
+/// field is a `u64` as `str::parse` reads it (one optional `+`, then digits), the second, if
+/// any, is `kB`, anything after is ignored.
+fn kib_value_bytes(value: &[u8], line: usize) -> Result<u64, ParseError> {
+    let (number, rest) = ascii_field(value);
+    let n = number
+        .and_then(decimal_u64)
+        .ok_or(ParseError::at(line, "expected a number of kB"))?;
+    match ascii_field(rest).0 {
+        Some(b"kB") | None => {}
+        Some(_) => return Err(ParseError::at(line, "expected the unit kB")),
+    }
+    n.checked_mul(1024)
+        .ok_or(ParseError::at(line, "kB value overflows a byte count"))
+}
+
+/// The first field of `text` separated by ASCII whitespace (as `split_ascii_whitespace` has
+/// it), and the text after it; `None` when there is none.
+fn ascii_field(text: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    let Some(start) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return (None, &[]);
+    };
+    let text = &text[start..];
+    let end = text
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(text.len());
+    (Some(&text[..end]), &text[end..])
+}
+
+/// `str::parse::<u64>` on bytes: an optional `+` and at least one digit, no overflow.
+fn decimal_u64(field: &[u8]) -> Option<u64> {
+    let digits = match field {
+        [b'+', rest @ ..] => rest,
+        _ => field,
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
 fn number(field: Option<&str>, line: usize, what: &'static str) -> Result<u64, ParseError> {
     field
         .and_then(|f| f.parse::<u64>().ok())
@@ -343,6 +404,97 @@ fn number(field: Option<&str>, line: usize, what: &'static str) -> Result<u64, P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// `parse_meminfo` as it was before it read bytes: the reference the byte parser must match.
+    fn parse_meminfo_str(text: &str) -> Result<Meminfo, ParseError> {
+        let mut total = None;
+        let mut available = None;
+        let (mut free, mut buffers, mut cached) = (None, None, None);
+        for (i, line) in text.lines().enumerate() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let slot = match key {
+                "MemTotal" => &mut total,
+                "MemAvailable" => &mut available,
+                "MemFree" => &mut free,
+                "Buffers" => &mut buffers,
+                "Cached" => &mut cached,
+                _ => continue,
+            };
+            *slot = Some(kib_value(value, i + 1)?);
+            if total.is_some() && available.is_some() {
+                break;
+            }
+        }
+        let total = total.ok_or(ParseError::whole("MemTotal is missing"))?;
+        let available = match (available, free, buffers, cached) {
+            (Some(a), ..) => a,
+            (None, Some(f), Some(b), Some(c)) => f.saturating_add(b).saturating_add(c),
+            _ => return Err(ParseError::whole("MemAvailable is missing")),
+        };
+        Ok(Meminfo { total, available })
+    }
+
+    fn value_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ \t\r\x0c]{0,4}[+-]{0,2}[0-9]{0,22}[ \t\r\x0c]{0,3}(kB|kb|B|k)?[ \t\r]{0,2}[ -~]{0,6}",
+            any::<String>(),
+        ]
+    }
+
+    fn meminfo_text() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("MemTotal"),
+            Just("MemAvailable"),
+            Just("MemFree"),
+            Just("Buffers"),
+            Just("Cached"),
+            Just("SwapCached"),
+            Just("memtotal"),
+            Just(" MemTotal"),
+        ];
+        let line = prop_oneof![
+            (key, value_text()).prop_map(|(k, v)| format!("{k}:{v}")),
+            "[ -~]{0,30}",
+        ];
+        (
+            prop::collection::vec(line, 0..8),
+            "(\n|\r\n)",
+            any::<bool>(),
+        )
+            .prop_map(|(lines, end, last)| {
+                let mut text = lines.join(&end);
+                if last {
+                    text.push_str(&end);
+                }
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        #[test]
+        fn kib_value_bytes_reads_as_kib_value(value in value_text(), line in 1usize..60) {
+            prop_assert_eq!(kib_value_bytes(value.as_bytes(), line), kib_value(&value, line));
+        }
+
+        #[test]
+        fn decimal_u64_reads_as_str_parse(field in prop_oneof![
+            "[+-]{0,2}[0-9]{0,22}",
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<String>(),
+        ]) {
+            prop_assert_eq!(decimal_u64(field.as_bytes()), field.parse::<u64>().ok());
+        }
+
+        #[test]
+        fn meminfo_bytes_reads_as_the_str_parser(text in meminfo_text()) {
+            prop_assert_eq!(parse_meminfo_bytes(text.as_bytes()), parse_meminfo_str(&text));
+        }
+    }
 
     #[test]
     fn statm_in_pages_becomes_bytes() {
