@@ -117,11 +117,10 @@ impl LogSink {
         if let Some(f) = &self.failing {
             if f.lost > 0 {
                 let line = format.lost_samples(f.lost, &f.reason);
-                // Writing into a Vec cannot fail.
-                let _ = memmon_format::write_records(&mut self.buf, std::slice::from_ref(&line));
+                memmon_format::append_records(&mut self.buf, std::slice::from_ref(&line));
             }
         }
-        let _ = memmon_format::write_records(&mut self.buf, records);
+        memmon_format::append_records(&mut self.buf, records);
         let result = self.file.write_all(&self.buf).and_then(|()| {
             if self.options.sync && self.regular {
                 self.file.sync_data()

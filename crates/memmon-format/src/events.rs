@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use memmon_core::{
     Detail, FailedEvent, IntervalSpec, SampleEvent, Site, Summary, WarningEvent, MIB,
 };
+use std::cell::Cell;
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::SystemTime;
@@ -21,6 +22,10 @@ pub const TOP_SITES: usize = 10;
 #[derive(Debug, Clone)]
 pub struct LogFormat {
     tz: TimeZone,
+    /// The last time printed: its whole seconds since the epoch and its local civil time. At a
+    /// fast interval most samples fall in the second before them, and the zone lookup and civil
+    /// conversion were a tenth of a sample's formatting.
+    last: Cell<Option<(u64, DateTime)>>,
 }
 
 /// The system's zone. With `TZ` unset and `/etc/localtime` a link into a zoneinfo tree (as on
@@ -62,7 +67,10 @@ impl LogFormat {
 
     /// Times in the given zone (tests pin one).
     pub fn with_zone(tz: TimeZone) -> LogFormat {
-        LogFormat { tz }
+        LogFormat {
+            tz,
+            last: Cell::new(None),
+        }
     }
 
     /// The zone times are printed in.
@@ -73,6 +81,25 @@ impl LogFormat {
     /// A wall-clock time as the log prints it: local civil time, sub-seconds dropped (as
     /// Python's `strftime` does). Times outside jiff's range (years ±9999) are clamped.
     pub fn local_time(&self, at: SystemTime) -> DateTime {
+        // Sub-seconds are dropped and zone offsets are whole seconds, so a time after the epoch
+        // prints as the one before it whenever their whole seconds agree.
+        let secs = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs());
+        if let (Some(secs), Some((last_secs, last))) = (secs, self.last.get()) {
+            if secs == last_secs {
+                return last;
+            }
+        }
+        let dt = self.convert(at);
+        if let Some(secs) = secs {
+            self.last.set(Some((secs, dt)));
+        }
+        dt
+    }
+
+    fn convert(&self, at: SystemTime) -> DateTime {
         let ts = Timestamp::try_from(at).unwrap_or(if at < SystemTime::UNIX_EPOCH {
             Timestamp::MIN
         } else {
@@ -261,26 +288,51 @@ fn site(site: &Site) -> Record {
 /// Writes one record and its `\n` in a single `write_all`, so an unbuffered append-mode file
 /// never holds half a line from memmon.
 pub fn write_record(w: &mut impl Write, record: &Record) -> io::Result<()> {
-    let mut line = record.to_string();
-    line.push('\n');
-    w.write_all(line.as_bytes())
+    write_records(w, std::slice::from_ref(record))
 }
 
 /// Writes records, each followed by `\n`, in a single `write_all` (a header, a detail block or a
 /// footer lands whole or, on error, as far as the writer got).
 pub fn write_records(w: &mut impl Write, records: &[Record]) -> io::Result<()> {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(records.len() * 120);
+    let mut text = Vec::new();
+    append_records(&mut text, records);
+    w.write_all(&text)
+}
+
+/// Appends records, each followed by `\n`, to `buf`: for a caller that keeps one buffer for
+/// all its writes (the log, at every sample) and so allocates nothing once it is large enough.
+pub fn append_records(buf: &mut Vec<u8>, records: &[Record]) {
+    // A sample line is ~170 bytes of UTF-8: room for all at once, not a regrowth mid-line.
+    buf.reserve(records.len() * 192);
     for record in records {
-        // Writing into a String cannot fail.
-        let _ = writeln!(text, "{record}");
+        record.put(buf);
+        buf.push(b'\n');
     }
-    w.write_all(text.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    proptest! {
+        #[test]
+        fn the_kept_last_time_prints_as_a_fresh_conversion(
+            first in 0u64..8_000_000_000,
+            steps in prop::collection::vec(0u64..3_000_000_000, 1..20),
+            zone in prop_oneof![Just("UTC"), Just("Asia/Tokyo"), Just("America/New_York"), Just("Europe/London")],
+        ) {
+            let Ok(tz) = TimeZone::get(zone) else { return Ok(()) };
+            let format = LogFormat::with_zone(tz);
+            let mut at = SystemTime::UNIX_EPOCH + Duration::from_millis(first);
+            for step in steps {
+                // Nanosecond steps: many within one second, some across a second's edge.
+                at += Duration::from_nanos(step);
+                prop_assert_eq!(format.local_time(at), format.convert(at));
+            }
+        }
+    }
 
     #[test]
     fn a_link_into_zoneinfo_gives_the_zone_jiff_finds_by_name() {

@@ -9,7 +9,7 @@
 //!   [`Size`] hold the parts.
 //! - [`LogFormat`]: turns memmon-core's events ([`memmon_core::SampleEvent`],
 //!   [`memmon_core::Summary`], [`memmon_core::Detail`], …) into records, printing times in a
-//!   time zone; [`write_records`] writes them.
+//!   time zone; [`write_records`] writes them ([`append_records`] into a kept buffer).
 //! - [`parse_line`]: a line back to its record, fast and allocation-free for sample lines;
 //!   unknown lines become [`Record::Other`], never an error.
 //! - [`console`]: the console lines of the original.
@@ -38,11 +38,12 @@
 
 pub mod console;
 mod events;
+mod fixed;
 mod numbers;
 mod parse;
 mod record;
 
-pub use events::{write_record, write_records, LogFormat, TOP_SITES};
+pub use events::{append_records, write_record, write_records, LogFormat, TOP_SITES};
 pub use numbers::{python_float_repr, round_secs_half_even, Elapsed, Size, SizeUnit};
 pub use parse::parse_line;
 pub use record::{ExitKind, IntervalText, Record, SampleLine, SiteLine};

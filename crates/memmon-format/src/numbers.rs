@@ -4,6 +4,7 @@
 //! Everything else is plain `{:.2}` / `{:.1}` / `{:.0}`, which Rust and Python round alike
 //! (both round the exact binary value half to even).
 
+use crate::fixed::Cursor;
 use std::fmt;
 use std::time::Duration;
 
@@ -130,6 +131,18 @@ impl Elapsed {
     /// Whole seconds of a duration, truncated (the original prints `int(seconds)`).
     pub fn from_duration(d: Duration) -> Elapsed {
         Elapsed(d.as_secs())
+    }
+}
+
+impl Elapsed {
+    /// Writes `HH:MM:SS` without `core::fmt`'s padding machinery (the sample line's way).
+    pub(crate) fn put(&self, out: &mut Cursor<'_>) -> Option<()> {
+        let s = self.0;
+        out.uint(s / 3600, 2)?;
+        out.byte(b':')?;
+        out.two((s / 60 % 60) as u8)?;
+        out.byte(b':')?;
+        out.two((s % 60) as u8)
     }
 }
 

@@ -1,9 +1,10 @@
 //! [`Record`]: one typed log line, and the one place where lines are laid out (`Display`).
 
+use crate::fixed::{fixed_digits, Cursor, Fixed, Utf8Bytes};
 use crate::numbers::{python_float_repr, Elapsed, Size};
 use jiff::civil::DateTime;
 use memmon_core::IntervalSpec;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// The frame line of the header and footer: 80 `=` signs.
 pub(crate) const RULE: &str =
@@ -253,6 +254,26 @@ impl fmt::Display for IntervalText {
 /// `%Y-%m-%d %H:%M:%S`; sub-seconds are dropped, as Python's `strftime` does.
 pub(crate) struct Clock(pub DateTime);
 
+impl Clock {
+    /// Writes the time without `core::fmt`'s padding machinery (the sample line's way); `None`
+    /// for a year `{:04}` would print otherwise (below 0: it counts the sign in the width).
+    pub(crate) fn put(&self, out: &mut Cursor<'_>) -> Option<()> {
+        let d = self.0;
+        let year = u16::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+        out.uint(year.into(), 4)?;
+        // Every other field of a jiff civil time is within 0..=99.
+        let two = |out: &mut Cursor<'_>, sep: u8, n: i8| {
+            out.byte(sep)?;
+            out.two(n.unsigned_abs())
+        };
+        two(out, b'-', d.month())?;
+        two(out, b'-', d.day())?;
+        two(out, b' ', d.hour())?;
+        two(out, b':', d.minute())?;
+        two(out, b':', d.second())
+    }
+}
+
 impl fmt::Display for Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
@@ -289,10 +310,70 @@ impl fmt::Display for OneLine<'_> {
     }
 }
 
-impl fmt::Display for SampleLine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Room for any sample line [`SampleLine::put_fast`] writes: ~100 bytes of text, a 19-byte
+/// time, 経過 of at most 26 bytes and six numbers of at most 24.
+const SAMPLE_LINE_MAX: usize = 320;
+
+impl SampleLine {
+    /// Appends the line (without `\n`) to a byte buffer.
+    ///
+    /// This runs at every sample, and laid out with one `write!` it was over half of `memmon
+    /// run`'s own instructions at fast intervals (`core::fmt`'s float and padding paths), so the
+    /// layout is spelled out here byte by byte, into space reserved at the end of `out`. The
+    /// rare line it cannot write that way (a year before 0, a NaN or a figure of 2⁶⁴ or more)
+    /// goes through `core::fmt` instead; both write exactly the same bytes for the same line.
+    pub fn put(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + SAMPLE_LINE_MAX, 0);
+        let mut cursor = Cursor::new(&mut out[start..]);
+        match self.put_fast(&mut cursor) {
+            Some(()) => {
+                let len = cursor.len();
+                out.truncate(start + len);
+            }
+            None => {
+                out.truncate(start);
+                // Writing into a Vec cannot fail.
+                let _ = self.write_core_fmt(&mut Utf8Bytes(out));
+            }
+        }
+    }
+
+    fn put_fast(&self, out: &mut Cursor<'_>) -> Option<()> {
+        let fixed = |x, decimals| fixed_digits(x, decimals);
+        let (rss, growth, vms) = (
+            fixed(self.rss_mb, 2)?,
+            fixed(self.growth_mb, 2)?,
+            fixed(self.vms_mb, 2)?,
+        );
+        let (peak, percent, available) = (
+            fixed(self.peak_mb, 2)?,
+            fixed(self.sys_percent, 1)?,
+            fixed(self.sys_available_mb, 0)?,
+        );
+        out.byte(b'[')?;
+        Clock(self.at).put(out)?;
+        out.bytes("] 経過: ".as_bytes())?;
+        Elapsed(self.elapsed_secs).put(out)?;
+        out.bytes(b" | RSS: ")?;
+        out.fixed(rss, false)?;
+        out.bytes("MB (初期比: ".as_bytes())?;
+        out.fixed(growth, true)?;
+        out.bytes(b"MB) | VMS: ")?;
+        out.fixed(vms, false)?;
+        out.bytes("MB | ピーク: ".as_bytes())?;
+        out.fixed(peak, false)?;
+        out.bytes("MB | システム: ".as_bytes())?;
+        out.fixed(percent, false)?;
+        out.bytes(b"% (")?;
+        out.fixed(available, false)?;
+        out.bytes("MB空き)".as_bytes())
+    }
+
+    /// The same line through `core::fmt`, for the values `put_fast` leaves alone.
+    fn write_core_fmt(&self, w: &mut impl fmt::Write) -> fmt::Result {
         write!(
-            f,
+            w,
             "[{}] 経過: {} | RSS: {:.2}MB (初期比: {:+.2}MB) | VMS: {:.2}MB | ピーク: {:.2}MB | システム: {:.1}% ({:.0}MB空き)",
             Clock(self.at),
             Elapsed(self.elapsed_secs),
@@ -303,6 +384,14 @@ impl fmt::Display for SampleLine {
             self.sys_percent,
             self.sys_available_mb
         )
+    }
+}
+
+impl fmt::Display for SampleLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = Vec::with_capacity(SAMPLE_LINE_MAX);
+        self.put(&mut line);
+        f.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -333,6 +422,20 @@ impl fmt::Display for ExitKind {
     }
 }
 
+impl Record {
+    /// Appends the line (without `\n`) to a byte buffer: what `Display` writes, with the
+    /// sample line laid out directly rather than through a `Formatter`.
+    pub fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Record::Sample(line) => line.put(out),
+            // Writing into a Vec cannot fail.
+            other => {
+                let _ = write!(Utf8Bytes(out), "{other}");
+            }
+        }
+    }
+}
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -344,7 +447,11 @@ impl fmt::Display for Record {
             Record::Interval(text) => write!(f, "モニタリング間隔: {}秒", OneLine(text.text())),
             Record::Sample(line) => line.fmt(f),
             Record::Warning { growth_mb } => {
-                write!(f, "⚠️ [警告] メモリが初期値から {growth_mb:.2}MB 増加しています")
+                write!(
+                    f,
+                    "⚠️ [警告] メモリが初期値から {}MB 増加しています",
+                    Fixed::mb(*growth_mb)
+                )
             }
             Record::Tracemalloc {
                 pid,
@@ -355,7 +462,12 @@ impl fmt::Display for Record {
                 if let Some(pid) = pid {
                     write!(f, "PID {pid} ")?;
                 }
-                write!(f, "Current: {current_mb:.2}MB, Peak: {peak_mb:.2}MB")
+                write!(
+                    f,
+                    "Current: {}MB, Peak: {}MB",
+                    Fixed::mb(*current_mb),
+                    Fixed::mb(*peak_mb)
+                )
             }
             Record::Smaps {
                 anonymous_mb,
@@ -364,7 +476,9 @@ impl fmt::Display for Record {
                 fds,
             } => write!(
                 f,
-                "  [smaps] Anonymous: {anonymous_mb:.2}MB, Swap: {swap_mb:.2}MB, スレッド: {threads}, FD: {fds}"
+                "  [smaps] Anonymous: {}MB, Swap: {}MB, スレッド: {threads}, FD: {fds}",
+                Fixed::mb(*anonymous_mb),
+                Fixed::mb(*swap_mb)
             ),
             Record::NoAnswer { pid, secs } => {
                 write!(f, "  [tracemalloc] PID {pid}: 応答なし ({secs}s)")
@@ -373,10 +487,10 @@ impl fmt::Display for Record {
             Record::Site(site) => site.fmt(f),
             Record::End { at } => write!(f, "モニタリング終了: {}", Clock(*at)),
             Record::Runtime { secs } => write!(f, "実行時間: {secs}秒"),
-            Record::Initial { mb } => write!(f, "初期メモリ: {mb:.2}MB"),
-            Record::Final { mb } => write!(f, "最終メモリ: {mb:.2}MB"),
-            Record::Peak { mb } => write!(f, "ピークメモリ: {mb:.2}MB"),
-            Record::Increase { mb } => write!(f, "メモリ増加量: {mb:.2}MB"),
+            Record::Initial { mb } => write!(f, "初期メモリ: {}MB", Fixed::mb(*mb)),
+            Record::Final { mb } => write!(f, "最終メモリ: {}MB", Fixed::mb(*mb)),
+            Record::Peak { mb } => write!(f, "ピークメモリ: {}MB", Fixed::mb(*mb)),
+            Record::Increase { mb } => write!(f, "メモリ増加量: {}MB", Fixed::mb(*mb)),
             Record::ProcessExit(kind) => write!(f, "プロセス終了: {kind}"),
             Record::Oom { kills } => write!(f, "⚠️ [警告] OOMキラーが発動しました (+{kills})"),
             Record::SampleFailed { reason } => {

@@ -200,3 +200,106 @@ proptest! {
         }
     }
 }
+
+/// The sample line as it was laid out before the digits were written by hand: one `write!`
+/// with `core::fmt`'s own `{:.2}` and padding. The hand-written layout must match it byte for
+/// byte.
+fn sample_line_via_core_fmt(s: &SampleLine) -> String {
+    let d = s.at;
+    let e = s.elapsed_secs;
+    format!(
+        "[{:04}-{:02}-{:02} {:02}:{:02}:{:02}] 経過: {:02}:{:02}:{:02} | RSS: {:.2}MB (初期比: {:+.2}MB) | VMS: {:.2}MB | ピーク: {:.2}MB | システム: {:.1}% ({:.0}MB空き)",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        e / 3600,
+        e / 60 % 60,
+        e % 60,
+        s.rss_mb,
+        s.growth_mb,
+        s.vms_mb,
+        s.peak_mb,
+        s.sys_percent,
+        s.sys_available_mb
+    )
+}
+
+/// Any civil time jiff can hold, negative years included.
+fn any_datetime() -> impl Strategy<Value = DateTime> {
+    (
+        -9999i16..=9999,
+        1i8..=12,
+        1i8..=28,
+        0i8..24,
+        0i8..60,
+        0i8..60,
+    )
+        .prop_map(|(y, mo, d, h, mi, s)| jiff::civil::date(y, mo, d).at(h, mi, s, 0))
+}
+
+/// Any float, MiB figures and the ties between two printed values among them.
+fn any_figure() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        any::<u64>().prop_map(|b| b as f64 / 1_048_576.0),
+        (0u64..(1 << 40), any::<bool>()).prop_map(|(k, neg)| {
+            let x = ((2 * k + 1) << 17) as f64 / 1_048_576.0;
+            if neg {
+                -x
+            } else {
+                x
+            }
+        }),
+        -1e4f64..1e4,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    #[test]
+    fn sample_line_is_laid_out_as_core_fmt_would(
+        at in any_datetime(),
+        elapsed_secs in prop_oneof![0u64..400_000, any::<u64>()],
+        figures in proptest::array::uniform6(any_figure()),
+    ) {
+        let [rss_mb, growth_mb, vms_mb, peak_mb, sys_percent, sys_available_mb] = figures;
+        let line = SampleLine {
+            at,
+            elapsed_secs,
+            rss_mb,
+            growth_mb,
+            vms_mb,
+            peak_mb,
+            sys_percent,
+            sys_available_mb,
+        };
+        let want = sample_line_via_core_fmt(&line);
+        prop_assert_eq!(line.to_string(), want.clone());
+        let mut buf = Vec::new();
+        memmon_format::append_records(&mut buf, &[Record::Sample(line)]);
+        prop_assert_eq!(String::from_utf8(buf).unwrap(), want + "\n");
+    }
+
+    #[test]
+    fn footer_and_detail_figures_as_core_fmt_would(x in any_figure()) {
+        let cases = [
+            (Record::Initial { mb: x }, format!("初期メモリ: {x:.2}MB")),
+            (Record::Increase { mb: x }, format!("メモリ増加量: {x:.2}MB")),
+            (
+                Record::Warning { growth_mb: x },
+                format!("⚠️ [警告] メモリが初期値から {x:.2}MB 増加しています"),
+            ),
+            (
+                Record::Tracemalloc { pid: None, current_mb: x, peak_mb: -x },
+                format!("  [tracemalloc] Current: {x:.2}MB, Peak: {:.2}MB", -x),
+            ),
+        ];
+        for (record, want) in cases {
+            prop_assert_eq!(record.to_string(), want);
+        }
+    }
+}
