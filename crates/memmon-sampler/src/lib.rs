@@ -11,7 +11,7 @@
 //! - [`SmapsSource`]: the `[smaps]` detail block (mappings grouped by path, top 10 by RSS).
 //! - [`PythonDetail`]: the `[tracemalloc]` block of unmodified Python clients, through memmon's
 //!   `sitecustomize` hook installed in a private [`HookDir`].
-//! - [`oom_kills`]: the kernel's OOM-kill counter, for the OOM warning line.
+//! - [`oom_kills`], [`OomCounter`]: the kernel's OOM-kill counter, for the OOM warning line.
 //! - [`MockSampler`] and [`MockDetail`]: scripted stand-ins for tests across the workspace.
 //! - [`parse`]: the pure `/proc` parsers behind them, usable on any text.
 //! - [`alloc`]: the tracking global allocator ([`TrackingAllocator`], for a binary to install),
@@ -51,7 +51,7 @@ pub use crate::procfs::{page_size, parse, ProcfsOptions, ProcfsSampler};
 pub use crate::python::{HookDir, PythonDetail, PythonOptions};
 pub use crate::smaps::SmapsSource;
 pub use crate::sysinfo::SysinfoSampler;
-pub use crate::vmstat::oom_kills;
+pub use crate::vmstat::{oom_kills, OomCounter};
 
 use memmon_core::{SampleError, Sampler};
 

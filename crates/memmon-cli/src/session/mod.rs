@@ -65,7 +65,8 @@ pub struct Session {
     started: Instant,
     started_wall: SystemTime,
     pid: u32,
-    proc_root: Option<PathBuf>,
+    /// Reads `/proc/vmstat` (`None`: the OOM counter is not watched).
+    oom: Option<memmon_sampler::OomCounter>,
     oom_seen: Option<u64>,
     oom_checked_at: Option<Duration>,
     records: Vec<Record>,
@@ -91,10 +92,11 @@ impl Session {
     /// Starts monitoring: writes the console start lines and the header.
     pub fn start(parts: SessionParts) -> Self {
         let format = LogFormat::system();
-        let oom_seen = parts
+        let mut oom = parts
             .proc_root
             .as_deref()
-            .and_then(|root| memmon_sampler::oom_kills(root).ok());
+            .map(memmon_sampler::OomCounter::new);
+        let oom_seen = oom.as_mut().and_then(|counter| counter.read().ok());
         let mut s = Session {
             monitor: Monitor::new(parts.settings),
             format,
@@ -106,7 +108,7 @@ impl Session {
             started: Instant::now(),
             started_wall: SystemTime::now(),
             pid: parts.pid,
-            proc_root: parts.proc_root,
+            oom,
             oom_seen,
             oom_checked_at: None,
             records: Vec::with_capacity(16),
@@ -349,7 +351,7 @@ impl Session {
     /// `/proc/vmstat` is long and rebuilt by the kernel at every read: at fast intervals it
     /// would cost more than the sample itself, so it is read at most about once a second.
     fn check_oom(&mut self) {
-        let (Some(root), Some(seen)) = (self.proc_root.as_deref(), self.oom_seen) else {
+        let (Some(counter), Some(seen)) = (self.oom.as_mut(), self.oom_seen) else {
             return;
         };
         let now_elapsed = self.started.elapsed();
@@ -360,7 +362,7 @@ impl Session {
             return;
         }
         self.oom_checked_at = Some(now_elapsed);
-        if let Ok(now) = memmon_sampler::oom_kills(root) {
+        if let Ok(now) = counter.read() {
             if now > seen {
                 self.records.push(self.format.oom(now - seen));
             }

@@ -53,10 +53,10 @@ struct KeptFile {
 
 /// How [`read_from_start`] knows it has reached the end of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ends {
-    /// Only a 0-byte read is the end: files that may hand out their text in pieces. Every kept
-    /// file is a single_open one today; this stays the rule for any that is not.
-    #[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum Ends {
+    /// Only a 0-byte read is the end: files that may hand out their text in pieces. Every
+    /// kept `/proc/PID/…` file is a single_open one today; `/proc/vmstat` (see `OomCounter`)
+    /// is not.
     AtZeroRead,
     /// A read that returns fewer bytes than the buffer space offered is the whole file. For
     /// `statm` and `meminfo` only: the kernel builds them with seq_file's `single_open`, which
@@ -114,7 +114,7 @@ impl KeptFile {
 /// Reads all of `file` from offset 0 into the start of `buf` and returns how many bytes it
 /// holds; `ends` says how the end is recognised. All of `buf` is read space: a read that fills
 /// it grows it (the new part zeroed once, so later reads reuse it as it is).
-fn read_from_start(file: &File, buf: &mut Vec<u8>, ends: Ends) -> io::Result<usize> {
+pub(crate) fn read_from_start(file: &File, buf: &mut Vec<u8>, ends: Ends) -> io::Result<usize> {
     let mut filled = 0;
     loop {
         if filled == buf.len() {
