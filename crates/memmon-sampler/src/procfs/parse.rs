@@ -90,24 +90,32 @@ pub fn parse_meminfo_bytes(text: &[u8]) -> Result<Meminfo, ParseError> {
     let mut available = None;
     // Fallback for kernels without MemAvailable.
     let (mut free, mut buffers, mut cached) = (None, None, None);
+    // One pass over each line read: a wanted line is parsed up to its '\n', any other is
+    // skipped to it.
     let mut rest = text;
     let mut line_no = 0;
     while !rest.is_empty() {
         line_no += 1;
-        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let line = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
         // None of these keys holds a ':', so a line that starts with one and its ':' has that
         // key before its first ':', as the line-by-line reading had it.
-        let (slot, key_len) = match line.first() {
-            Some(b'M') if line.starts_with(b"MemTotal:") => (&mut total, 9),
-            Some(b'M') if line.starts_with(b"MemAvailable:") => (&mut available, 13),
-            Some(b'M') if line.starts_with(b"MemFree:") => (&mut free, 8),
-            Some(b'B') if line.starts_with(b"Buffers:") => (&mut buffers, 8),
-            Some(b'C') if line.starts_with(b"Cached:") => (&mut cached, 7),
-            _ => continue,
+        let (slot, key_len) = match rest.first() {
+            Some(b'M') if rest.starts_with(b"MemTotal:") => (&mut total, 9),
+            Some(b'M') if rest.starts_with(b"MemAvailable:") => (&mut available, 13),
+            Some(b'M') if rest.starts_with(b"MemFree:") => (&mut free, 8),
+            Some(b'B') if rest.starts_with(b"Buffers:") => (&mut buffers, 8),
+            Some(b'C') if rest.starts_with(b"Cached:") => (&mut cached, 7),
+            _ => {
+                let end = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+                rest = &rest[end..];
+                continue;
+            }
         };
-        *slot = Some(kib_value_bytes(&line[key_len..], line_no)?);
+        let (value, next) = kib_value_in_line(&rest[key_len..], line_no)?;
+        *slot = Some(value);
+        rest = next;
         if total.is_some() && available.is_some() {
             break;
         }
@@ -347,34 +355,44 @@ fn kib_value(value: &str, line: usize) -> Result<u64, ParseError> {
         .ok_or(ParseError::at(line, "kB value overflows a byte count"))
 }
 
-/// [`kib_value`] on bytes, with the same rules spelled out: the first whitespace-separated
-/// field is a `u64` as `str::parse` reads it (one optional `+`, then digits), the second, if
-/// any, is `kB`, anything after is ignored.
-fn kib_value_bytes(value: &[u8], line: usize) -> Result<u64, ParseError> {
-    let (number, rest) = ascii_field(value);
+/// [`kib_value`] on the bytes of a line's value, read up to the end of the line (its `\n` or
+/// the end of `text`), with the same rules spelled out: the first field separated by ASCII
+/// whitespace is a `u64` as `str::parse` reads it (one optional `+`, then digits), the second,
+/// if any, is `kB`, anything after is ignored. Returns the value and the text after the line.
+fn kib_value_in_line(text: &[u8], line: usize) -> Result<(u64, &[u8]), ParseError> {
+    let (number, rest) = field_in_line(text);
     let n = number
         .and_then(decimal_u64)
         .ok_or(ParseError::at(line, "expected a number of kB"))?;
-    match ascii_field(rest).0 {
+    let (unit, rest) = field_in_line(rest);
+    match unit {
         Some(b"kB") | None => {}
         Some(_) => return Err(ParseError::at(line, "expected the unit kB")),
     }
-    n.checked_mul(1024)
-        .ok_or(ParseError::at(line, "kB value overflows a byte count"))
+    let n = n
+        .checked_mul(1024)
+        .ok_or(ParseError::at(line, "kB value overflows a byte count"))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(rest.len(), |i| i + 1);
+    Ok((n, &rest[end..]))
 }
 
-/// The first field of `text` separated by ASCII whitespace (as `split_ascii_whitespace` has
-/// it), and the text after it; `None` when there is none.
-fn ascii_field(text: &[u8]) -> (Option<&[u8]>, &[u8]) {
-    let Some(start) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return (None, &[]);
-    };
-    let text = &text[start..];
-    let end = text
-        .iter()
-        .position(u8::is_ascii_whitespace)
-        .unwrap_or(text.len());
-    (Some(&text[..end]), &text[end..])
+/// The next field of the line at the start of `text` (separated by ASCII whitespace, as
+/// `split_ascii_whitespace` has it) and the text after it; `None`, with the text from the end
+/// of the line on, when the line has no more fields.
+fn field_in_line(text: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    let mut i = 0;
+    while i < text.len() && text[i] != b'\n' && text[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let start = i;
+    while i < text.len() && !text[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let field = (i > start).then(|| &text[start..i]);
+    (field, &text[i..])
 }
 
 /// `str::parse::<u64>` on bytes: an optional `+` and at least one digit, no overflow.
@@ -477,8 +495,22 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(5_000))]
 
         #[test]
-        fn kib_value_bytes_reads_as_kib_value(value in value_text(), line in 1usize..60) {
-            prop_assert_eq!(kib_value_bytes(value.as_bytes(), line), kib_value(&value, line));
+        fn kib_value_in_line_reads_as_kib_value(
+            value in value_text(),
+            next in "[ -~\n]{0,20}",
+            line in 1usize..60,
+        ) {
+            // The value as `lines()` would hand it over (no '\n'), then the rest of the file.
+            let value = value.split('\n').next().unwrap_or("");
+            let text = format!("{value}\n{next}");
+            let got = kib_value_in_line(text.as_bytes(), line);
+            prop_assert_eq!(got.map(|(n, _)| n), kib_value(value, line));
+            if let Ok((_, rest)) = got {
+                prop_assert_eq!(rest, next.as_bytes());
+            }
+            // The last line of a file may have no '\n'.
+            let last = kib_value_in_line(value.as_bytes(), line);
+            prop_assert_eq!(last.map(|(n, rest)| (n, rest.is_empty())), kib_value(value, line).map(|n| (n, true)));
         }
 
         #[test]
