@@ -8,7 +8,7 @@
 //!
 //! [`fixed_digits`] gives exactly what `format!("{:.N}", x)` prints (`{:+.N}` with `plus`), for
 //! every `f64` it accepts: Rust rounds the exact binary value half to even, and so does this, in
-//! integers. Values it does not accept (NaN, infinities, magnitudes of 2⁶⁴ and more) are left to
+//! integers. Values it does not accept (NaN, infinities, |x| × 10^N of 2⁶⁴ or more) are left to
 //! `core::fmt` by the callers.
 
 use std::fmt;

@@ -320,8 +320,8 @@ impl SampleLine {
     /// This runs at every sample, and laid out with one `write!` it was over half of `memmon
     /// run`'s own instructions at fast intervals (`core::fmt`'s float and padding paths), so the
     /// layout is spelled out here byte by byte, into space reserved at the end of `out`. The
-    /// rare line it cannot write that way (a year before 0, a NaN or a figure of 2⁶⁴ or more)
-    /// goes through `core::fmt` instead; both write exactly the same bytes for the same line.
+    /// rare line it cannot write that way (a year before 0, a NaN, a figure whose |x| × 10^N
+    /// reaches 2⁶⁴) goes through `core::fmt` instead; both write the same bytes for a line.
     pub fn put(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.resize(start + SAMPLE_LINE_MAX, 0);
