@@ -105,7 +105,7 @@ def executed_addresses(binary, seconds):
 
 def parse_callgrind(path, name):
     """Positions (`--dump-instr=yes`: absolute `0x…` or relative `+n`/`-n`) under `ob=` objects
-    whose file name is `name`."""
+    whose file name is `name`, or that valgrind could not name."""
     objects, current, pos, addrs = {}, None, 0, set()
     with open(path) as f:
         for line in f:
@@ -125,7 +125,9 @@ def parse_callgrind(path, name):
                 pos += int(tok[1:])
             elif tok[0] == "-":
                 pos -= int(tok[1:])
-            if current and os.path.basename(current) == name:
+            # valgrind names the object of code outside `.text` (our `.text.hot` and
+            # `.text.cold`) `???`: kept too, `functions` drops addresses not in the binary.
+            if current and (os.path.basename(current) == name or current == "???"):
                 addrs.add(pos)
     return addrs
 
