@@ -11,14 +11,16 @@ const LOG: &str = include_str!("fixtures/original-test-mode.log");
 type MakeRecord = fn(f64) -> Record;
 
 fn datetime() -> impl Strategy<Value = DateTime> {
-    (
-        1970i16..=2200,
-        1i8..=12,
-        1i8..=28,
-        0i8..24,
-        0i8..60,
-        0i8..60,
-    )
+    datetime_in(1970..=2200)
+}
+
+/// Any civil time jiff can hold, negative years included.
+fn any_datetime() -> impl Strategy<Value = DateTime> {
+    datetime_in(-9999..=9999)
+}
+
+fn datetime_in(years: std::ops::RangeInclusive<i16>) -> impl Strategy<Value = DateTime> {
+    (years, 1i8..=12, 1i8..=28, 0i8..24, 0i8..60, 0i8..60)
         .prop_map(|(y, mo, d, h, mi, s)| jiff::civil::date(y, mo, d).at(h, mi, s, 0))
 }
 
@@ -225,19 +227,6 @@ fn sample_line_via_core_fmt(s: &SampleLine) -> String {
         s.sys_percent,
         s.sys_available_mb
     )
-}
-
-/// Any civil time jiff can hold, negative years included.
-fn any_datetime() -> impl Strategy<Value = DateTime> {
-    (
-        -9999i16..=9999,
-        1i8..=12,
-        1i8..=28,
-        0i8..24,
-        0i8..60,
-        0i8..60,
-    )
-        .prop_map(|(y, mo, d, h, mi, s)| jiff::civil::date(y, mo, d).at(h, mi, s, 0))
 }
 
 /// Any float, MiB figures and the ties between two printed values among them.

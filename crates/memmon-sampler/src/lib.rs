@@ -43,6 +43,8 @@ mod procfs;
 pub mod python;
 mod smaps;
 mod sysinfo;
+#[cfg(test)]
+mod test_text;
 mod vmstat;
 
 pub use crate::alloc::{AllocDetail, Monitor, MonitorConfig, TrackingAllocator};

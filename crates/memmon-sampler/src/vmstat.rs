@@ -91,18 +91,7 @@ mod tests {
             "[ -~]{0,30}oom_kill[ -~]{0,10}",
             "[ -~]{0,40}",
         ];
-        (
-            prop::collection::vec(line, 0..40),
-            "(\n|\r\n)",
-            any::<bool>(),
-        )
-            .prop_map(|(lines, end, last)| {
-                let mut text = lines.join(&end);
-                if last {
-                    text.push_str(&end);
-                }
-                text
-            })
+        crate::test_text::lines_text(line, 40)
     }
 
     proptest! {

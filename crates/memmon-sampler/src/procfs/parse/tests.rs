@@ -56,18 +56,7 @@ fn meminfo_text() -> impl Strategy<Value = String> {
         (key, value_text()).prop_map(|(k, v)| format!("{k}:{v}")),
         "[ -~]{0,30}",
     ];
-    (
-        prop::collection::vec(line, 0..8),
-        "(\n|\r\n)",
-        any::<bool>(),
-    )
-        .prop_map(|(lines, end, last)| {
-            let mut text = lines.join(&end);
-            if last {
-                text.push_str(&end);
-            }
-            text
-        })
+    crate::test_text::lines_text(line, 8)
 }
 
 proptest! {
