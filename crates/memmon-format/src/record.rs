@@ -340,17 +340,13 @@ impl SampleLine {
     }
 
     fn put_fast(&self, out: &mut Cursor<'_>) -> Option<()> {
-        let fixed = |x, decimals| fixed_digits(x, decimals);
-        let (rss, growth, vms) = (
-            fixed(self.rss_mb, 2)?,
-            fixed(self.growth_mb, 2)?,
-            fixed(self.vms_mb, 2)?,
-        );
-        let (peak, percent, available) = (
-            fixed(self.peak_mb, 2)?,
-            fixed(self.sys_percent, 1)?,
-            fixed(self.sys_available_mb, 0)?,
-        );
+        // All six first: a figure left to core::fmt sends the whole line there, unwritten.
+        let rss = fixed_digits(self.rss_mb, 2)?;
+        let growth = fixed_digits(self.growth_mb, 2)?;
+        let vms = fixed_digits(self.vms_mb, 2)?;
+        let peak = fixed_digits(self.peak_mb, 2)?;
+        let percent = fixed_digits(self.sys_percent, 1)?;
+        let available = fixed_digits(self.sys_available_mb, 0)?;
         out.byte(b'[')?;
         Clock(self.at).put(out)?;
         out.bytes("] 経過: ".as_bytes())?;
