@@ -30,7 +30,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== a textfile from the real binary"
 cargo build -q -p memmon-cli
-cargo run -q -p memmon-cli -- run --interval 0.2 --log "$tmp/memory_usage.log" \
+cargo run -q -p memmon-cli -- run --startup-delay 0 --interval 0.2 --log "$tmp/memory_usage.log" \
   --name ci-reader --prom-textfile "$tmp/memmon.prom" -- sleep 1.5
 test -s "$tmp/memmon.prom" || { echo "no textfile written" >&2; exit 1; }
 cat "$tmp/memmon.prom"

@@ -6,6 +6,7 @@ mod metrics;
 mod proc_fixture;
 mod python_hook;
 mod reliability;
+mod startup;
 mod util;
 
 use memmon_format::{ExitKind, Record};
@@ -31,6 +32,8 @@ fn run_logs_growth_warning_detail_exit_and_footer() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.2",
             "--detail",
@@ -133,6 +136,8 @@ fn exit_code_of_the_command_passes_through() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.1",
             "--log",
@@ -150,6 +155,8 @@ fn exit_code_of_the_command_passes_through() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.1",
             "--log",
@@ -175,6 +182,8 @@ fn sigterm_reaches_the_command_and_the_footer_is_written() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.1",
             "--log",
@@ -216,7 +225,15 @@ fn children_counts_the_grandchild() {
     let inner = format!("python3 -c \"{}\"; true", py_alloc(0.5, 80, 1.5));
     let run = |flag: Option<&str>, log: &str| {
         let mut c = d.memmon();
-        c.args(["run", "--interval", "0.2", "--log", log]);
+        c.args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.2",
+            "--log",
+            log,
+        ]);
         if let Some(f) = flag {
             c.arg(f);
         }
@@ -241,7 +258,15 @@ fn a_second_run_appends_and_the_first_stays_a_prefix() {
     let go = |extra: &[&str]| {
         let st = d
             .memmon()
-            .args(["run", "--interval", "0.1", "--log", "m.log"])
+            .args([
+                "run",
+                "--startup-delay",
+                "0",
+                "--interval",
+                "0.1",
+                "--log",
+                "m.log",
+            ])
             .args(extra)
             .args(["--", "sleep", "0.3"])
             .stderr(Stdio::null())
@@ -297,7 +322,15 @@ fn pid_that_does_not_exist_is_a_clear_error() {
     let d = Dir::new("no-pid");
     let out = d
         .memmon()
-        .args(["run", "--pid", "999999999", "--log", "m.log"])
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--pid",
+            "999999999",
+            "--log",
+            "m.log",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -315,7 +348,17 @@ fn pid_mode_stops_when_the_process_exits() {
     let pid = target.id().to_string();
     let mut memmon = d
         .memmon()
-        .args(["run", "--pid", &pid, "--interval", "0.2", "--log", "m.log"])
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--pid",
+            &pid,
+            "--interval",
+            "0.2",
+            "--log",
+            "m.log",
+        ])
         .stderr(Stdio::null())
         .spawn()
         .map(Running)
@@ -337,7 +380,7 @@ fn disabled_config_runs_the_command_unmonitored() {
     );
     let out = d
         .memmon()
-        .args(["run", "--", "sh", "-c", "exit 4"])
+        .args(["run", "--startup-delay", "0", "--", "sh", "-c", "exit 4"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));

@@ -53,6 +53,8 @@ fn fixture_numbers_give_exact_lines_warning_and_oom() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--pid",
             PID,
             "--interval",

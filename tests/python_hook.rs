@@ -27,7 +27,16 @@ for _ in range(80):
 fn run(d: &Dir, extra: &[&str], command: &[&str]) -> String {
     let child = d
         .memmon()
-        .args(["run", "--interval", "0.2", "--detail", "--log", "m.log"])
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.2",
+            "--detail",
+            "--log",
+            "m.log",
+        ])
         .args(extra)
         .arg("--")
         .args(command)

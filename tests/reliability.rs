@@ -43,6 +43,8 @@ fn own_memory_is_flat_over_20000_samples_at_1ms_with_detail() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.001",
             "--detail",
@@ -77,7 +79,16 @@ fn a_full_device_never_stops_monitoring_or_the_command() {
     let d = Dir::new("dev-full");
     let out = d
         .memmon()
-        .args(["run", "--interval", "0.05", "--log", "/dev/full", "--"])
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.05",
+            "--log",
+            "/dev/full",
+            "--",
+        ])
         .args(["sh", "-c", "sleep 1; exit 5"])
         .output()
         .unwrap();
@@ -99,6 +110,8 @@ fn a_log_moved_away_deleted_or_truncated_is_reopened_with_a_continuation_header(
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.05",
             "--log",
@@ -165,6 +178,8 @@ fn a_second_sigint_kills_the_command_and_exits_130_with_a_footer() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.05",
             "--log",
@@ -207,7 +222,14 @@ fn signals_at_any_moment_leave_complete_lines_and_a_footer() {
         let log = format!("m{round}.log");
         let mut memmon = d
             .memmon()
-            .args(["run", "--interval", "0.002", "--detail"])
+            .args([
+                "run",
+                "--startup-delay",
+                "0",
+                "--interval",
+                "0.002",
+                "--detail",
+            ])
             .args(["--log", &log, "--", "sleep", "600"])
             .stderr(Stdio::null())
             .spawn()
@@ -268,7 +290,15 @@ fn bad_configs_exit_2_naming_the_file_and_key() {
         d.write(file, text);
         let out = d
             .memmon()
-            .args(["run", "--config", file, "--", "true"])
+            .args([
+                "run",
+                "--startup-delay",
+                "0",
+                "--config",
+                file,
+                "--",
+                "true",
+            ])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -325,6 +355,8 @@ fn the_log_respects_the_umask_and_never_follows_a_planted_symlink() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.1",
             "--log",
@@ -344,6 +376,8 @@ fn the_log_respects_the_umask_and_never_follows_a_planted_symlink() {
         .memmon()
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.1",
             "--log",
@@ -383,6 +417,8 @@ fn another_users_process_gives_a_permission_message_not_a_panic() {
         .gid(65534)
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--pid",
             &target.id().to_string(),
             "--interval",
@@ -435,6 +471,8 @@ fn a_wall_clock_jump_moves_timestamps_only() {
         .env("TZ", "UTC")
         .args([
             "run",
+            "--startup-delay",
+            "0",
             "--interval",
             "0.25",
             "--log",

@@ -61,6 +61,14 @@ pub struct RunArgs {
     /// Seconds between samples, integer or decimal [config: interval, default 300]
     #[arg(long, value_name = "SECS", value_parser = parse_interval)]
     pub interval: Option<IntervalSpec>,
+    /// Seconds between the command's start and the first sample, the baseline of 初期比 [config: startup_delay; default 60 for a COMMAND, 0 with --pid].
+    ///
+    /// A launcher's waits (start_pi.sh waits up to 30 s for the card reader) and the
+    /// interpreter's imports are start-up, not growth: the original monitor only started once
+    /// the client had loaded. The header is written at once and 経過 counts from it; a command
+    /// that ends during the delay still leaves its header, exit line and footer. 0 samples at once.
+    #[arg(long, value_name = "SECS", value_parser = parse_delay)]
+    pub startup_delay: Option<Duration>,
     /// Log file [config: log_file, default memory_usage.log]
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -73,7 +81,7 @@ pub struct RunArgs {
     /// Count the memory of all descendants of the process too (for `bash start_pi.sh`)
     #[arg(long)]
     pub children: bool,
-    /// Stop monitoring after this many seconds (the command keeps running, memmon waits for it)
+    /// Stop monitoring after this many seconds, counted from the first sample (the command keeps running, memmon waits for it)
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Rotate the log when it is larger than this many MB [config: max_log_mb, default 10]
@@ -137,6 +145,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("expected a number of seconds > 0, got {s:?}"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_delay(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=IntervalSpec::MAX_SECS as f64).contains(&v) => {
+            Ok(Duration::from_secs_f64(v))
+        }
+        _ => Err(format!("expected a number of seconds >= 0, got {s:?}")),
+    }
 }
 
 fn parse_positive(s: &str) -> Result<f64, String> {

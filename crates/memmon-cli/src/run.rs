@@ -56,6 +56,10 @@ impl std::task::Wake for DetailWaker {
     }
 }
 
+/// The spec's default `startup_delay` for a command memmon starts: the users' start script
+/// waits up to 30 s for the card reader, then the client imports its libraries.
+const DEFAULT_STARTUP_DELAY: Duration = Duration::from_secs(60);
+
 /// Exit code for bad usage, configuration, or a process that cannot be watched.
 pub const EXIT_USAGE: i32 = 2;
 
@@ -193,6 +197,11 @@ pub fn run(args: RunArgs) -> i32 {
         },
         interval: config.interval,
         duration: args.duration,
+        startup_delay: config.startup_delay.unwrap_or(if command_mode {
+            DEFAULT_STARTUP_DELAY
+        } else {
+            Duration::ZERO
+        }),
         pid,
         proc_root,
         console: Console::plain(),

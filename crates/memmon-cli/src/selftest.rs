@@ -64,6 +64,8 @@ pub fn test(args: TestArgs) -> i32 {
         settings: MonitorSettings::default(),
         interval: args.interval,
         duration: Some(args.duration),
+        // The spec: `memmon test` samples at once, as the original's test mode did.
+        startup_delay: std::time::Duration::ZERO,
         pid,
         proc_root: root.is_dir().then_some(root),
         console: console_out.clone(),

@@ -23,6 +23,9 @@ pub fn resolve_run(args: &RunArgs) -> Result<Resolved, ConfigError> {
     if let Some(i) = args.interval {
         c.interval = i;
     }
+    if let Some(d) = args.startup_delay {
+        c.startup_delay = Some(d);
+    }
     if let Some(log) = &args.log {
         c.log_file = log.clone();
     }

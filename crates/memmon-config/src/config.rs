@@ -78,6 +78,9 @@ pub struct Config {
     pub enabled: bool,
     /// Time between samples, remembering whether it was written as an integer.
     pub interval: IntervalSpec,
+    /// How long after a command starts the first sample is taken (`None`: the caller's
+    /// default, 60 s for a command memmon starts and 0 with `--pid`: see the spec's Schedule).
+    pub startup_delay: Option<Duration>,
     /// Whether allocation tracing (detail blocks) is on.
     pub tracemalloc: bool,
     /// Where the log is written.
@@ -111,6 +114,7 @@ impl Default for Config {
         Config {
             enabled: true,
             interval: IntervalSpec::Integer(300),
+            startup_delay: None,
             tracemalloc: false,
             log_file: PathBuf::from("memory_usage.log"),
             warn_threshold_mb: 50.0,
@@ -138,9 +142,14 @@ impl Config {
             IntervalSpec::Integer(s) => s.to_string(),
             IntervalSpec::Decimal(s) => render_float(s),
         };
-        let lines: [(&str, String); 14] = [
+        let lines: [(&str, String); 15] = [
             ("enabled", self.enabled.to_string()),
             ("interval", interval),
+            (
+                "startup_delay",
+                self.startup_delay
+                    .map_or_else(|| "(default)".to_owned(), |d| d.as_secs_f64().to_string()),
+            ),
             ("tracemalloc", self.tracemalloc.to_string()),
             ("log_file", path(&self.log_file)),
             ("warn_threshold_mb", self.warn_threshold_mb.to_string()),

@@ -19,9 +19,10 @@ use crate::Loaded;
 pub(crate) const BLOCK: &str = "memory_monitor";
 
 /// Every key the block understands, for unknown-key suggestions.
-const KNOWN_KEYS: [&str; 14] = [
+const KNOWN_KEYS: [&str; 15] = [
     "enabled",
     "interval",
+    "startup_delay",
     "tracemalloc",
     "log_file",
     "warn_threshold_mb",
@@ -65,6 +66,7 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
         match key.as_str() {
             "enabled" => config.enabled = c.boolean()?,
             "interval" => config.interval = c.interval()?,
+            "startup_delay" => config.startup_delay = c.optional(Check::delay)?,
             "tracemalloc" => config.tracemalloc = c.boolean()?,
             "log_file" => config.log_file = c.path()?,
             "warn_threshold_mb" => config.warn_threshold_mb = c.number_at_least_zero("MB")?,
@@ -234,6 +236,23 @@ impl Check<'_> {
                 IntervalSpec::MAX_SECS
             )),
             None => self.fail("a number of seconds > 0"),
+        }
+    }
+
+    /// Seconds ≥ 0 (0 samples at once), bounded like the interval so that adding it to an
+    /// `Instant` can never overflow.
+    fn delay(&self) -> Result<Duration, ConfigError> {
+        let expected = || {
+            format!(
+                "a number of seconds >= 0 and at most {}",
+                IntervalSpec::MAX_SECS
+            )
+        };
+        match self.number() {
+            Some(s) if (0.0..=IntervalSpec::MAX_SECS as f64).contains(&s) => {
+                Ok(Duration::from_secs_f64(s))
+            }
+            _ => self.fail(&expected()),
         }
     }
 

@@ -205,6 +205,21 @@ fn wrong_types_for_every_other_key() {
         ("tracemalloc_frames", "0", "an integer from 1 to 100"),
         ("tracemalloc_frames", "101", "an integer from 1 to 100"),
         ("tracemalloc_frames", r#""5""#, "an integer from 1 to 100"),
+        (
+            "startup_delay",
+            "-1",
+            "a number of seconds >= 0 and at most 4294967295",
+        ),
+        (
+            "startup_delay",
+            r#""60""#,
+            "a number of seconds >= 0 and at most 4294967295",
+        ),
+        (
+            "startup_delay",
+            "1e20",
+            "a number of seconds >= 0 and at most 4294967295",
+        ),
         ("tracemalloc_timeout", "0", "a number of seconds > 0"),
         ("tracemalloc_timeout", "-1", "a number of seconds > 0"),
         ("tracemalloc_timeout", r#""5s""#, "a number of seconds > 0"),

@@ -40,6 +40,7 @@ fn full_config_in_both_formats() {
     let c = json.config;
     assert!(!c.enabled);
     assert_eq!(c.interval, IntervalSpec::Decimal(0.2));
+    assert_eq!(c.startup_delay, Some(Duration::from_secs(45)));
     assert!(c.tracemalloc);
     assert_eq!(
         c.log_file,

@@ -37,6 +37,7 @@ fn key() -> impl Strategy<Value = String> {
         prop::sample::select(vec![
             "enabled",
             "interval",
+            "startup_delay",
             "tracemalloc",
             "log_file",
             "warn_threshold_mb",

@@ -1,13 +1,13 @@
-//! When samples are due: start + k × interval, missed deadlines skipped, never burst.
+//! When samples are due: start + delay + k × interval, missed deadlines skipped, never burst.
 
 use std::time::Duration;
 
 /// A sampling deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
-    /// Which deadline: the sample is due at `k × interval` after the start.
+    /// Which deadline: the sample is due at `delay + k × interval` after the start.
     pub k: u64,
-    /// `k × interval`, as time since the start.
+    /// `delay + k × interval`, as time since the start.
     pub at: Duration,
 }
 
@@ -16,6 +16,7 @@ pub struct Deadline {
 pub struct Schedule {
     interval_ns: u128,
     duration_ns: Option<u128>,
+    delay_ns: u128,
     next_k: u64,
 }
 
@@ -26,26 +27,46 @@ impl Schedule {
         Schedule {
             interval_ns: interval.as_nanos().max(1),
             duration_ns: duration.map(|d| d.as_nanos()),
+            delay_ns: 0,
             next_k: 0,
         }
+    }
+
+    /// The same schedule with its first sample `delay` after the start (the spec's
+    /// `startup_delay`): deadlines fall at `delay + k × interval`, and the duration counts from
+    /// the first sample, so it still allows the samples with `k × interval < duration`.
+    /// Elapsed times passed to [`Schedule::next`] stay counted from the start (the header), as
+    /// 経過 is.
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay_ns = delay.as_nanos();
+        self
+    }
+
+    /// The start-up delay before the first sample.
+    pub fn delay(&self) -> Duration {
+        duration_from_nanos(self.delay_ns).unwrap_or(Duration::MAX)
     }
 
     /// The next deadline not already handed out and not in the past relative to `now` (time
     /// since the start): deadlines that passed while the caller was busy are skipped, never
     /// made up in a burst. `None` when the duration allows no more samples.
     ///
-    /// The first call always returns `k = 0`: the first sample is taken at once when monitoring
-    /// starts, even though a few microseconds have passed since the caller noted the start.
+    /// The first call always returns `k = 0`: the first sample is taken when the delay is over
+    /// (at once without one), even if the caller asks a little late.
     pub fn next(&mut self, now: Duration) -> Option<Deadline> {
-        let now_ns = if self.next_k == 0 { 0 } else { now.as_nanos() };
-        let first_not_past = now_ns.div_ceil(self.interval_ns);
+        let since_first = if self.next_k == 0 {
+            0
+        } else {
+            now.as_nanos().saturating_sub(self.delay_ns)
+        };
+        let first_not_past = since_first.div_ceil(self.interval_ns);
         let k = u128::from(self.next_k).max(first_not_past);
-        let at_ns = k.checked_mul(self.interval_ns)?;
-        if self.duration_ns.is_some_and(|d| at_ns >= d) {
+        let offset_ns = k.checked_mul(self.interval_ns)?;
+        if self.duration_ns.is_some_and(|d| offset_ns >= d) {
             return None;
         }
         let k = u64::try_from(k).ok()?;
-        let at = duration_from_nanos(at_ns)?;
+        let at = duration_from_nanos(offset_ns.checked_add(self.delay_ns)?)?;
         self.next_k = k.checked_add(1)?;
         Some(Deadline { k, at })
     }

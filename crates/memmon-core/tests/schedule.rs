@@ -57,6 +57,44 @@ fn duration_bounds_the_samples_like_the_reference_log() {
     assert_eq!(n, 60);
 }
 
+#[test]
+fn a_startup_delay_moves_every_deadline_and_the_duration_counts_from_the_first_sample() {
+    let mut s = Schedule::new(ms(500), Some(ms(1200))).with_delay(ms(60_000));
+    assert_eq!(s.delay(), ms(60_000));
+    // Asked at the start, the first deadline is the delay's end.
+    assert_eq!(
+        s.next(ms(0)),
+        Some(Deadline {
+            k: 0,
+            at: ms(60_000)
+        })
+    );
+    assert_eq!(
+        s.next(ms(60_001)),
+        Some(Deadline {
+            k: 1,
+            at: ms(60_500)
+        })
+    );
+    assert_eq!(
+        s.next(ms(60_500)),
+        Some(Deadline {
+            k: 2,
+            at: ms(61_000)
+        })
+    );
+    // 3 × 500 ms is not below the 1.2 s duration.
+    assert_eq!(s.next(ms(61_000)), None);
+}
+
+#[test]
+fn a_stall_after_a_delay_skips_from_the_first_sample_on() {
+    let mut s = Schedule::new(ms(100), None).with_delay(ms(250));
+    assert_eq!(s.next(ms(0)).map(|d| d.at), Some(ms(250)));
+    // Stalled until 1.0 s: the deadlines at 350 … 950 ms are gone; the next is 1,050 ms.
+    assert_eq!(s.next(ms(1000)), Some(Deadline { k: 8, at: ms(1050) }));
+}
+
 fn d_at(k: u64) -> Duration {
     Duration::from_secs(5 * k)
 }
@@ -90,6 +128,28 @@ proptest! {
             last_k = Some(d.k);
             // The caller sleeps until the deadline.
             now = d.k * interval;
+        }
+    }
+
+    #[test]
+    fn a_delay_only_shifts_the_deadlines(interval in 1u64..10_000, delay in 0u64..100_000, steps in proptest::collection::vec(0u64..50_000, 1..60)) {
+        // The same waits after the first sample give the same k with and without a delay,
+        // and every deadline is the undelayed one plus the delay.
+        let mut plain = Schedule::new(Duration::from_micros(interval), Some(Duration::from_micros(400_000)));
+        let mut delayed = Schedule::new(Duration::from_micros(interval), Some(Duration::from_micros(400_000)))
+            .with_delay(Duration::from_micros(delay));
+        let d0 = delayed.next(Duration::ZERO);
+        prop_assert_eq!(d0, Some(Deadline { k: 0, at: Duration::from_micros(delay) }));
+        plain.next(Duration::ZERO);
+        let mut now = 0u64;
+        for step in steps {
+            now += step;
+            let a = plain.next(Duration::from_micros(now));
+            let b = delayed.next(Duration::from_micros(now + delay));
+            prop_assert_eq!(a.map(|d| d.k), b.map(|d| d.k));
+            prop_assert_eq!(a.map(|d| d.at + Duration::from_micros(delay)), b.map(|d| d.at));
+            let Some(a) = a else { break };
+            now = a.k * interval;
         }
     }
 }

@@ -67,6 +67,8 @@ impl Watcher {
                 let mut c = Command::new(bin);
                 c.args([
                     "run",
+                    "--startup-delay",
+                    "0",
                     "--pid",
                     &pid.to_string(),
                     "--interval",

@@ -14,9 +14,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// The figures of one sample, as the session knows them.
+/// The figures of one sample, as the session knows them. Before the first sample (the
+/// start-up delay) `sampled` is false and only the run's own figures (PID, start, interval,
+/// counters) are published, so a client that dies during the delay is still seen.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Snapshot {
+    /// Whether the per-sample figures below (RSS … last sample time) hold a sample.
+    pub sampled: bool,
     /// RSS of the watched process (tree), bytes.
     pub rss: u64,
     /// VMS, bytes.
@@ -41,6 +45,8 @@ pub struct Snapshot {
     pub interval_secs: f64,
     /// Wall-clock time of the sample, seconds since the Unix epoch.
     pub last_sample_unix: f64,
+    /// Wall-clock time the run started (its header), seconds since the Unix epoch.
+    pub run_start_unix: f64,
     /// Growth rate after warm-up from memmon-core's trend estimator, when it has one.
     pub leak_slope_bytes_per_sec: Option<f64>,
 }

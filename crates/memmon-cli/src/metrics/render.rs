@@ -16,38 +16,39 @@ pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 /// TYPE included, rather than written as NaN: an absent series is what PromQL treats as
 /// "unknown", while NaN poisons every sum and comparison it meets.
 pub fn render(name: &str, s: &Snapshot) -> Result<String, prometheus::Error> {
-    let used_ratio = (s.sys_total > 0)
+    let used_ratio = (s.sampled && s.sys_total > 0)
         .then(|| s.sys_total.saturating_sub(s.sys_available) as f64 / s.sys_total as f64);
     let families = [
         gauge(
             "memmon_rss_bytes",
             "Resident set size of the watched process (tree), bytes.",
-            Some(s.rss as f64),
+            s.sampled.then_some(s.rss as f64),
         ),
         gauge(
             "memmon_vms_bytes",
             "Virtual memory size of the watched process (tree), bytes.",
-            Some(s.vms as f64),
+            s.sampled.then_some(s.vms as f64),
         ),
         gauge(
             "memmon_peak_rss_bytes",
             "Highest RSS seen since memmon started, bytes.",
-            Some(s.peak_rss as f64),
+            s.sampled.then_some(s.peak_rss as f64),
         ),
         gauge(
             "memmon_growth_bytes",
             "RSS minus the first sample's RSS (the log's 初期比), bytes.",
-            Some(s.growth as f64),
+            s.sampled.then_some(s.growth as f64),
         ),
         gauge(
             "memmon_leak_slope_bytes_per_second",
             "Robust RSS growth rate after warm-up (Theil-Sen), bytes per second; absent until known.",
-            s.leak_slope_bytes_per_sec.filter(|v| v.is_finite()),
+                s.leak_slope_bytes_per_sec
+                .filter(|v| s.sampled && v.is_finite()),
         ),
         gauge(
             "memmon_system_available_bytes",
             "Memory available to new allocations system-wide (MemAvailable), bytes.",
-            Some(s.sys_available as f64),
+            s.sampled.then_some(s.sys_available as f64),
         ),
         gauge(
             "memmon_system_used_ratio",
@@ -75,6 +76,11 @@ pub fn render(name: &str, s: &Snapshot) -> Result<String, prometheus::Error> {
             Some(f64::from(s.pid)),
         ),
         gauge(
+            "memmon_run_start_timestamp_seconds",
+            "Wall-clock time this run of the watched process started (the log's header), seconds since the Unix epoch; published before the first sample.",
+            Some(s.run_start_unix),
+        ),
+        gauge(
             "memmon_interval_seconds",
             "Configured time between samples, seconds.",
             Some(s.interval_secs),
@@ -82,7 +88,7 @@ pub fn render(name: &str, s: &Snapshot) -> Result<String, prometheus::Error> {
         gauge(
             "memmon_last_sample_timestamp_seconds",
             "Wall-clock time of the last successful sample, seconds since the Unix epoch.",
-            Some(s.last_sample_unix),
+            s.sampled.then_some(s.last_sample_unix),
         ),
     ];
     let families: Vec<MetricFamily> = families
@@ -135,6 +141,7 @@ mod tests {
 
     fn known() -> Snapshot {
         Snapshot {
+            sampled: true,
             rss: 104_857_600,
             vms: 419_430_400,
             peak_rss: 110_100_480,
@@ -147,6 +154,7 @@ mod tests {
             pid: 4321,
             interval_secs: 0.5,
             last_sample_unix: 1_700_000_000.25,
+            run_start_unix: 1_699_999_940.0,
             leak_slope_bytes_per_sec: Some(1234.5),
         }
     }
@@ -176,6 +184,38 @@ mod tests {
             ..known()
         };
         assert!(!render("r", &nan).unwrap().contains("NaN"));
+    }
+
+    #[test]
+    fn before_the_first_sample_only_the_runs_own_figures_are_published() {
+        let s = Snapshot {
+            sampled: false,
+            samples_total: 0,
+            warnings_total: 0,
+            ..known()
+        };
+        let text = render("r", &s).unwrap();
+        let names: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split('{').next())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "memmon_samples_total",
+                "memmon_warnings_total",
+                "memmon_log_write_errors_total",
+                "memmon_target_pid",
+                "memmon_run_start_timestamp_seconds",
+                "memmon_interval_seconds",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("memmon_target_pid{name=\"r\"} 4321\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -28,8 +28,10 @@ pub struct SessionParts {
     pub settings: MonitorSettings,
     /// Sampling interval as configured.
     pub interval: IntervalSpec,
-    /// Stop after this long.
+    /// Stop after this long, counted from the first sample.
     pub duration: Option<Duration>,
+    /// The first sample is taken this long after the start (the spec's `startup_delay`).
+    pub startup_delay: Duration,
     /// The PID shown in the header.
     pub pid: u32,
     /// Where `/proc/vmstat` is read for the OOM line (`None`: not watched).
@@ -103,7 +105,8 @@ impl Session {
             sink: parts.sink,
             sampler: parts.sampler,
             detail: parts.detail,
-            schedule: Schedule::new(parts.interval.as_duration(), parts.duration),
+            schedule: Schedule::new(parts.interval.as_duration(), parts.duration)
+                .with_delay(parts.startup_delay),
             interval: parts.interval,
             started: Instant::now(),
             started_wall: SystemTime::now(),
@@ -136,6 +139,19 @@ impl Session {
         s.console.say(&console::start(s.interval));
         let header = s.format.header(s.started_wall, s.pid, s.interval, false);
         s.sink.write(&s.format, &header, 0);
+        if !parts.startup_delay.is_zero() {
+            s.console.say(&startup_wait(parts.startup_delay));
+        }
+        // The PID and the run's start go out now, not at the first sample: a client that
+        // dies during the start-up delay still counts for the crash-loop alert.
+        if let Some(metrics) = s.metrics.as_mut() {
+            metrics.update(&Snapshot {
+                pid: s.pid,
+                interval_secs: s.interval.as_secs_f64(),
+                run_start_unix: unix_secs(s.started_wall),
+                ..Snapshot::default()
+            });
+        }
         s
     }
 
@@ -326,6 +342,7 @@ impl Session {
             t.slope
         });
         let snapshot = Snapshot {
+            sampled: true,
             rss: sample.reading.rss,
             vms: sample.reading.vms,
             peak_rss: sample.peak,
@@ -337,12 +354,8 @@ impl Session {
             log_write_errors_total: self.sink.errors_total(),
             pid: self.pid,
             interval_secs: self.interval.as_secs_f64(),
-            last_sample_unix: sample
-                .at
-                .wall
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
+            last_sample_unix: unix_secs(sample.at.wall),
+            run_start_unix: unix_secs(self.started_wall),
             leak_slope_bytes_per_sec: slope,
         };
         metrics.update(&snapshot);
@@ -418,6 +431,30 @@ impl Session {
         let shown =
             std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());
         self.console.say(&console::stop(&shown));
+    }
+}
+
+/// Seconds since the Unix epoch (0 for a clock set before 1970).
+fn unix_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The stderr line while memmon waits for the command to load (the spec's `startup_delay`).
+fn startup_wait(delay: Duration) -> String {
+    format!(
+        "memmon: 起動を待っています: 最初のサンプル (初期比の基準) は {}秒後です (startup_delay / --startup-delay)",
+        seconds_text(delay)
+    )
+}
+
+/// Whole seconds as an integer (`60`), others as Python prints a float (`2.5`).
+pub(crate) fn seconds_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        memmon_format::python_float_repr(d.as_secs_f64())
     }
 }
 

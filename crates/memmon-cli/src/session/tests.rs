@@ -55,6 +55,7 @@ fn session(
         settings: MonitorSettings::default(),
         interval: IntervalSpec::Integer(1),
         duration: None,
+        startup_delay: std::time::Duration::ZERO,
         pid: 1,
         proc_root: None,
         console: Console::plain(),
