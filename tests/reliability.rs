@@ -5,6 +5,7 @@ use crate::util::{assert_well_formed, parse_log, samples, Dir, Running};
 use memmon_format::Record;
 use rustix::process::{kill_process, Pid, Signal};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -170,7 +171,7 @@ fn a_log_moved_away_deleted_or_truncated_is_reopened_with_a_continuation_header(
 }
 
 #[test]
-fn a_second_sigint_kills_the_command_and_exits_130_with_a_footer() {
+fn a_second_sigint_kills_the_command_and_memmon_dies_of_sigint_with_a_footer() {
     let d = Dir::new("double-sigint");
     // The command ignores SIGINT, so only memmon's second-SIGINT rule can end it.
     let script = "trap '' INT; echo $$ > pid; while :; do sleep 0.05; done";
@@ -201,13 +202,21 @@ fn a_second_sigint_kills_the_command_and_exits_130_with_a_footer() {
     std::thread::sleep(Duration::from_millis(300));
     signal(&memmon, Signal::INT);
     let status = memmon.0.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    // memmon dies of SIGINT itself (not exit 130), so a calling script stops too.
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
     wait_until("the command to be gone", || {
         rustix::process::test_kill_process(Pid::from_raw(child_pid).unwrap()).is_err()
     });
     let recs = parse_log(&d.join("m.log"));
     assert_eq!(recs.last(), Some(&Record::Rule));
-    assert!(recs.contains(&Record::LastGoodUsed));
+    assert!(
+        recs.contains(&Record::ProcessExit(memmon_format::ExitKind::Signal {
+            number: 9,
+            name: "SIGKILL".into()
+        }))
+    );
+    // The first SIGINT took the fresh sample before it went on: no stand-in line.
+    assert!(!recs.contains(&Record::LastGoodUsed));
 }
 
 #[test]
@@ -251,7 +260,7 @@ fn signals_at_any_moment_leave_complete_lines_and_a_footer() {
 }
 
 #[test]
-fn bad_configs_exit_2_naming_the_file_and_key() {
+fn bad_configs_name_the_file_and_key_and_the_command_runs_anyway() {
     let d = Dir::new("bad-config");
     let cases: &[(&str, &str, &str)] = &[
         ("syntax.json", "{\"memory_monitor\": {", "syntax.json:1:"),
@@ -288,22 +297,49 @@ fn bad_configs_exit_2_naming_the_file_and_key() {
     ];
     for (file, text, expect) in cases {
         d.write(file, text);
+        // With --pid there is nothing to run: a bad config is exit 2.
         let out = d
             .memmon()
             .args([
                 "run",
-                "--startup-delay",
-                "0",
                 "--config",
                 file,
-                "--",
-                "true",
+                "--pid",
+                &std::process::id().to_string(),
             ])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{file}: {err}");
         assert!(err.contains(file) && err.contains(expect), "{file}: {err}");
+        // With a command, the command runs anyway (unmonitored), memmon says why and ends
+        // as the command ends.
+        let _ = std::fs::remove_file(d.join("memory_usage.log"));
+        let out = d
+            .memmon()
+            .args([
+                "run",
+                "--config",
+                file,
+                "--",
+                "sh",
+                "-c",
+                "echo ran; exit 5",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{file}: {err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n", "{file}");
+        assert!(err.contains(file) && err.contains(expect), "{file}: {err}");
+        assert!(err.contains("監視なしで実行します"), "{file}: {err}");
+        // The default log gets a header and the reason, and nothing else of the run.
+        let recs = parse_log(&d.join("memory_usage.log"));
+        let Some(Record::Unmonitored { reason }) = recs.last() else {
+            panic!("{file}: {recs:?}");
+        };
+        assert!(reason.contains(file) && reason.contains(expect), "{reason}");
+        assert!(samples(&recs).is_empty());
     }
     std::fs::write(d.join("binary.json"), b"{\"memory_monitor\": \xff\xfe}").unwrap();
     std::fs::create_dir(d.join("dir.json")).unwrap();
@@ -366,8 +402,13 @@ fn the_log_respects_the_umask_and_never_follows_a_planted_symlink() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("evil.log"));
+    // The command still runs (`true`: exit 0); memmon names the log it refused.
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("evil.log") && err.contains("監視なしで実行します"),
+        "{err}"
+    );
     assert_eq!(d.read("precious"), "keep me\n");
     // A symlink planted at the rotation path: rotation renames over the link, not through it.
     d.write("r.log", &"x".repeat(4096));

@@ -77,18 +77,34 @@ fn the_delay_comes_from_the_config_and_the_flag_overrides_it() {
 }
 
 #[test]
-fn a_bad_delay_is_refused_with_the_value() {
+fn a_bad_delay_is_named_and_the_command_runs_anyway() {
     let d = Dir::new("startup-bad");
     let out = d
         .memmon()
-        .args(["run", "--startup-delay=-1", "--", "true"])
+        .args(["run", "--startup-delay=-1", "--log", "m.log", "--"])
+        .args(["sh", "-c", "echo ran; exit 6"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
     assert!(
-        stderr.contains("expected a number of seconds >= 0, got \"-1\""),
+        stderr.contains("expected a number of seconds >= 0, got \"-1\"")
+            && stderr.contains("監視なしで実行します"),
         "{stderr}"
     );
+    let log = d.read("m.log");
+    assert!(
+        log.ends_with("⚠️ [memmon] 監視なしで実行します: invalid value '-1' for '--startup-delay <SECS>': expected a number of seconds >= 0, got \"-1\"\n"),
+        "{log}"
+    );
+    // With --pid there is no command to keep running: exit 2.
+    let out = d
+        .memmon()
+        .args(["run", "--startup-delay=-1", "--pid", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -18,7 +18,10 @@ writes one line per sample to memory_usage.log in the original monitor's Japanes
 memory grew more than a threshold (50 MB), adds a detail block every 10th sample, and keeps the \
 evidence across restarts (it appends, and rotates by size).",
     after_help = "EXIT STATUS:\n  0  success (with --pid: the process ended or memmon was stopped)\n  \
-2  bad usage or configuration, or the process cannot be watched\n  N  with a COMMAND: the command's own exit code (128+N when it was killed by signal N)"
+2  bad usage or configuration, or the process cannot be watched (with --pid, check-config)\n  \
+N  with a COMMAND: the command's own exit code; when the command was killed by signal S, memmon \
+writes its footer and dies of S itself, so a service manager sees what it would see without \
+memmon (except a core dump: memmon never dumps one for the command)"
 )]
 pub struct Cli {
     /// What to do.
@@ -102,6 +105,9 @@ pub struct RunArgs {
     /// The `name` label of the metrics, stable across restarts [config: name, default the command's file name]
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// After a stop signal (passed on to the command and its descendants), wait this many seconds for the command to end before memmon writes its footer and stops [default: 90, systemd's own stop timeout]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "90")]
+    pub stop_timeout: Duration,
     /// Read process and system memory from this directory instead of /proc (for tests)
     #[arg(long, value_name = "DIR", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,

@@ -6,14 +6,15 @@ mod analyze;
 mod check;
 mod cli;
 mod console;
+mod exit;
 mod metrics;
 mod run;
 mod selftest;
 mod session;
 mod settings;
+mod signals;
 mod sink;
 
-use clap::Parser;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -27,14 +28,23 @@ static ALLOC: memmon_sampler::TrackingAllocator =
 
 fn main() {
     init_diagnostics();
-    let cli = cli::Cli::parse();
-    let code = match cli.command {
-        cli::Command::Run(args) => run::run(*args),
-        cli::Command::Test(args) => selftest::test(args),
-        cli::Command::Analyze(args) => analyze::run(args),
-        cli::Command::CheckConfig(args) => check::check_config(args),
+    let cli = match <cli::Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // A bad flag value of `memmon run` must not keep its command from running.
+            if let Some(ending) = run::bad_arguments(std::env::args_os().collect(), &e) {
+                exit::end(ending);
+            }
+            e.exit()
+        }
     };
-    std::process::exit(code);
+    let ending = match cli.command {
+        cli::Command::Run(args) => run::run(*args),
+        cli::Command::Test(args) => exit::Ending::Code(selftest::test(args)),
+        cli::Command::Analyze(args) => exit::Ending::Code(analyze::run(args)),
+        cli::Command::CheckConfig(args) => exit::Ending::Code(check::check_config(args)),
+    };
+    exit::end(ending);
 }
 
 /// memmon's own diagnostics (`RUST_LOG=memmon=debug`) on stderr; never written into the log file.

@@ -1,46 +1,43 @@
 //! `memmon run`: start a command (or attach to a PID), watch it on the schedule, pass signals
 //! on, and leave a log that ends with a footer whatever happens.
+//!
+//! Monitoring never keeps the command from running: whatever goes wrong with monitoring (a
+//! broken config, a log that cannot be opened, a process that cannot be read), a command memmon
+//! starts still runs, unmonitored, memmon says why on stderr and, when it can, in the log
+//! (`監視なしで実行します`), and ends the way the command ends. Only `--pid` keeps exit 2.
 
 use crate::cli::RunArgs;
 use crate::console::Console;
+use crate::exit::Ending;
 use crate::metrics::{Metrics, MetricsOptions};
-use crate::session::{Attempt, Session, SessionParts};
+use crate::session::{Attempt, Final, Session, SessionParts};
 use crate::settings;
+use crate::signals::{Forwarder, Target};
 use crate::sink::{LogSink, SinkOptions};
-use memmon_config::DetailSourceKind;
-use memmon_core::DetailSource;
+use memmon_config::{Config, DetailSourceKind};
+use memmon_core::{DetailSource, IntervalSpec, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
-use memmon_format::ExitKind;
+use memmon_format::{ExitKind, LogFormat};
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource};
-use rustix::process::{Pid, PidfdFlags, Signal};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::exfiltrator::WithOrigin;
-use signal_hook::iterator::SignalsInfo;
-use signal_hook::low_level::siginfo::Cause;
+use rustix::process::{Pid, PidfdFlags};
+use signal_hook::consts::SIGINT;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// A second SIGINT within this window skips the graceful wait.
-const DOUBLE_INTERRUPT: Duration = Duration::from_secs(2);
+pub(crate) use crate::signals::{watch as watch_signals, Wake};
+
 /// How long a sample that found the command gone waits for its exit status.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
-pub(crate) enum Wake {
-    Signal {
-        number: i32,
-        from_kernel: bool,
-    },
-    ChildExited(ExitStatus),
-    ChildWaitFailed(String),
-    TargetGone,
-    /// A pending detail block may be complete.
-    Detail,
-}
+/// The spec's default `startup_delay` for a command memmon starts: the users' start script
+/// waits up to 30 s for the card reader, then the client imports its libraries.
+const DEFAULT_STARTUP_DELAY: Duration = Duration::from_secs(60);
 
 /// Wakes `memmon run`'s loop when a Python process answers a snapshot request.
 struct DetailWaker(Sender<Wake>);
@@ -56,253 +53,533 @@ impl std::task::Wake for DetailWaker {
     }
 }
 
-/// The spec's default `startup_delay` for a command memmon starts: the users' start script
-/// waits up to 30 s for the card reader, then the client imports its libraries.
-const DEFAULT_STARTUP_DELAY: Duration = Duration::from_secs(60);
-
 /// Exit code for bad usage, configuration, or a process that cannot be watched.
 pub const EXIT_USAGE: i32 = 2;
 
-/// Runs `memmon run` and returns the process exit code.
-pub fn run(args: RunArgs) -> i32 {
+/// The channel, the signal thread and the settings every way of running shares.
+struct Ctx<'a> {
+    args: &'a RunArgs,
+    tx: Sender<Wake>,
+    rx: Receiver<Wake>,
+    forwarder: Forwarder,
+    stop_timeout: Duration,
+}
+
+/// Runs `memmon run` and says how memmon ends.
+pub fn run(args: RunArgs) -> Ending {
+    let command_mode = args.pid.is_none();
+    if args.command.is_empty() && command_mode {
+        eprintln!("memmon: nothing to watch: give a COMMAND after `--`, or --pid PID (see memmon run --help)");
+        return Ending::Code(EXIT_USAGE);
+    }
+    let (tx, rx) = mpsc::channel();
+    let (forwarder, no_signals) = match watch_signals(tx.clone()) {
+        Ok(f) => (f, None),
+        Err(e) => (
+            Forwarder::default(),
+            Some(format!("cannot install signal handlers: {e}")),
+        ),
+    };
+    let ctx = Ctx {
+        args: &args,
+        tx,
+        rx,
+        forwarder,
+        stop_timeout: args.stop_timeout,
+    };
+    if let Some(why) = no_signals {
+        if !command_mode {
+            eprintln!("memmon: {why}");
+            return Ending::Code(EXIT_USAGE);
+        }
+        return ctx.unmonitored(&why, None, true);
+    }
     let resolved = match settings::resolve_run(&args) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("memmon: {e}");
-            return EXIT_USAGE;
+            if !command_mode {
+                eprintln!("memmon: {e}");
+                return Ending::Code(EXIT_USAGE);
+            }
+            // A typo must not switch on what the user switched off: no defaults, no
+            // monitoring. The log's path is the flag's, else the default one.
+            let log = LogTarget {
+                path: args
+                    .log
+                    .clone()
+                    .unwrap_or_else(|| Config::default().log_file),
+                interval: args.interval.unwrap_or(Config::default().interval),
+            };
+            return ctx.unmonitored(&e.to_string(), Some(log), true);
         }
     };
-    let config = resolved.config;
-    if args.command.is_empty() && args.pid.is_none() {
-        eprintln!("memmon: nothing to watch: give a COMMAND after `--`, or --pid PID (see memmon run --help)");
-        return EXIT_USAGE;
+    ctx.monitor(resolved.config, resolved.source.as_deref())
+}
+
+/// `memmon run … -- COMMAND` whose flags clap refused (a bad value, an unknown flag): the
+/// command runs unmonitored, as for a broken config, with clap's message on stderr and its
+/// first line in the log. `None` when this is not such a command line (then clap reports the
+/// error and exits 2, as for `--pid`, help and version).
+pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Option<Ending> {
+    use clap::error::ErrorKind;
+    use clap::Parser;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
     }
+    if raw.get(1).is_none_or(|a| a != "run") {
+        return None;
+    }
+    let dash = raw.iter().position(|a| a == "--")?;
+    let command = &raw[dash + 1..];
+    if command.is_empty()
+        || raw[..dash]
+            .iter()
+            .any(|a| a == "--pid" || a.to_string_lossy().starts_with("--pid="))
+    {
+        return None;
+    }
+    // Only the two flags that say where the reason can go are kept, when clap takes them.
+    let mut kept: Vec<std::ffi::OsString> = vec!["memmon".into(), "run".into()];
+    for flag in ["--config", "--log"] {
+        if let Some(value) = flag_value(&raw[..dash], flag) {
+            kept.push(flag.into());
+            kept.push(value);
+        }
+    }
+    kept.push("--".into());
+    kept.extend(command.iter().cloned());
+    let args = match crate::cli::Cli::try_parse_from(&kept) {
+        Ok(crate::cli::Cli {
+            command: crate::cli::Command::Run(args),
+        }) => *args,
+        _ => return None,
+    };
     let (tx, rx) = mpsc::channel();
-    if let Err(e) = watch_signals(tx.clone()) {
-        eprintln!("memmon: cannot install signal handlers: {e}");
-        return EXIT_USAGE;
+    let forwarder = watch_signals(tx.clone()).unwrap_or_default();
+    let config = settings::load_config(args.config.as_deref())
+        .map(|r| r.config)
+        .unwrap_or_default();
+    let log = LogTarget {
+        path: args.log.clone().unwrap_or(config.log_file),
+        interval: config.interval,
+    };
+    let rendered = error.render().to_string();
+    let why = rendered
+        .lines()
+        .next()
+        .unwrap_or("bad arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    eprint!("memmon: {rendered}");
+    let ctx = Ctx {
+        args: &args,
+        tx,
+        rx,
+        forwarder,
+        stop_timeout: args.stop_timeout,
+    };
+    Some(ctx.unmonitored(&why, Some(log), false))
+}
+
+/// The value of `--flag V` or `--flag=V` among `args`, the last one given.
+fn flag_value(args: &[std::ffi::OsString], flag: &str) -> Option<std::ffi::OsString> {
+    let mut found = None;
+    let prefix = format!("{flag}=");
+    for (i, a) in args.iter().enumerate() {
+        if a == flag {
+            found = args.get(i + 1).cloned();
+        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix(&prefix)) {
+            found = Some(v.into());
+        }
+    }
+    found
+}
+
+/// Where the `監視なしで実行します` line goes, and the interval its header shows.
+struct LogTarget {
+    path: PathBuf,
+    interval: IntervalSpec,
+}
+
+impl Ctx<'_> {
+    fn command_mode(&self) -> bool {
+        self.args.pid.is_none()
     }
 
-    if !config.enabled {
-        let source = resolved
-            .source
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "the configuration".into());
-        if args.command.is_empty() {
-            eprintln!("memmon: monitoring is disabled (enabled: false in {source}); nothing to do (use --enable to monitor anyway)");
-            return 0;
+    /// Watches the command (or PID) with a valid configuration.
+    fn monitor(self, config: Config, source: Option<&Path>) -> Ending {
+        let args = self.args;
+        let command_mode = self.command_mode();
+        if !config.enabled {
+            let source = source
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the configuration".into());
+            if !command_mode {
+                eprintln!("memmon: monitoring is disabled (enabled: false in {source}); nothing to do (use --enable to monitor anyway)");
+                return Ending::Code(0);
+            }
+            eprintln!("memmon: monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)");
+            return self.run_unmonitored();
         }
-        eprintln!("memmon: monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)");
-        return match spawn(&args, &tx, None) {
-            Ok((pid, pidfd)) => wait_unmonitored(pid, pidfd.as_ref(), &rx),
-            Err(code) => code,
+
+        let sink_options = SinkOptions {
+            max_bytes: (config.max_log_mb * MIB as f64) as u64,
+            keep: config.keep_logs,
+            sync: config.interval.as_secs_f64() >= 1.0,
         };
-    }
-
-    let sink_options = SinkOptions {
-        max_bytes: (config.max_log_mb * MIB as f64) as u64,
-        keep: config.keep_logs,
-        sync: config.interval.as_secs_f64() >= 1.0,
-    };
-    let sink = match LogSink::open(&config.log_file, sink_options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("memmon: {e}");
-            return EXIT_USAGE;
-        }
-    };
-
-    let mut child_pidfd = None;
-    // The hook's directory lives until `run` returns (every exit path drops it).
-    let hook = (args.pid.is_none()
-        && config.tracemalloc
-        && config.detail_source != DetailSourceKind::Smaps)
-        .then(|| match HookDir::create() {
-            Ok(h) => Some(h),
+        let sink = match LogSink::open(&config.log_file, sink_options) {
+            Ok(s) => s,
             Err(e) => {
-                eprintln!("memmon: cannot set up the Python tracemalloc hook: {e}; detail comes from smaps");
+                if !command_mode {
+                    eprintln!("memmon: {e}");
+                    return Ending::Code(EXIT_USAGE);
+                }
+                return self.unmonitored(&e.to_string(), None, true);
+            }
+        };
+
+        // The hook's directory lives until `monitor` returns (every exit path drops it).
+        let hook = (command_mode
+            && config.tracemalloc
+            && config.detail_source != DetailSourceKind::Smaps)
+            .then(|| match HookDir::create() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    eprintln!("memmon: cannot set up the Python tracemalloc hook: {e}; detail comes from smaps");
+                    None
+                }
+            })
+            .flatten();
+        let (pid, pidfd) = match args.pid {
+            Some(pid) => (pid, None),
+            None => match spawn(
+                args,
+                &self.tx,
+                hook.as_ref().map(|h| (h, config.tracemalloc_frames)),
+            ) {
+                Ok(started) => started,
+                Err(code) => return Ending::Code(code),
+            },
+        };
+
+        let options = ProcfsOptions {
+            root: args.proc_root.clone(),
+            children: args.children,
+        };
+        let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
+        let sampler = match memmon_sampler::auto_sampler(pid, options.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                let why = format!("cannot watch process {pid}: {}", explain(&e));
+                if !command_mode {
+                    eprintln!("memmon: {why}");
+                    return Ending::Code(EXIT_USAGE);
+                }
+                self.set_target(pid, pidfd, None);
+                eprintln!("memmon: {why}");
+                eprintln!("memmon: 監視なしで実行します (the command runs unmonitored)");
+                let mut sink = sink;
+                write_unmonitored(&mut sink, pid, config.interval, &why);
+                return self.wait_unmonitored();
+            }
+        };
+        if command_mode {
+            // The signal thread's own reader: the fresh final sample is taken there, before
+            // the stop signal goes on, so the footer shows the client before it stopped.
+            self.set_target(pid, pidfd, memmon_sampler::auto_sampler(pid, options).ok());
+        } else {
+            watch_pid(pid, self.tx.clone());
+        }
+        let detail = config.tracemalloc.then(|| -> Box<dyn DetailSource + Send> {
+            match &hook {
+                Some(h) => Box::new(PythonDetail::new(
+                    pid,
+                    args.proc_root.clone(),
+                    h.path(),
+                    PythonOptions {
+                        children: args.children,
+                        timeout: config.tracemalloc_timeout,
+                        kind: config.detail_source,
+                    },
+                )),
+                None => Box::new(SmapsSource::new(pid, args.proc_root.clone())),
+            }
+        });
+        let metrics = match Metrics::start(MetricsOptions {
+            name: metrics_name(&config, args, pid),
+            textfile: config.prom_textfile.clone(),
+            listen: config.metrics_listen,
+        }) {
+            Ok(m) => m,
+            Err(e) => {
+                // The command is already running: memmon watches it anyway, without metrics.
+                eprintln!("memmon: {e}; metrics are off for this run");
                 None
             }
-        })
-        .flatten();
-    let pid = match args.pid {
-        Some(pid) => pid,
-        None => match spawn(
-            &args,
-            &tx,
-            hook.as_ref().map(|h| (h, config.tracemalloc_frames)),
-        ) {
-            Ok((pid, pidfd)) => {
-                child_pidfd = pidfd;
-                pid
-            }
-            Err(code) => return code,
-        },
-    };
-    let command_mode = args.pid.is_none();
-
-    let options = ProcfsOptions {
-        root: args.proc_root.clone(),
-        children: args.children,
-    };
-    let sampler = match memmon_sampler::auto_sampler(pid, options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("memmon: cannot watch process {pid}: {}", explain(&e));
-            if command_mode {
-                // The command runs anyway: memmon's trouble must not take it down.
-                return wait_unmonitored(pid, child_pidfd.as_ref(), &rx);
-            }
-            return EXIT_USAGE;
-        }
-    };
-    if !command_mode {
-        watch_pid(pid, tx.clone());
-    }
-    let detail = config.tracemalloc.then(|| -> Box<dyn DetailSource + Send> {
-        match &hook {
-            Some(h) => Box::new(PythonDetail::new(
-                pid,
-                args.proc_root.clone(),
-                h.path(),
-                PythonOptions {
-                    children: args.children,
-                    timeout: config.tracemalloc_timeout,
-                    kind: config.detail_source,
-                },
-            )),
-            None => Box::new(SmapsSource::new(pid, args.proc_root.clone())),
-        }
-    });
-    let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
-    let metrics = match Metrics::start(MetricsOptions {
-        name: metrics_name(&config, &args, pid),
-        textfile: config.prom_textfile.clone(),
-        listen: config.metrics_listen,
-    }) {
-        Ok(m) => m,
-        Err(e) => {
-            // The command is already running: memmon watches it anyway, without metrics.
-            eprintln!("memmon: {e}; metrics are off for this run");
-            None
-        }
-    };
-    let mut session = Session::start(SessionParts {
-        sampler,
-        detail,
-        sink,
-        settings: MonitorSettings {
-            warn_threshold: MonitorSettings::threshold_from_mib(config.warn_threshold_mb),
-            detail_every: Some(config.detail_every),
-        },
-        interval: config.interval,
-        duration: args.duration,
-        startup_delay: config.startup_delay.unwrap_or(if command_mode {
-            DEFAULT_STARTUP_DELAY
-        } else {
-            Duration::ZERO
-        }),
-        pid,
-        proc_root,
-        console: Console::plain(),
-        metrics,
-        waker: Waker::from(Arc::new(DetailWaker(tx.clone()))),
-    });
-
-    let pidfd = child_pidfd;
-    let mut last_interrupt: Option<Instant> = None;
-    loop {
-        let Some(deadline) = session.next_deadline() else {
-            // Duration over: footer now, then the command keeps running unmonitored.
-            session.finish(None, true);
-            return if command_mode {
-                wait_unmonitored(pid, pidfd.as_ref(), &rx)
-            } else {
-                0
-            };
         };
-        // Wait for the deadline, handling whatever wakes us first.
+        let session = Session::start(SessionParts {
+            sampler,
+            detail,
+            sink,
+            settings: MonitorSettings {
+                warn_threshold: MonitorSettings::threshold_from_mib(config.warn_threshold_mb),
+                detail_every: Some(config.detail_every),
+            },
+            interval: config.interval,
+            duration: args.duration,
+            startup_delay: config.startup_delay.unwrap_or(if command_mode {
+                DEFAULT_STARTUP_DELAY
+            } else {
+                Duration::ZERO
+            }),
+            pid,
+            proc_root,
+            console: Console::plain(),
+            metrics,
+            waker: Waker::from(Arc::new(DetailWaker(self.tx.clone()))),
+        });
+        let ending = self.watch(session);
+        drop(hook);
+        ending
+    }
+
+    /// The sampling loop, until the command ends, memmon is stopped, or the duration is over.
+    fn watch(&self, mut session: Session) -> Ending {
+        let command_mode = self.command_mode();
         loop {
-            let now = Instant::now();
-            if deadline <= now {
-                // A due sample goes first: a signal that came with it is handled right after,
-                // so even a run stopped at once has a sample for its footer.
-                break;
-            }
-            // A pending detail block that times out before the sample is written on time.
-            let until = match session.detail_deadline() {
-                Some(d) if d < deadline => d,
-                _ => deadline,
+            let Some(deadline) = session.next_deadline() else {
+                // Duration over: footer now, then the command keeps running unmonitored.
+                session.finish(None, Final::Take);
+                return if command_mode {
+                    self.wait_unmonitored()
+                } else {
+                    Ending::Code(0)
+                };
             };
-            match rx.recv_timeout(until.saturating_duration_since(now)) {
-                Err(RecvTimeoutError::Timeout) => {
-                    if until < deadline {
-                        session.detail_ready();
-                    }
+            // Wait for the deadline, handling whatever wakes us first.
+            loop {
+                let now = Instant::now();
+                if deadline <= now {
+                    // A due sample goes first: a signal that came with it is handled right
+                    // after, so even a run stopped at once has a sample for its footer.
+                    break;
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
-                Ok(Wake::Detail) => session.detail_ready(),
-                Ok(Wake::Signal {
-                    number,
-                    from_kernel,
-                }) => {
-                    if !command_mode {
-                        session.finish(None, true);
-                        return 0;
-                    }
-                    let now = Instant::now();
-                    let repeat = number == SIGINT
-                        && last_interrupt.is_some_and(|t| now.duration_since(t) < DOUBLE_INTERRUPT);
-                    if number == SIGINT {
-                        last_interrupt = Some(now);
-                    }
-                    if repeat {
-                        send(pid, pidfd.as_ref(), Signal::KILL);
-                        session.finish(None, false);
-                        return 130;
-                    }
-                    // A terminal's Ctrl-C already reached the command (same process group).
-                    if !from_kernel {
-                        if let Some(sig) = Signal::from_named_raw(number) {
-                            send(pid, pidfd.as_ref(), sig);
+                // A pending detail block that times out before the sample is written on time.
+                let until = match session.detail_deadline() {
+                    Some(d) if d < deadline => d,
+                    _ => deadline,
+                };
+                match self.rx.recv_timeout(until.saturating_duration_since(now)) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        if until < deadline {
+                            session.detail_ready();
                         }
                     }
-                }
-                Ok(Wake::ChildExited(status)) => {
-                    session.finish(Some(exit_kind(status)), false);
-                    return exit_code(status);
-                }
-                Ok(Wake::ChildWaitFailed(e)) => {
-                    eprintln!("memmon: lost track of the command: {e}");
-                    session.finish(None, false);
-                    return EXIT_USAGE;
-                }
-                Ok(Wake::TargetGone) => {
-                    session.target_gone();
-                    session.finish(None, false);
-                    return 0;
-                }
-            }
-        }
-        match session.sample() {
-            Attempt::Sampled | Attempt::Failed => {}
-            Attempt::Gone if command_mode => {
-                // The command is ending: its exit status is on its way.
-                match rx.recv_timeout(EXIT_GRACE) {
-                    Ok(Wake::ChildExited(status)) => {
-                        session.finish(Some(exit_kind(status)), false);
-                        return exit_code(status);
+                    Err(RecvTimeoutError::Disconnected) => break,
+                    Ok(Wake::Detail) => session.detail_ready(),
+                    Ok(Wake::Signal {
+                        number,
+                        fresh,
+                        killed,
+                        ..
+                    }) => {
+                        if !command_mode {
+                            // --pid: memmon alone was asked to stop; the process goes on.
+                            session.finish(None, Final::Take);
+                            return Ending::Code(0);
+                        }
+                        return self.stopped(session, number, fresh, killed);
                     }
-                    _ => continue,
+                    Ok(Wake::ChildExited(status)) => {
+                        session.finish(Some(exit_kind(status)), Final::Gone);
+                        return Ending::like(status);
+                    }
+                    Ok(Wake::ChildWaitFailed(e)) => {
+                        eprintln!("memmon: lost track of the command: {e}");
+                        session.finish(None, Final::Gone);
+                        return Ending::Code(EXIT_USAGE);
+                    }
+                    Ok(Wake::TargetGone) => {
+                        session.target_gone();
+                        session.finish(None, Final::Gone);
+                        return Ending::Code(0);
+                    }
                 }
             }
-            Attempt::Gone => {
-                session.target_gone();
-                session.finish(None, false);
-                return 0;
+            match session.sample() {
+                Attempt::Sampled | Attempt::Failed => {}
+                Attempt::Gone if command_mode => {
+                    // The command is ending: its exit status is on its way.
+                    match self.rx.recv_timeout(EXIT_GRACE) {
+                        Ok(Wake::ChildExited(status)) => {
+                            session.finish(Some(exit_kind(status)), Final::Gone);
+                            return Ending::like(status);
+                        }
+                        Ok(Wake::Signal {
+                            number,
+                            fresh,
+                            killed,
+                            ..
+                        }) => return self.stopped(session, number, fresh, killed),
+                        _ => continue,
+                    }
+                }
+                Attempt::Gone => {
+                    session.target_gone();
+                    session.finish(None, Final::Gone);
+                    return Ending::Code(0);
+                }
             }
         }
     }
+
+    /// A stop signal came and already went on to the command's tree (with the fresh sample
+    /// taken before): wait for the command within `--stop-timeout`, write the exit line and
+    /// the footer, and end as the command ended. After a double SIGINT (the tree was killed)
+    /// memmon ends by SIGINT, so a calling script stops too.
+    fn stopped(
+        &self,
+        session: Session,
+        number: i32,
+        fresh: Option<Reading>,
+        killed: bool,
+    ) -> Ending {
+        let last = fresh.map_or(Final::Gone, Final::Have);
+        let (status, killed) = self.wait_after_stop(killed);
+        match status {
+            Some(status) => {
+                session.finish(Some(exit_kind(status)), last);
+                if killed {
+                    Ending::Signal(SIGINT)
+                } else {
+                    Ending::like(status)
+                }
+            }
+            None => {
+                eprintln!(
+                    "memmon: the command did not end within {} s of the stop signal (--stop-timeout); memmon stops watching it",
+                    crate::session::seconds_text(self.stop_timeout)
+                );
+                session.finish(None, last);
+                Ending::Signal(if killed { SIGINT } else { number })
+            }
+        }
+    }
+
+    /// Waits for the command's exit status for at most `--stop-timeout`; more stop signals
+    /// meanwhile were already passed on. Returns the status (if it came) and whether the tree
+    /// was killed by a double SIGINT.
+    fn wait_after_stop(&self, mut killed: bool) -> (Option<ExitStatus>, bool) {
+        let until = Instant::now() + self.stop_timeout;
+        loop {
+            match self
+                .rx
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+            {
+                Ok(Wake::ChildExited(status)) => return (Some(status), killed),
+                Ok(Wake::Signal { killed: k, .. }) => killed |= k,
+                Ok(Wake::ChildWaitFailed(e)) => {
+                    eprintln!("memmon: lost track of the command: {e}");
+                    return (None, killed);
+                }
+                Ok(Wake::Detail | Wake::TargetGone) => {}
+                Err(_) => return (None, killed),
+            }
+        }
+    }
+
+    /// Monitoring cannot be had: says why, starts the command anyway, writes the spec's
+    /// `監視なしで実行します` line after a header when the log can take one, and ends as the
+    /// command ends.
+    /// `tell` false: the reason was already printed.
+    fn unmonitored(self, why: &str, log: Option<LogTarget>, tell: bool) -> Ending {
+        if tell {
+            eprintln!("memmon: {why}");
+        }
+        eprintln!("memmon: 監視なしで実行します (the command runs unmonitored)");
+        let (pid, pidfd) = match spawn(self.args, &self.tx, None) {
+            Ok(started) => started,
+            Err(code) => return Ending::Code(code),
+        };
+        self.set_target(pid, pidfd, None);
+        if let Some(log) = log {
+            let options = SinkOptions {
+                max_bytes: u64::MAX,
+                keep: 0,
+                sync: true,
+            };
+            match LogSink::open(&log.path, options) {
+                Ok(mut sink) => write_unmonitored(&mut sink, pid, log.interval, why),
+                Err(e) => eprintln!("memmon: {e}"),
+            }
+        }
+        self.wait_unmonitored()
+    }
+
+    /// `enabled: false`: the command runs, memmon only passes signals and the exit on.
+    fn run_unmonitored(self) -> Ending {
+        let (pid, pidfd) = match spawn(self.args, &self.tx, None) {
+            Ok(started) => started,
+            Err(code) => return Ending::Code(code),
+        };
+        self.set_target(pid, pidfd, None);
+        self.wait_unmonitored()
+    }
+
+    fn set_target(
+        &self,
+        pid: u32,
+        pidfd: Option<OwnedFd>,
+        sampler: Option<Box<dyn memmon_core::Sampler + Send>>,
+    ) {
+        self.forwarder.set(Target {
+            pid,
+            pidfd: pidfd.map(Arc::new),
+            proc_root: self
+                .args
+                .proc_root
+                .is_dir()
+                .then(|| self.args.proc_root.clone()),
+            sampler,
+        });
+    }
+
+    /// Waits for the command without monitoring it (signals go on from the signal thread);
+    /// ends as it ends.
+    fn wait_unmonitored(&self) -> Ending {
+        loop {
+            match self.rx.recv() {
+                Ok(Wake::ChildExited(status)) => return Ending::like(status),
+                Ok(Wake::ChildWaitFailed(e)) => {
+                    eprintln!("memmon: lost track of the command: {e}");
+                    return Ending::Code(EXIT_USAGE);
+                }
+                Ok(Wake::Signal { number, killed, .. }) => {
+                    let (status, killed) = self.wait_after_stop(killed);
+                    return match (status, killed) {
+                        (_, true) => Ending::Signal(SIGINT),
+                        (Some(status), false) => Ending::like(status),
+                        (None, false) => Ending::Signal(number),
+                    };
+                }
+                Ok(Wake::TargetGone | Wake::Detail) => {}
+                Err(_) => return Ending::Code(EXIT_USAGE),
+            }
+        }
+    }
+}
+
+/// The header and the `監視なしで実行します` line, and nothing else of the run.
+fn write_unmonitored(sink: &mut LogSink, pid: u32, interval: IntervalSpec, why: &str) {
+    let format = LogFormat::system();
+    let mut records = format.header(SystemTime::now(), pid, interval, false);
+    records.push(format.unmonitored(why));
+    sink.write(&format, &records, 0);
 }
 
 /// The metrics' `name` label: the config's `name`, else the command's file name (stable across
@@ -369,75 +646,6 @@ fn spawn(
     Ok((pid, pidfd))
 }
 
-/// Waits for the command without monitoring it, passing signals on; returns its exit code.
-fn wait_unmonitored(pid: u32, pidfd: Option<&OwnedFd>, rx: &Receiver<Wake>) -> i32 {
-    let mut last_interrupt: Option<Instant> = None;
-    loop {
-        match rx.recv() {
-            Ok(Wake::ChildExited(status)) => return exit_code(status),
-            Ok(Wake::ChildWaitFailed(e)) => {
-                eprintln!("memmon: lost track of the command: {e}");
-                return EXIT_USAGE;
-            }
-            Ok(Wake::Signal {
-                number,
-                from_kernel,
-            }) => {
-                let now = Instant::now();
-                if number == SIGINT
-                    && last_interrupt.is_some_and(|t| now.duration_since(t) < DOUBLE_INTERRUPT)
-                {
-                    send(pid, pidfd, Signal::KILL);
-                    return 130;
-                }
-                if number == SIGINT {
-                    last_interrupt = Some(now);
-                }
-                if !from_kernel {
-                    if let Some(sig) = Signal::from_named_raw(number) {
-                        send(pid, pidfd, sig);
-                    }
-                }
-            }
-            Ok(Wake::TargetGone | Wake::Detail) => {}
-            Err(_) => return EXIT_USAGE,
-        }
-    }
-}
-
-/// Sends a signal to the command, through its pidfd when there is one.
-fn send(pid: u32, pidfd: Option<&OwnedFd>, sig: Signal) {
-    let result = match pidfd {
-        Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
-        None => match i32::try_from(pid).ok().and_then(Pid::from_raw) {
-            Some(p) => rustix::process::kill_process(p, sig),
-            None => return,
-        },
-    };
-    if let Err(e) = result {
-        tracing::debug!("signal {sig:?} to {pid} not delivered: {e}");
-    }
-}
-
-/// SIGINT, SIGTERM and SIGHUP arrive as messages, with whether the kernel (a terminal) sent them.
-pub(crate) fn watch_signals(tx: Sender<Wake>) -> std::io::Result<()> {
-    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])?;
-    std::thread::Builder::new()
-        .name("memmon-signals".into())
-        .spawn(move || {
-            for origin in signals.forever() {
-                let wake = Wake::Signal {
-                    number: origin.signal,
-                    from_kernel: origin.cause == Cause::Kernel,
-                };
-                if tx.send(wake).is_err() {
-                    break;
-                }
-            }
-        })?;
-    Ok(())
-}
-
 /// With --pid, a pidfd becomes readable when the process exits: memmon stops at once instead
 /// of at the next sample. Without pidfd support the next sample notices.
 fn watch_pid(pid: u32, tx: Sender<Wake>) {
@@ -478,28 +686,39 @@ fn exit_kind(status: ExitStatus) -> ExitKind {
     }
 }
 
-fn exit_code(status: ExitStatus) -> i32 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(sig)) => 128 + sig,
-        (None, None) => EXIT_USAGE,
-    }
-}
-
 fn signal_name(sig: i32) -> &'static str {
     match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSTKFLT => "SIGSTKFLT",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGTTIN => "SIGTTIN",
+        libc::SIGTTOU => "SIGTTOU",
+        libc::SIGURG => "SIGURG",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGVTALRM => "SIGVTALRM",
+        libc::SIGPROF => "SIGPROF",
+        libc::SIGWINCH => "SIGWINCH",
+        libc::SIGIO => "SIGIO",
+        libc::SIGPWR => "SIGPWR",
+        libc::SIGSYS => "SIGSYS",
         _ => "SIG?",
     }
 }
@@ -520,9 +739,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_codes_follow_the_shell() {
-        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
-        assert_eq!(exit_code(ExitStatus::from_raw(15)), 143);
+    fn exit_kinds_name_the_signal() {
+        assert_eq!(exit_kind(ExitStatus::from_raw(3 << 8)), ExitKind::Code(3));
         assert_eq!(
             exit_kind(ExitStatus::from_raw(9)),
             ExitKind::Signal {
@@ -530,5 +748,8 @@ mod tests {
                 name: "SIGKILL".into()
             }
         );
+        for sig in 1..=31 {
+            assert_ne!(signal_name(sig), "SIG?", "{sig}");
+        }
     }
 }

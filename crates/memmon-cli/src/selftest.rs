@@ -4,7 +4,7 @@
 use crate::cli::TestArgs;
 use crate::console::Console;
 use crate::run::{watch_signals, Wake, EXIT_USAGE};
-use crate::session::{Session, SessionParts};
+use crate::session::{Final, Session, SessionParts};
 use crate::sink::{LogSink, SinkOptions};
 use memmon_core::{MonitorSettings, MIB};
 use memmon_format::console;
@@ -85,7 +85,7 @@ pub fn test(args: TestArgs) -> i32 {
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 Ok(Wake::Signal { .. }) => {
                     console_out.say(&console::test_interrupted());
-                    session.finish(None, true);
+                    session.finish(None, Final::Take);
                     console_out.done();
                     return 130;
                 }
@@ -100,7 +100,7 @@ pub fn test(args: TestArgs) -> i32 {
             console_out.say(&console::test_iteration(i as u64, held.len() as u64));
         }
     }
-    session.finish(None, true);
+    session.finish(None, Final::Take);
     console_out.done();
     console_out.say(&console::test_done());
     drop(held);

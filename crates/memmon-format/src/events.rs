@@ -272,6 +272,14 @@ impl LogFormat {
         Record::Oom { kills }
     }
 
+    /// `⚠️ [memmon] 監視なしで実行します: REASON`, written after a header when memmon runs
+    /// the command without monitoring it.
+    pub fn unmonitored(&self, reason: &str) -> Record {
+        Record::Unmonitored {
+            reason: reason.to_owned(),
+        }
+    }
+
     /// `count` samples could not be written (written once writing works again).
     pub fn lost_samples(&self, count: u64, reason: &str) -> Record {
         Record::LostSamples {

@@ -176,6 +176,11 @@ fn other_prefixes(line: &str) -> Option<Record> {
         {
             return Some(Record::LastGoodUsed);
         }
+        if let Some(reason) = rest.strip_prefix("監視なしで実行します: ") {
+            return Some(Record::Unmonitored {
+                reason: reason.to_owned(),
+            });
+        }
         let mut c = Cur::new(rest);
         let count = c.uint()?;
         c.lit("件のサンプルをログに書けませんでした (")?;

@@ -125,6 +125,13 @@ pub enum Record {
     },
     /// `⚠️ [memmon] 最終サンプルを取得できないため、直前のサンプルを使用します`.
     LastGoodUsed,
+    /// `⚠️ [memmon] 監視なしで実行します: REASON`: memmon started the command but cannot
+    /// monitor it (a broken configuration, a log it cannot use, …); nothing else of the run
+    /// follows.
+    Unmonitored {
+        /// Why (the same text as on stderr).
+        reason: String,
+    },
     /// Any line of no known shape, kept as is (reading a log never fails on a line).
     Other(String),
 }
@@ -500,6 +507,9 @@ impl fmt::Display for Record {
             Record::LastGoodUsed => f.write_str(
                 "⚠️ [memmon] 最終サンプルを取得できないため、直前のサンプルを使用します",
             ),
+            Record::Unmonitored { reason } => {
+                write!(f, "⚠️ [memmon] 監視なしで実行します: {}", OneLine(reason))
+            }
             Record::Other(line) => OneLine(line).fmt(f),
         }
     }

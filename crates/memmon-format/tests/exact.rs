@@ -3,7 +3,7 @@
 use memmon_core::{
     Bytes, IntervalSpec, Monitor, MonitorSettings, Reading, Stamp, Summary, WarningEvent, MIB,
 };
-use memmon_format::{console, LogFormat, Record, Size};
+use memmon_format::{console, parse_line, LogFormat, Record, Size};
 use std::time::{Duration, SystemTime};
 
 fn jst() -> LogFormat {
@@ -234,4 +234,24 @@ fn one_line_even_with_line_breaks_in_free_text() {
         reason: "a\nb".to_owned(),
     };
     assert_eq!(record.to_string(), "⚠️ [memmon] サンプル取得失敗: a b");
+}
+
+#[test]
+fn the_unmonitored_line_reads_back_and_stays_one_line() {
+    let line = "⚠️ [memmon] 監視なしで実行します: client_config.json:3:18: invalid JSON";
+    let record = parse_line(line);
+    assert_eq!(
+        record,
+        Record::Unmonitored {
+            reason: "client_config.json:3:18: invalid JSON".to_owned()
+        }
+    );
+    assert_eq!(record.to_string(), line);
+    let two_lines = Record::Unmonitored {
+        reason: "a\nb".to_owned(),
+    };
+    assert_eq!(
+        two_lines.to_string(),
+        "⚠️ [memmon] 監視なしで実行します: a b"
+    );
 }

@@ -175,6 +175,20 @@ proptest! {
     }
 
     #[test]
+    fn memmons_reason_lines_round_trip(reason in "[^\n\r]{0,80}") {
+        // Free text after the fixed part: whatever the reason, it reads back as itself.
+        for record in [
+            Record::Unmonitored { reason: reason.clone() },
+            Record::SampleFailed { reason: reason.clone() },
+        ] {
+            let text = record.to_string();
+            if !text.ends_with('\r') {
+                prop_assert_eq!(parse_line(&text), record);
+            }
+        }
+    }
+
+    #[test]
     fn never_panics_on_arbitrary_text(s in any::<String>()) {
         let record = parse_line(&s);
         // Any one line, known or not, prints back as itself.

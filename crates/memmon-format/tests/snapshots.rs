@@ -251,3 +251,16 @@ fn process_exit_lines() {
     プロセス終了: シグナル 15 (SIGTERM)
     ");
 }
+
+#[test]
+fn unmonitored_run() {
+    // A run memmon could not monitor: its header, then the one line that says why.
+    let format = jst();
+    let mut records = format.header(stamp(0).wall, PID, IntervalSpec::Integer(300), false);
+    records
+        .push(format.unmonitored(
+            "client_config.json:4:5: invalid JSON: trailing comma at line 4 column 5",
+        ));
+    let text: Vec<String> = records.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!(text.join("\n"));
+}

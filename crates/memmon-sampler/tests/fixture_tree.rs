@@ -51,6 +51,20 @@ fn children_sum_every_descendant_of_every_thread_and_skip_the_vanished() {
 }
 
 #[test]
+fn descendants_are_listed_both_ways_for_the_stop_signal() {
+    let mut found = memmon_sampler::descendants(&root("proc"), 4242).unwrap();
+    found.sort_unstable();
+    // 4244 is listed by its parent but already gone: signalling it is harmless.
+    assert_eq!(found, [4243, 4244, 4246, 4247]);
+    let mut found = memmon_sampler::descendants(&root("proc-nochildren"), 4242).unwrap();
+    found.sort_unstable();
+    assert_eq!(found, [4243, 4247]);
+    assert!(memmon_sampler::descendants(&root("proc"), 4247)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
 fn children_of_a_subtree() {
     let mut s = sampler("proc", 4243, true).unwrap();
     assert_eq!(s.sample().unwrap().rss, (700 + 200) * PAGE);

@@ -45,6 +45,16 @@ pub struct SessionParts {
     pub waker: Waker,
 }
 
+/// Where the footer's 最終メモリ comes from.
+pub enum Final {
+    /// Take a fresh sample now.
+    Take,
+    /// A fresh sample already taken (before a stop signal went on to the command).
+    Have(memmon_core::Reading),
+    /// None can be had: the last good sample stands in.
+    Gone,
+}
+
 /// The outcome of one attempt to sample.
 pub enum Attempt {
     /// A sample line (and perhaps a warning and detail) was produced.
@@ -398,9 +408,9 @@ impl Session {
         }
     }
 
-    /// Ends the session: the exit line (when the command ended), one fresh final sample when
-    /// `fresh` allows it, and the footer.
-    pub fn finish(mut self, exit: Option<ExitKind>, fresh: bool) {
+    /// Ends the session: the exit line (when the command ended), the final sample `last`
+    /// says, and the footer.
+    pub fn finish(mut self, exit: Option<ExitKind>, last: Final) {
         // A block still on its way is written with what has come: the footer ends the run.
         self.settle_detail(true);
         let at = self.stamp();
@@ -408,10 +418,10 @@ impl Session {
         if let Some(kind) = exit {
             self.records.push(self.format.process_exit(kind));
         }
-        let reading = if fresh {
-            self.sampler.sample().ok()
-        } else {
-            None
+        let reading = match last {
+            Final::Take => self.sampler.sample().ok(),
+            Final::Have(reading) => Some(reading),
+            Final::Gone => None,
         };
         match self.monitor.finish(at, reading) {
             Some(summary) => self.records.extend(self.format.footer(&summary)),

@@ -101,7 +101,7 @@ fn a_pending_block_is_written_when_ready_and_the_samples_do_not_wait() {
     session.detail_ready();
     assert!(session.detail_deadline().is_none());
     session.sample();
-    session.finish(None, false);
+    session.finish(None, Final::Gone);
     let lines = body(&log);
     let at = lines
         .iter()
@@ -135,7 +135,7 @@ fn a_block_pending_at_the_end_is_written_before_the_footer() {
     for _ in 0..10 {
         session.sample();
     }
-    session.finish(None, false);
+    session.finish(None, Final::Gone);
     let lines = body(&log);
     assert_eq!(
         &lines[10..12],
@@ -165,7 +165,7 @@ fn a_pending_block_past_its_timeout_gives_the_no_answer_line() {
     assert!(deadline <= Instant::now());
     session.detail_ready();
     session.sample();
-    session.finish(None, false);
+    session.finish(None, Final::Gone);
     let lines = body(&log);
     assert_eq!(
         &lines[10..13],
@@ -195,7 +195,7 @@ fn failed_samples_write_a_line_and_do_not_count_toward_detail() {
     for _ in 0..13 {
         session.sample();
     }
-    session.finish(None, true);
+    session.finish(None, Final::Take);
     let text = std::fs::read_to_string(&log).unwrap();
     let recs: Vec<Record> = text.lines().map(parse_line).collect();
     assert_eq!(
@@ -265,7 +265,7 @@ fn a_source_that_cannot_give_up_is_not_waited_for_again() {
     session.detail_ready();
     assert_eq!(session.detail_deadline(), None);
     session.sample();
-    session.finish(None, false);
+    session.finish(None, Final::Gone);
     let lines = body(&log);
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("SAMPLE ")).count(),

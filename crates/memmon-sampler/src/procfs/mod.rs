@@ -3,6 +3,8 @@
 pub mod parse;
 mod tree;
 
+pub use tree::descendants;
+
 use crate::error::{io_error, not_utf8, parse_error};
 use memmon_core::{Reading, SampleError, Sampler};
 use parse::{parse_meminfo_bytes, parse_statm, parse_status, Statm};

@@ -15,6 +15,18 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The current descendants of `pid` (not `pid` itself), found the way a sample finds them:
+/// memmon signals them all when it is asked to stop, so that a launcher that does not `exec`
+/// cannot leave its client without the stop signal.
+pub fn descendants(root: &Path, pid: u32) -> Result<Vec<u32>, SampleError> {
+    let mut tree = Tree::new(root, pid);
+    match tree.discovery {
+        Discovery::ChildrenFiles => tree.find_by_children_files()?,
+        Discovery::ParentScan => tree.find_by_parent_scan()?,
+    }
+    Ok(std::mem::take(&mut tree.found))
+}
+
 /// How descendants are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Discovery {
