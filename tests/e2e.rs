@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 mod analyze;
+mod lang;
 mod metrics;
 mod proc_fixture;
 mod python_hook;
@@ -363,7 +364,7 @@ fn check_config_prints_settings_or_the_error() {
     d.write("bad.json", r#"{"memory_monitor": {"interval": "abc"}}"#);
     let bad = d
         .memmon()
-        .args(["check-config", "bad.json"])
+        .args(["check-config", "bad.json", "--lang", "en"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));

@@ -1,6 +1,7 @@
 //! The command line, as typed (clap derive). Validation against the config happens in
 //! `settings.rs`, so this file stays a plain description of flags and their help.
 
+use crate::lang::LangArg;
 use clap::{Args, Parser, Subcommand};
 use memmon_core::IntervalSpec;
 use std::ffi::OsString;
@@ -114,6 +115,9 @@ pub struct TestArgs {
     /// Log file
     #[arg(long, value_name = "FILE", default_value = "test_memory.log")]
     pub log: PathBuf,
+    /// Language of memmon's own errors (the test's console lines and the log stay Japanese)
+    #[arg(long, value_enum, default_value_t = LangArg::Ja)]
+    pub lang: LangArg,
 }
 
 /// `memmon check-config`.
@@ -122,6 +126,9 @@ pub struct CheckConfigArgs {
     /// The file to check (client_config.json or memmon.toml)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Language of the errors and warnings (the settings keep their key names)
+    #[arg(long, value_enum, default_value_t = LangArg::Ja)]
+    pub lang: LangArg,
 }
 
 fn parse_interval(s: &str) -> Result<IntervalSpec, String> {
@@ -173,6 +180,26 @@ mod tests {
         };
         assert_eq!(run.interval, Some(IntervalSpec::Decimal(0.2)));
         assert_eq!(run.command, ["sh", "-c", "x"]);
+    }
+
+    #[test]
+    fn lang_is_japanese_unless_told() {
+        use crate::lang::Lang;
+        let lang_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Test(t) => t.lang.get(),
+            Command::CheckConfig(c) => c.lang.get(),
+            Command::Analyze(a) => a.lang.get(),
+            Command::Run(_) => panic!("not expected"),
+        };
+        assert_eq!(lang_of(&["memmon", "test"]), Lang::Ja);
+        assert_eq!(lang_of(&["memmon", "test", "--lang", "en"]), Lang::En);
+        assert_eq!(lang_of(&["memmon", "check-config", "c.json"]), Lang::Ja);
+        assert_eq!(
+            lang_of(&["memmon", "check-config", "c.json", "--lang", "en"]),
+            Lang::En
+        );
+        assert_eq!(lang_of(&["memmon", "analyze", "x.log"]), Lang::Ja);
+        assert!(Cli::try_parse_from(["memmon", "test", "--lang", "fr"]).is_err());
     }
 
     #[test]

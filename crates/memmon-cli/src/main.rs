@@ -6,6 +6,7 @@ mod analyze;
 mod check;
 mod cli;
 mod console;
+mod lang;
 mod metrics;
 mod run;
 mod selftest;
