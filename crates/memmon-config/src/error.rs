@@ -2,8 +2,8 @@
 //!
 //! Every message exists in Japanese and English ([`ConfigError::in_lang`],
 //! [`ConfigWarning::in_lang`]); `Display` is the English one, as Rust errors conventionally
-//! are, so logs of library users and `{:?}`-style chains stay stable. The `memmon` binary shows
-//! the language chosen with `--lang` (Japanese by default, like the rest of its console).
+//! are, so what library users already log or match on does not change. The `memmon` binary
+//! shows the language chosen with `--lang` (Japanese by default, like the rest of its console).
 
 use std::fmt;
 
