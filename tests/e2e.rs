@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 mod analyze;
+mod lang;
 mod metrics;
 mod proc_fixture;
 mod python_hook;
@@ -387,6 +388,18 @@ fn disabled_config_runs_the_command_unmonitored() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(!d.join("memory_usage.log").exists());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("コマンドを監視なしで実行します (監視するには --enable)"),
+        "{err}"
+    );
+    // The same notice in English with --lang en.
+    let out = d
+        .memmon()
+        .args(["run", "--lang", "en", "--", "sh", "-c", "exit 4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("running the command unmonitored"));
 }
 
@@ -408,7 +421,7 @@ fn check_config_prints_settings_or_the_error() {
     d.write("bad.json", r#"{"memory_monitor": {"interval": "abc"}}"#);
     let bad = d
         .memmon()
-        .args(["check-config", "bad.json"])
+        .args(["check-config", "bad.json", "--lang", "en"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));

@@ -1,21 +1,23 @@
-//! `memmon check-config FILE`: load, validate, print the effective settings.
+//! `memmon check-config FILE [--lang en]`: load, validate, print the effective settings.
 
 use crate::cli::CheckConfigArgs;
+use crate::lang;
 use crate::run::EXIT_USAGE;
 
-/// Prints the effective settings (exit 0) or the error (exit 2).
+/// Prints the effective settings (exit 0) or the error (exit 2). Errors and warnings are in
+/// `--lang` (Japanese by default); the settings are printed with their key names, as they are
+/// written in the file.
 pub fn check_config(args: CheckConfigArgs) -> i32 {
+    let lang = args.lang.get();
     match memmon_config::load(&args.file) {
         Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("memmon: warning: {w}");
-            }
+            lang::config_warnings(lang, &loaded.warnings);
             println!("{}: OK", args.file.display());
             print!("{}", loaded.config.describe());
             0
         }
         Err(e) => {
-            eprintln!("memmon: {e}");
+            lang::config_error(lang, &e);
             EXIT_USAGE
         }
     }

@@ -1,6 +1,7 @@
 //! The command line, as typed (clap derive). Validation against the config happens in
 //! `settings.rs`, so this file stays a plain description of flags and their help.
 
+use crate::lang::LangArg;
 use clap::{Args, Parser, Subcommand};
 use memmon_core::IntervalSpec;
 use std::ffi::OsString;
@@ -108,6 +109,9 @@ pub struct RunArgs {
     /// After a stop signal (passed on to the command and its descendants), wait this many seconds for the command to end before memmon writes its footer and stops [default: 90, systemd's own stop timeout]
     #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "90")]
     pub stop_timeout: Duration,
+    /// Language of memmon's own messages on stderr (the log and the original monitor's console lines stay Japanese)
+    #[arg(long, value_enum, default_value_t = LangArg::Ja)]
+    pub lang: LangArg,
     /// Read process and system memory from this directory instead of /proc (for tests)
     #[arg(long, value_name = "DIR", hide = true, default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -128,6 +132,9 @@ pub struct TestArgs {
     /// Log file
     #[arg(long, value_name = "FILE", default_value = "test_memory.log")]
     pub log: PathBuf,
+    /// Language of memmon's own errors (the test's console lines and the log stay Japanese)
+    #[arg(long, value_enum, default_value_t = LangArg::Ja)]
+    pub lang: LangArg,
 }
 
 /// `memmon check-config`.
@@ -136,6 +143,9 @@ pub struct CheckConfigArgs {
     /// The file to check (client_config.json or memmon.toml)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Language of the errors and warnings (the settings keep their key names)
+    #[arg(long, value_enum, default_value_t = LangArg::Ja)]
+    pub lang: LangArg,
 }
 
 fn parse_interval(s: &str) -> Result<IntervalSpec, String> {
@@ -196,6 +206,26 @@ mod tests {
         };
         assert_eq!(run.interval, Some(IntervalSpec::Decimal(0.2)));
         assert_eq!(run.command, ["sh", "-c", "x"]);
+    }
+
+    #[test]
+    fn lang_is_japanese_unless_told() {
+        use crate::lang::Lang;
+        let lang_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Test(t) => t.lang.get(),
+            Command::CheckConfig(c) => c.lang.get(),
+            Command::Analyze(a) => a.lang.get(),
+            Command::Run(_) => panic!("not expected"),
+        };
+        assert_eq!(lang_of(&["memmon", "test"]), Lang::Ja);
+        assert_eq!(lang_of(&["memmon", "test", "--lang", "en"]), Lang::En);
+        assert_eq!(lang_of(&["memmon", "check-config", "c.json"]), Lang::Ja);
+        assert_eq!(
+            lang_of(&["memmon", "check-config", "c.json", "--lang", "en"]),
+            Lang::En
+        );
+        assert_eq!(lang_of(&["memmon", "analyze", "x.log"]), Lang::Ja);
+        assert!(Cli::try_parse_from(["memmon", "test", "--lang", "fr"]).is_err());
     }
 
     #[test]

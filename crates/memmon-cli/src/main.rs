@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod console;
 mod exit;
+mod lang;
 mod metrics;
 mod run;
 mod selftest;

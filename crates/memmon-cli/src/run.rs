@@ -9,6 +9,7 @@
 use crate::cli::RunArgs;
 use crate::console::Console;
 use crate::exit::Ending;
+use crate::lang::{tr, Lang};
 use crate::metrics::{Metrics, MetricsOptions};
 use crate::session::{Attempt, Final, Session, SessionParts};
 use crate::settings;
@@ -69,7 +70,15 @@ struct Ctx<'a> {
 pub fn run(args: RunArgs) -> Ending {
     let command_mode = args.pid.is_none();
     if args.command.is_empty() && command_mode {
-        eprintln!("memmon: nothing to watch: give a COMMAND after `--`, or --pid PID (see memmon run --help)");
+        let lang = args.lang.get();
+        eprintln!(
+            "memmon: {}",
+            tr!(
+                lang,
+                "監視するものがありません: `--` の後にコマンドを、または --pid PID を指定してください (memmon run --help)",
+                "nothing to watch: give a COMMAND after `--`, or --pid PID (see memmon run --help)"
+            )
+        );
         return Ending::Code(EXIT_USAGE);
     }
     let (tx, rx) = mpsc::channel();
@@ -77,7 +86,11 @@ pub fn run(args: RunArgs) -> Ending {
         Ok(f) => (f, None),
         Err(e) => (
             Forwarder::default(),
-            Some(format!("cannot install signal handlers: {e}")),
+            Some(tr!(
+                args.lang.get(),
+                "シグナルハンドラを設定できません: {e}",
+                "cannot install signal handlers: {e}"
+            )),
         ),
     };
     let ctx = Ctx {
@@ -97,8 +110,9 @@ pub fn run(args: RunArgs) -> Ending {
     let resolved = match settings::resolve_run(&args) {
         Ok(r) => r,
         Err(e) => {
+            let why = e.message(args.lang.get());
             if !command_mode {
-                eprintln!("memmon: {e}");
+                eprintln!("memmon: {why}");
                 return Ending::Code(EXIT_USAGE);
             }
             // A typo must not switch on what the user switched off: no defaults, no
@@ -110,7 +124,7 @@ pub fn run(args: RunArgs) -> Ending {
                     .unwrap_or_else(|| Config::default().log_file),
                 interval: args.interval.unwrap_or(Config::default().interval),
             };
-            return ctx.unmonitored(&e.to_string(), Some(log), true);
+            return ctx.unmonitored(&why, Some(log), true);
         }
     };
     ctx.monitor(resolved.config, resolved.source.as_deref())
@@ -145,8 +159,11 @@ pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Optio
     }
     // Only the two flags that say where the reason can go are kept, when clap takes them.
     let mut kept: Vec<std::ffi::OsString> = vec!["memmon".into(), "run".into()];
-    for flag in ["--config", "--log"] {
+    for flag in ["--config", "--log", "--lang"] {
         if let Some(value) = flag_value(&raw[..dash], flag) {
+            if flag == "--lang" && value != "en" && value != "ja" {
+                continue;
+            }
             kept.push(flag.into());
             kept.push(value);
         }
@@ -161,7 +178,7 @@ pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Optio
     };
     let (tx, rx) = mpsc::channel();
     let forwarder = watch_signals(tx.clone()).unwrap_or_default();
-    let config = settings::load_config(args.config.as_deref())
+    let config = settings::load_config(args.config.as_deref(), args.lang.get())
         .map(|r| r.config)
         .unwrap_or_default();
     let log = LogTarget {
@@ -207,6 +224,10 @@ struct LogTarget {
 }
 
 impl Ctx<'_> {
+    fn lang(&self) -> Lang {
+        self.args.lang.get()
+    }
+
     fn command_mode(&self) -> bool {
         self.args.pid.is_none()
     }
@@ -215,15 +236,20 @@ impl Ctx<'_> {
     fn monitor(self, config: Config, source: Option<&Path>) -> Ending {
         let args = self.args;
         let command_mode = self.command_mode();
+        let lang = self.lang();
         if !config.enabled {
             let source = source
                 .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "the configuration".into());
+                .unwrap_or_else(|| lang.pick("設定", "the configuration").into());
             if !command_mode {
-                eprintln!("memmon: monitoring is disabled (enabled: false in {source}); nothing to do (use --enable to monitor anyway)");
+                eprintln!("memmon: {}", tr!(lang,
+                    "監視は無効です ({source} で enabled: false)。何もしません (それでも監視するには --enable)",
+                    "monitoring is disabled (enabled: false in {source}); nothing to do (use --enable to monitor anyway)"));
                 return Ending::Code(0);
             }
-            eprintln!("memmon: monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)");
+            eprintln!("memmon: {}", tr!(lang,
+                "監視は無効です ({source} で enabled: false)。コマンドを監視なしで実行します (監視するには --enable)",
+                "monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)"));
             return self.run_unmonitored();
         }
 
@@ -235,11 +261,12 @@ impl Ctx<'_> {
         let sink = match LogSink::open(&config.log_file, sink_options) {
             Ok(s) => s,
             Err(e) => {
+                let why = e.message(lang);
                 if !command_mode {
-                    eprintln!("memmon: {e}");
+                    eprintln!("memmon: {why}");
                     return Ending::Code(EXIT_USAGE);
                 }
-                return self.unmonitored(&e.to_string(), None, true);
+                return self.unmonitored(&why, None, true);
             }
         };
 
@@ -250,7 +277,9 @@ impl Ctx<'_> {
             .then(|| match HookDir::create() {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    eprintln!("memmon: cannot set up the Python tracemalloc hook: {e}; detail comes from smaps");
+                    eprintln!("memmon: {}", tr!(lang,
+                        "Python の tracemalloc フックを用意できません: {e}。詳細は smaps から取ります",
+                        "cannot set up the Python tracemalloc hook: {e}; detail comes from smaps"));
                     None
                 }
             })
@@ -275,14 +304,14 @@ impl Ctx<'_> {
         let sampler = match memmon_sampler::auto_sampler(pid, options.clone()) {
             Ok(s) => s,
             Err(e) => {
-                let why = format!("cannot watch process {pid}: {}", explain(&e));
+                let why = explain(&e, pid, lang);
                 if !command_mode {
                     eprintln!("memmon: {why}");
                     return Ending::Code(EXIT_USAGE);
                 }
                 self.set_target(pid, pidfd, None);
                 eprintln!("memmon: {why}");
-                eprintln!("memmon: 監視なしで実行します (the command runs unmonitored)");
+                eprintln!("memmon: {}", unmonitored_notice(lang));
                 let mut sink = sink;
                 write_unmonitored(&mut sink, pid, config.interval, &why);
                 return self.wait_unmonitored();
@@ -318,7 +347,14 @@ impl Ctx<'_> {
             Ok(m) => m,
             Err(e) => {
                 // The command is already running: memmon watches it anyway, without metrics.
-                eprintln!("memmon: {e}; metrics are off for this run");
+                eprintln!(
+                    "memmon: {}",
+                    tr!(
+                        lang,
+                        "{e}。この実行ではメトリクスを出しません",
+                        "{e}; metrics are off for this run"
+                    )
+                );
                 None
             }
         };
@@ -332,6 +368,7 @@ impl Ctx<'_> {
             },
             interval: config.interval,
             duration: args.duration,
+            lang,
             startup_delay: config.startup_delay.unwrap_or(if command_mode {
                 DEFAULT_STARTUP_DELAY
             } else {
@@ -400,7 +437,7 @@ impl Ctx<'_> {
                         return Ending::like(status);
                     }
                     Ok(Wake::ChildWaitFailed(e)) => {
-                        eprintln!("memmon: lost track of the command: {e}");
+                        eprintln!("memmon: {}", lost_track(self.lang(), &e));
                         session.finish(None, Final::Gone);
                         return Ending::Code(EXIT_USAGE);
                     }
@@ -461,10 +498,10 @@ impl Ctx<'_> {
                 }
             }
             None => {
-                eprintln!(
-                    "memmon: the command did not end within {} s of the stop signal (--stop-timeout); memmon stops watching it",
-                    crate::session::seconds_text(self.stop_timeout)
-                );
+                let secs = crate::session::seconds_text(self.stop_timeout);
+                eprintln!("memmon: {}", tr!(self.lang(),
+                    "停止シグナルから {secs} 秒以内にコマンドが終了しませんでした (--stop-timeout)。監視を終えます",
+                    "the command did not end within {secs} s of the stop signal (--stop-timeout); memmon stops watching it"));
                 session.finish(None, last);
                 Ending::Signal(if killed { SIGINT } else { number })
             }
@@ -484,7 +521,7 @@ impl Ctx<'_> {
                 Ok(Wake::ChildExited(status)) => return (Some(status), killed),
                 Ok(Wake::Signal { killed: k, .. }) => killed |= k,
                 Ok(Wake::ChildWaitFailed(e)) => {
-                    eprintln!("memmon: lost track of the command: {e}");
+                    eprintln!("memmon: {}", lost_track(self.lang(), &e));
                     return (None, killed);
                 }
                 Ok(Wake::Detail | Wake::TargetGone) => {}
@@ -501,7 +538,7 @@ impl Ctx<'_> {
         if tell {
             eprintln!("memmon: {why}");
         }
-        eprintln!("memmon: 監視なしで実行します (the command runs unmonitored)");
+        eprintln!("memmon: {}", unmonitored_notice(self.lang()));
         let (pid, pidfd) = match spawn(self.args, &self.tx, None) {
             Ok(started) => started,
             Err(code) => return Ending::Code(code),
@@ -515,7 +552,7 @@ impl Ctx<'_> {
             };
             match LogSink::open(&log.path, options) {
                 Ok(mut sink) => write_unmonitored(&mut sink, pid, log.interval, why),
-                Err(e) => eprintln!("memmon: {e}"),
+                Err(e) => eprintln!("memmon: {}", e.message(self.lang())),
             }
         }
         self.wait_unmonitored()
@@ -556,7 +593,7 @@ impl Ctx<'_> {
             match self.rx.recv() {
                 Ok(Wake::ChildExited(status)) => return Ending::like(status),
                 Ok(Wake::ChildWaitFailed(e)) => {
-                    eprintln!("memmon: lost track of the command: {e}");
+                    eprintln!("memmon: {}", lost_track(self.lang(), &e));
                     return Ending::Code(EXIT_USAGE);
                 }
                 Ok(Wake::Signal { number, killed, .. }) => {
@@ -604,6 +641,7 @@ fn spawn(
     tx: &Sender<Wake>,
     hook: Option<(&HookDir, u32)>,
 ) -> Result<(u32, Option<OwnedFd>), i32> {
+    let lang = args.lang.get();
     let Some((program, rest)) = args.command.split_first() else {
         return Err(EXIT_USAGE);
     };
@@ -615,7 +653,15 @@ fn spawn(
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("memmon: cannot start {}: {e}", program.to_string_lossy());
+            let program = program.to_string_lossy();
+            eprintln!(
+                "memmon: {}",
+                tr!(
+                    lang,
+                    "{program} を起動できません: {e}",
+                    "cannot start {program}: {e}"
+                )
+            );
             return Err(match e.kind() {
                 std::io::ErrorKind::NotFound => 127,
                 _ => 126,
@@ -640,7 +686,14 @@ fn spawn(
         });
     if let Err(e) = waiter {
         // Without the waiter memmon cannot tell when the command ends; the command still runs.
-        eprintln!("memmon: cannot start a thread: {e}");
+        eprintln!(
+            "memmon: {}",
+            tr!(
+                lang,
+                "スレッドを起動できません: {e}",
+                "cannot start a thread: {e}"
+            )
+        );
         return Err(EXIT_USAGE);
     }
     Ok((pid, pidfd))
@@ -724,14 +777,37 @@ fn signal_name(sig: i32) -> &'static str {
 }
 
 /// Turns a sampler error into advice for the user.
-fn explain(e: &SampleError) -> String {
+fn explain(e: &SampleError, pid: u32, lang: Lang) -> String {
     match e {
-        SampleError::Exited { pid } => format!("no process {pid} exists"),
-        SampleError::PermissionDenied { path } => format!(
-            "permission denied reading {path}: the process belongs to another user; run memmon as that user (or root)"
+        SampleError::Exited { pid } => tr!(
+            lang,
+            "プロセス {pid} を監視できません: プロセス {pid} は存在しません",
+            "cannot watch process {pid}: no process {pid} exists"
         ),
-        other => other.to_string(),
+        SampleError::PermissionDenied { path } => tr!(
+            lang,
+            "プロセス {pid} を監視できません: {path} を読む権限がありません。プロセスは別のユーザーのものです。そのユーザー (または root) で memmon を実行してください",
+            "cannot watch process {pid}: permission denied reading {path}: the process belongs to another user; run memmon as that user (or root)"
+        ),
+        other => tr!(
+            lang,
+            "プロセス {pid} を監視できません: {other}",
+            "cannot watch process {pid}: {other}"
+        ),
     }
+}
+
+/// The stderr line that says the command runs without monitoring (the log's line is Japanese).
+fn unmonitored_notice(lang: Lang) -> &'static str {
+    lang.pick("監視なしで実行します", "running the command unmonitored")
+}
+
+fn lost_track(lang: Lang, e: &str) -> String {
+    tr!(
+        lang,
+        "コマンドを見失いました: {e}",
+        "lost track of the command: {e}"
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::cli::TestArgs;
 use crate::console::Console;
+use crate::lang::tr;
 use crate::run::{watch_signals, Wake, EXIT_USAGE};
 use crate::session::{Final, Session, SessionParts};
 use crate::sink::{LogSink, SinkOptions};
@@ -19,12 +20,20 @@ const STEP: usize = MIB as usize;
 
 /// Runs the test mode; returns the exit code (130 when interrupted).
 pub fn test(args: TestArgs) -> i32 {
+    let lang = args.lang.get();
     let steps = (args.duration.as_secs_f64() / args.interval.as_secs_f64()).ceil() as u64;
     let console_out = Console::with_progress(steps);
     console_out.say(&console::test_start());
     let (tx, rx) = mpsc::channel();
     if let Err(e) = watch_signals(tx) {
-        eprintln!("memmon: cannot install signal handlers: {e}");
+        eprintln!(
+            "memmon: {}",
+            tr!(
+                lang,
+                "シグナルハンドラを設定できません: {e}",
+                "cannot install signal handlers: {e}"
+            )
+        );
         return EXIT_USAGE;
     }
     let sink = match LogSink::open(
@@ -37,7 +46,7 @@ pub fn test(args: TestArgs) -> i32 {
     ) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("memmon: {e}");
+            eprintln!("memmon: {}", e.message(lang));
             return EXIT_USAGE;
         }
     };
@@ -50,7 +59,14 @@ pub fn test(args: TestArgs) -> i32 {
     let sampler = match memmon_sampler::auto_sampler(pid, options) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("memmon: cannot read memmon's own memory: {e}");
+            eprintln!(
+                "memmon: {}",
+                tr!(
+                    lang,
+                    "memmon 自身のメモリ使用量を読み取れません: {e}",
+                    "cannot read memmon's own memory: {e}"
+                )
+            );
             return EXIT_USAGE;
         }
     };
@@ -66,6 +82,7 @@ pub fn test(args: TestArgs) -> i32 {
         duration: Some(args.duration),
         // The spec: `memmon test` samples at once, as the original's test mode did.
         startup_delay: std::time::Duration::ZERO,
+        lang: crate::lang::Lang::Ja,
         pid,
         proc_root: root.is_dir().then_some(root),
         console: console_out.clone(),

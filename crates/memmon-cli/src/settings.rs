@@ -1,6 +1,7 @@
 //! From what was typed to what runs: the config file merged with the flags, validated once.
 
 use crate::cli::RunArgs;
+use crate::lang::Lang;
 use memmon_config::{Config, ConfigError};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,7 @@ pub struct Resolved {
 /// Loads the config named by `--config`, else `./client_config.json` when present, else the
 /// defaults; prints its warnings on stderr; then applies the flags of `memmon run`.
 pub fn resolve_run(args: &RunArgs) -> Result<Resolved, ConfigError> {
-    let mut resolved = load_config(args.config.as_deref())?;
+    let mut resolved = load_config(args.config.as_deref(), args.lang.get())?;
     let c = &mut resolved.config;
     if let Some(i) = args.interval {
         c.interval = i;
@@ -57,7 +58,7 @@ pub fn resolve_run(args: &RunArgs) -> Result<Resolved, ConfigError> {
 }
 
 /// Loads an explicit config file, or the default one when present, or the built-in defaults.
-pub fn load_config(explicit: Option<&Path>) -> Result<Resolved, ConfigError> {
+pub fn load_config(explicit: Option<&Path>, lang: Lang) -> Result<Resolved, ConfigError> {
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => {
@@ -72,9 +73,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Resolved, ConfigError> {
         }),
         Some(p) => {
             let loaded = memmon_config::load(&p)?;
-            for w in &loaded.warnings {
-                eprintln!("memmon: warning: {w}");
-            }
+            crate::lang::config_warnings(lang, &loaded.warnings);
             Ok(Resolved {
                 config: loaded.config,
                 source: Some(p),

@@ -4,6 +4,7 @@
 //! are counted as lost, and every later sample retries; when a write works again the log gets
 //! the spec's lost-samples line first.
 
+use crate::lang::{tr, Lang};
 use memmon_format::{LogFormat, Record};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -35,6 +36,19 @@ pub struct OpenError {
     path: String,
     #[source]
     source: io::Error,
+}
+
+impl OpenError {
+    /// The message in `lang` (`Display` is the English one); the OS's error text stays as the
+    /// OS gives it.
+    pub fn message(&self, lang: Lang) -> String {
+        let (path, source) = (&self.path, &self.source);
+        tr!(
+            lang,
+            "ログ {path} を開けません: {source}",
+            "cannot open the log {path}: {source}"
+        )
+    }
 }
 
 /// Why the log had to be reopened during a run.
@@ -402,5 +416,27 @@ mod tests {
         assert!(LogSink::open(&log, opts).is_err());
         assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
         fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn open_error_in_both_languages() {
+        let log = Path::new("/nonexistent-memmon-dir/memory_usage.log");
+        let opts = SinkOptions {
+            max_bytes: 1 << 20,
+            keep: 1,
+            sync: false,
+        };
+        let Err(e) = LogSink::open(log, opts) else {
+            panic!("opened a log in a missing directory")
+        };
+        let ja = e.message(Lang::Ja);
+        assert!(
+            ja.starts_with("ログ /nonexistent-memmon-dir/memory_usage.log を開けません: "),
+            "{ja}"
+        );
+        assert_eq!(e.message(Lang::En), e.to_string());
+        assert!(e
+            .to_string()
+            .starts_with("cannot open the log /nonexistent-memmon-dir/"));
     }
 }

@@ -1,6 +1,15 @@
 //! Why a configuration file was rejected, and what was accepted with a warning.
+//!
+//! Every message exists in Japanese and English ([`ConfigError::in_lang`],
+//! [`ConfigWarning::in_lang`]); `Display` is the English one, as Rust errors conventionally
+//! are, so what library users already log or match on does not change. The `memmon` binary
+//! shows the language chosen with `--lang` (Japanese by default, like the rest of its console).
 
 use std::fmt;
+
+use memmon_core::Lang;
+
+use crate::expected::{Expected, ValueKind};
 
 /// The two file formats memmon reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +30,8 @@ impl fmt::Display for Format {
 }
 
 /// A configuration file that cannot be used. Every message starts with the file as the user
-/// named it, so it can be shown as is.
+/// named it, so it can be shown as is. `Display` is English; [`ConfigError::in_lang`] renders
+/// either language.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -79,7 +89,7 @@ pub enum ConfigError {
         line: usize,
         /// 1-based column of the error.
         column: usize,
-        /// The parser's message, without its own position suffix.
+        /// The parser's message (English in both languages), without its own position suffix.
         message: String,
     },
     /// The JSON document is not an object (`{ … }`).
@@ -89,6 +99,8 @@ pub enum ConfigError {
         file: String,
         /// The document, rendered as JSON-ish text.
         got: String,
+        /// The document's type, named in Japanese messages.
+        got_kind: ValueKind,
     },
     /// A key has a value of the wrong type or out of range.
     #[error("{file}: {key}: expected {expected}, got {got}")]
@@ -97,15 +109,128 @@ pub enum ConfigError {
         file: String,
         /// Dotted key path, e.g. `memory_monitor.interval`.
         key: String,
-        /// What the key accepts, e.g. `true or false`.
-        expected: String,
+        /// What the key accepts.
+        expected: Expected,
         /// The bad value, rendered as JSON-ish text (strings quoted).
         got: String,
+        /// The bad value's type, named in Japanese messages.
+        got_kind: ValueKind,
     },
 }
 
+impl ConfigError {
+    /// The message in `lang`, for `format!`/`eprintln!` without building a `String` first:
+    /// `eprintln!("memmon: {}", err.in_lang(lang))`.
+    pub fn in_lang(&self, lang: Lang) -> InLang<'_, ConfigError> {
+        InLang { item: self, lang }
+    }
+
+    /// The message in `lang` as a `String`.
+    pub fn message(&self, lang: Lang) -> String {
+        self.in_lang(lang).to_string()
+    }
+
+    /// The file the error is about, as the user gave it.
+    pub fn file(&self) -> &str {
+        match self {
+            ConfigError::NotFound { file, .. }
+            | ConfigError::IsDirectory { file }
+            | ConfigError::Read { file, .. }
+            | ConfigError::TooLarge { file, .. }
+            | ConfigError::NotUtf8 { file, .. }
+            | ConfigError::Syntax { file, .. }
+            | ConfigError::NotAnObject { file, .. }
+            | ConfigError::Invalid { file, .. } => file,
+        }
+    }
+
+    /// The Japanese message. The OS's error text (`No such file or directory (os error 2)`) and
+    /// the JSON/TOML parser's own message stay English inside the Japanese sentence: they come
+    /// from std, serde_json and toml, which have no Japanese, and they are what a search engine
+    /// knows.
+    fn fmt_ja(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NotFound { file, source } => {
+                write!(f, "{file}: ファイルが見つかりません ({source})")
+            }
+            ConfigError::IsDirectory { file } => {
+                write!(
+                    f,
+                    "{file}: ディレクトリです (設定ファイルを指定してください)"
+                )
+            }
+            ConfigError::Read { file, source } => write!(f, "{file}: 読み込めません: {source}"),
+            ConfigError::TooLarge { file, limit } => write!(
+                f,
+                "{file}: 設定ファイルとしては大きすぎます ({limit} バイトを超えています)"
+            ),
+            ConfigError::NotUtf8 {
+                file,
+                line,
+                column,
+                offset,
+            } => write!(
+                f,
+                "{file}:{line}:{column}: UTF-8 のテキストではありません \
+                 (オフセット {offset} のバイトが不正です)"
+            ),
+            ConfigError::Syntax {
+                file,
+                format,
+                line,
+                column,
+                message,
+            } => write!(f, "{file}:{line}:{column}: {format}の構文エラー: {message}"),
+            ConfigError::NotAnObject {
+                file,
+                got,
+                got_kind,
+            } => {
+                write!(
+                    f,
+                    "{file}: 最上位には JSON のオブジェクト ({{ … }}) が必要ですが "
+                )?;
+                write_got_ja(f, got, *got_kind)
+            }
+            ConfigError::Invalid {
+                file,
+                key,
+                expected,
+                got,
+                got_kind,
+            } => {
+                let expected = expected.text(Lang::Ja);
+                write!(
+                    f,
+                    "{file}: {key}: {expected}{}が必要ですが ",
+                    gap(&expected)
+                )?;
+                write_got_ja(f, got, *got_kind)
+            }
+        }
+    }
+}
+
+/// `"300" (文字列) でした`; `null` needs no type name.
+fn write_got_ja(f: &mut fmt::Formatter<'_>, got: &str, kind: ValueKind) -> fmt::Result {
+    match kind {
+        ValueKind::Null => write!(f, "{got} でした"),
+        _ => write!(f, "{got} ({}) でした", kind.name(Lang::Ja)),
+    }
+}
+
+/// The space Japanese text puts between a Latin word or a closing bracket and the particle
+/// that follows (`true か false が`, `数値 (秒) が`), and not after kana or kanji (`整数が`).
+fn gap(before: &str) -> &'static str {
+    match before.chars().last() {
+        Some(c) if c.is_ascii() => " ",
+        _ => "",
+    }
+}
+
 /// Something in the file that was accepted but is probably a mistake: an unknown key inside
-/// the `memory_monitor` block, which is ignored, or a misspelt block name.
+/// the `memory_monitor` block, which is ignored, or a misspelt block name. `Display` is
+/// English; [`ConfigWarning::in_lang`] renders either language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
     /// The file as the user gave it.
@@ -116,6 +241,18 @@ pub struct ConfigWarning {
     pub suggestion: Option<&'static str>,
 }
 
+impl ConfigWarning {
+    /// The message in `lang`: `eprintln!("memmon: 警告: {}", w.in_lang(lang))`.
+    pub fn in_lang(&self, lang: Lang) -> InLang<'_, ConfigWarning> {
+        InLang { item: self, lang }
+    }
+
+    /// The message in `lang` as a `String`.
+    pub fn message(&self, lang: Lang) -> String {
+        self.in_lang(lang).to_string()
+    }
+}
+
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}: unknown key (ignored)", self.file, self.key)?;
@@ -123,5 +260,37 @@ impl fmt::Display for ConfigWarning {
             write!(f, "; did you mean \"{s}\"?")?;
         }
         Ok(())
+    }
+}
+
+/// A [`ConfigError`] or [`ConfigWarning`] displayed in a chosen language (from `in_lang`).
+#[derive(Debug, Clone, Copy)]
+pub struct InLang<'a, T> {
+    item: &'a T,
+    lang: Lang,
+}
+
+impl fmt::Display for InLang<'_, ConfigError> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.lang {
+            Lang::En => fmt::Display::fmt(self.item, f),
+            Lang::Ja => self.item.fmt_ja(f),
+        }
+    }
+}
+
+impl fmt::Display for InLang<'_, ConfigWarning> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self.item;
+        match self.lang {
+            Lang::En => fmt::Display::fmt(w, f),
+            Lang::Ja => {
+                write!(f, "{}: {}: 不明なキーです (無視します)", w.file, w.key)?;
+                if let Some(s) = w.suggestion {
+                    write!(f, "。\"{s}\" の書き間違いではありませんか?")?;
+                }
+                Ok(())
+            }
+        }
     }
 }

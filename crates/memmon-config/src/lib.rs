@@ -4,7 +4,8 @@
 //! Files are parsed into generic JSON/TOML values, never straight into typed structs, and then
 //! checked key by key: an error names the file, the key path, the bad value and what was
 //! expected; an unknown key in the block is a [`ConfigWarning`], not an error; other top-level
-//! keys (`server_url`, `beep_settings`, …) belong to the client and are ignored.
+//! keys (`server_url`, `beep_settings`, …) belong to the client and are ignored. Errors and
+//! warnings render in Japanese or English ([`ConfigError::in_lang`], [`Lang`]).
 //!
 //! What it must never do: sample memory, write logs, or act on the settings (a disabled
 //! monitor is reported as `enabled: false`, and the caller decides). It only reads the one file
@@ -25,6 +26,7 @@
 
 mod config;
 mod error;
+mod expected;
 mod validate;
 mod value;
 
@@ -32,7 +34,9 @@ use std::io::Read;
 use std::path::Path;
 
 pub use config::{Config, DetailSourceKind, ParseDetailSourceError};
-pub use error::{ConfigError, ConfigWarning, Format};
+pub use error::{ConfigError, ConfigWarning, Format, InLang};
+pub use expected::{Expected, ValueKind};
+pub use memmon_core::Lang;
 
 use validate::BLOCK;
 use value::{line_col, Val};
@@ -134,9 +138,11 @@ pub fn load_json_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
         }
     })?;
     let serde_json::Value::Object(top) = doc else {
+        let got = Val::from_json(&doc);
         return Err(ConfigError::NotAnObject {
             file: file.to_owned(),
-            got: Val::from_json(&doc).render(),
+            got: got.render(),
+            got_kind: got.kind(),
         });
     };
     let mut loaded = validate::block(file, Format::Json, top.get(BLOCK).map(Val::from_json))?;

@@ -12,6 +12,7 @@ use memmon_core::{IntervalError, IntervalSpec};
 
 use crate::config::{Config, DetailSourceKind};
 use crate::error::{ConfigError, ConfigWarning, Format};
+use crate::expected::Expected;
 use crate::value::{key_label, Val};
 use crate::Loaded;
 
@@ -39,7 +40,7 @@ const KNOWN_KEYS: [&str; 15] = [
 
 /// The largest `tracemalloc_frames`; Python's tracemalloc accepts more, but deeper stacks make
 /// every allocation slower for little insight.
-const MAX_FRAMES: i128 = 100;
+const MAX_FRAMES: i64 = 100;
 
 /// Validates the `memory_monitor` value (or its absence) into a [`Loaded`].
 pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Loaded, ConfigError> {
@@ -50,8 +51,8 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
         Some(Val::Table(entries)) => entries,
         Some(other) => {
             let expected = match format {
-                Format::Json => "an object",
-                Format::Toml => "a table",
+                Format::Json => Expected::Object,
+                Format::Toml => Expected::Table,
             };
             return Err(invalid(file, BLOCK.to_owned(), expected, &other));
         }
@@ -72,7 +73,7 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
             "warn_threshold_mb" => config.warn_threshold_mb = c.number_at_least_zero("MB")?,
             "detail_every" => config.detail_every = c.positive_integer()?,
             "max_log_mb" => config.max_log_mb = c.positive_number("MB")?,
-            "keep_logs" => config.keep_logs = c.integer_in(0, i128::from(u32::MAX))?,
+            "keep_logs" => config.keep_logs = c.integer_in(0, i64::from(u32::MAX))?,
             "name" => config.name = c.optional(Check::non_empty_string)?,
             "prom_textfile" => config.prom_textfile = c.optional(Check::path)?,
             "metrics_listen" => config.metrics_listen = c.optional(Check::socket_addr)?,
@@ -89,12 +90,13 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
     Ok(Loaded { config, warnings })
 }
 
-fn invalid(file: &str, key: String, expected: &str, got: &Val) -> ConfigError {
+fn invalid(file: &str, key: String, expected: Expected, got: &Val) -> ConfigError {
     ConfigError::Invalid {
         file: file.to_owned(),
         key,
-        expected: expected.to_owned(),
+        expected,
         got: got.render(),
+        got_kind: got.kind(),
     }
 }
 
@@ -106,7 +108,7 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn fail<T>(&self, expected: &str) -> Result<T, ConfigError> {
+    fn fail<T>(&self, expected: Expected) -> Result<T, ConfigError> {
         Err(invalid(
             self.file,
             self.path.to_owned(),
@@ -118,7 +120,7 @@ impl Check<'_> {
     fn boolean(&self) -> Result<bool, ConfigError> {
         match self.value {
             Val::Bool(b) => Ok(*b),
-            _ => self.fail("true or false"),
+            _ => self.fail(Expected::Bool),
         }
     }
 
@@ -132,11 +134,8 @@ impl Check<'_> {
             _ => Err(IntervalError::NotPositive),
         };
         checked.or_else(|e| match e {
-            IntervalError::NotPositive => self.fail("a number of seconds > 0"),
-            IntervalError::TooLarge => self.fail(&format!(
-                "a number of seconds > 0 and at most {}",
-                IntervalSpec::MAX_SECS
-            )),
+            IntervalError::NotPositive => self.fail(Expected::Seconds),
+            IntervalError::TooLarge => self.fail(Expected::SecondsAtMost(IntervalSpec::MAX_SECS)),
         })
     }
 
@@ -149,17 +148,17 @@ impl Check<'_> {
         }
     }
 
-    fn number_at_least_zero(&self, unit: &str) -> Result<f64, ConfigError> {
+    fn number_at_least_zero(&self, unit: &'static str) -> Result<f64, ConfigError> {
         match self.number() {
             Some(n) if n >= 0.0 => Ok(n),
-            _ => self.fail(&format!("a number of {unit} >= 0")),
+            _ => self.fail(Expected::NumberAtLeastZero { unit }),
         }
     }
 
-    fn positive_number(&self, unit: &str) -> Result<f64, ConfigError> {
+    fn positive_number(&self, unit: &'static str) -> Result<f64, ConfigError> {
         match self.number() {
             Some(n) if n > 0.0 => Ok(n),
-            _ => self.fail(&format!("a number of {unit} > 0")),
+            _ => self.fail(Expected::PositiveNumber { unit }),
         }
     }
 
@@ -167,34 +166,35 @@ impl Check<'_> {
         match self.value {
             Val::Int(i) => match u64::try_from(*i).ok().and_then(NonZeroU64::new) {
                 Some(n) => Ok(n),
-                None => self.fail("an integer >= 1"),
+                None => self.fail(Expected::IntegerAtLeastOne),
             },
-            _ => self.fail("an integer >= 1"),
+            _ => self.fail(Expected::IntegerAtLeastOne),
         }
     }
 
-    fn integer_in<T: TryFrom<i128>>(&self, min: i128, max: i128) -> Result<T, ConfigError> {
-        let expected = format!("an integer from {min} to {max}");
+    fn integer_in<T: TryFrom<i128>>(&self, min: i64, max: i64) -> Result<T, ConfigError> {
+        let expected = Expected::IntegerIn { min, max };
         match self.value {
-            Val::Int(i) if (min..=max).contains(i) => match T::try_from(*i) {
+            Val::Int(i) if (i128::from(min)..=i128::from(max)).contains(i) => match T::try_from(*i)
+            {
                 Ok(n) => Ok(n),
-                Err(_) => self.fail(&expected),
+                Err(_) => self.fail(expected),
             },
-            _ => self.fail(&expected),
+            _ => self.fail(expected),
         }
     }
 
     fn non_empty_string(&self) -> Result<String, ConfigError> {
         match self.value {
             Val::Str(s) if !s.is_empty() => Ok(s.clone()),
-            _ => self.fail("a non-empty string"),
+            _ => self.fail(Expected::NonEmptyString),
         }
     }
 
     fn path(&self) -> Result<PathBuf, ConfigError> {
         match self.value {
             Val::Str(s) if !s.is_empty() => Ok(PathBuf::from(s)),
-            _ => self.fail("a file path (a non-empty string)"),
+            _ => self.fail(Expected::FilePath),
         }
     }
 
@@ -202,9 +202,9 @@ impl Check<'_> {
         match self.value {
             Val::Str(s) => match s.parse() {
                 Ok(addr) => Ok(addr),
-                Err(_) => self.fail("an address and port like \"127.0.0.1:9464\""),
+                Err(_) => self.fail(Expected::SocketAddr),
             },
-            _ => self.fail("an address and port like \"127.0.0.1:9464\""),
+            _ => self.fail(Expected::SocketAddr),
         }
     }
 
@@ -226,38 +226,29 @@ impl Check<'_> {
             Some(s) if s <= IntervalSpec::MAX_SECS as f64 => {
                 let d = Duration::from_secs_f64(s);
                 if d.is_zero() {
-                    self.fail("a number of seconds > 0")
+                    self.fail(Expected::Seconds)
                 } else {
                     Ok(d)
                 }
             }
-            Some(_) => self.fail(&format!(
-                "a number of seconds > 0 and at most {}",
-                IntervalSpec::MAX_SECS
-            )),
-            None => self.fail("a number of seconds > 0"),
+            Some(_) => self.fail(Expected::SecondsAtMost(IntervalSpec::MAX_SECS)),
+            None => self.fail(Expected::Seconds),
         }
     }
 
     /// Seconds ≥ 0 (0 samples at once), bounded like the interval so that adding it to an
     /// `Instant` can never overflow.
     fn delay(&self) -> Result<Duration, ConfigError> {
-        let expected = || {
-            format!(
-                "a number of seconds >= 0 and at most {}",
-                IntervalSpec::MAX_SECS
-            )
-        };
         match self.number() {
             Some(s) if (0.0..=IntervalSpec::MAX_SECS as f64).contains(&s) => {
                 Ok(Duration::from_secs_f64(s))
             }
-            _ => self.fail(&expected()),
+            _ => self.fail(Expected::SecondsFromZeroAtMost(IntervalSpec::MAX_SECS)),
         }
     }
 
     fn detail_source(&self) -> Result<DetailSourceKind, ConfigError> {
-        let expected = "one of \"auto\", \"smaps\", \"python\", \"both\"";
+        let expected = Expected::OneOf(&["auto", "smaps", "python", "both"]);
         match self.value {
             Val::Str(s) => match s.parse() {
                 Ok(kind) => Ok(kind),

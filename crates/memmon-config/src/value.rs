@@ -4,6 +4,8 @@
 //! every error renders the bad value the same way. TOML's `nan`/`inf` and datetimes have no JSON
 //! equivalent, which is why this is not simply `serde_json::Value`.
 
+use crate::expected::ValueKind;
+
 /// How deep a value is converted; deeper parts are only ever rendered in an error message, and
 /// the cap keeps conversion recursion bounded whatever the parser accepted.
 const MAX_DEPTH: usize = 16;
@@ -98,6 +100,21 @@ impl Val {
             .iter()
             .map(|(k, v)| (k.clone(), Self::from_toml_at(v, depth + 1)))
             .collect()
+    }
+
+    /// The value's type, named in Japanese error messages.
+    pub(crate) fn kind(&self) -> ValueKind {
+        match self {
+            Val::Null => ValueKind::Null,
+            Val::Bool(_) => ValueKind::Bool,
+            Val::Int(_) => ValueKind::Integer,
+            Val::Float(_) => ValueKind::Float,
+            Val::Str(_) => ValueKind::String,
+            Val::Datetime(_) => ValueKind::Datetime,
+            Val::Array(_) => ValueKind::Array,
+            Val::Table(_) => ValueKind::Table,
+            Val::Elided => ValueKind::Elided,
+        }
     }
 
     /// The value as JSON-ish text for error messages: strings quoted and escaped, tables as

@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use memmon_config::{load, load_bytes, load_json_str, load_toml_str, ConfigError, Format};
+use memmon_config::{
+    load, load_bytes, load_json_str, load_toml_str, ConfigError, Expected, Format, ValueKind,
+};
 
 /// The error message for a `memory_monitor` block given as JSON object text.
 fn json_err(block: &str) -> String {
@@ -256,11 +258,20 @@ fn error_carries_its_parts() {
             key,
             expected,
             got,
+            got_kind,
         } => {
             assert_eq!(file, "c.json");
             assert_eq!(key, "memory_monitor.keep_logs");
-            assert_eq!(expected, "an integer from 0 to 4294967295");
+            assert_eq!(
+                expected,
+                Expected::IntegerIn {
+                    min: 0,
+                    max: 4294967295
+                }
+            );
+            assert_eq!(expected.to_string(), "an integer from 0 to 4294967295");
             assert_eq!(got, "\"many\"");
+            assert_eq!(got_kind, ValueKind::String);
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -1,8 +1,11 @@
-//! The loader never panics, whatever it is given.
+//! The loader never panics, whatever it is given, and every error names its file (and, for a
+//! bad value, the key, the value and what was expected) in both languages.
 
 use std::path::Path;
 
-use memmon_config::{load_bytes, load_json_str, load_toml_str};
+use memmon_config::{
+    load_bytes, load_json_str, load_toml_str, ConfigError, Expected, Format, Lang, ValueKind,
+};
 use proptest::prelude::*;
 
 /// Arbitrary JSON values, nested a few levels, with numbers of every kind serde_json produces.
@@ -99,5 +102,151 @@ proptest! {
             text.push_str(&format!("{k} = {v}\n"));
         }
         let _ = load_toml_str(&text, "memmon.toml");
+    }
+}
+
+/// Every `Expected`, with arbitrary bounds where it has any.
+fn expected() -> impl Strategy<Value = Expected> {
+    prop_oneof![
+        Just(Expected::Bool),
+        Just(Expected::Seconds),
+        any::<u64>().prop_map(Expected::SecondsAtMost),
+        any::<u64>().prop_map(Expected::SecondsFromZeroAtMost),
+        Just(Expected::NumberAtLeastZero { unit: "MB" }),
+        Just(Expected::PositiveNumber { unit: "MB" }),
+        Just(Expected::IntegerAtLeastOne),
+        (any::<i64>(), any::<i64>()).prop_map(|(a, b)| Expected::IntegerIn { min: a, max: b }),
+        Just(Expected::NonEmptyString),
+        Just(Expected::FilePath),
+        Just(Expected::SocketAddr),
+        Just(Expected::OneOf(&["auto", "smaps", "python", "both"])),
+        Just(Expected::Object),
+        Just(Expected::Table),
+    ]
+}
+
+fn value_kind() -> impl Strategy<Value = ValueKind> {
+    prop::sample::select(vec![
+        ValueKind::Null,
+        ValueKind::Bool,
+        ValueKind::Integer,
+        ValueKind::Float,
+        ValueKind::String,
+        ValueKind::Datetime,
+        ValueKind::Array,
+        ValueKind::Table,
+        ValueKind::Elided,
+    ])
+}
+
+/// One error of every kind, with arbitrary text in its fields.
+fn every_error(
+    file: &str,
+    text: &str,
+    n: usize,
+    expected: Expected,
+    kind: ValueKind,
+) -> Vec<ConfigError> {
+    let io = || std::io::Error::other(text.to_owned());
+    vec![
+        ConfigError::NotFound {
+            file: file.to_owned(),
+            source: io(),
+        },
+        ConfigError::IsDirectory {
+            file: file.to_owned(),
+        },
+        ConfigError::Read {
+            file: file.to_owned(),
+            source: io(),
+        },
+        ConfigError::TooLarge {
+            file: file.to_owned(),
+            limit: n as u64,
+        },
+        ConfigError::NotUtf8 {
+            file: file.to_owned(),
+            line: n,
+            column: n,
+            offset: n,
+        },
+        ConfigError::Syntax {
+            file: file.to_owned(),
+            format: Format::Toml,
+            line: n,
+            column: n,
+            message: text.to_owned(),
+        },
+        ConfigError::NotAnObject {
+            file: file.to_owned(),
+            got: text.to_owned(),
+            got_kind: kind,
+        },
+        ConfigError::Invalid {
+            file: file.to_owned(),
+            key: format!("memory_monitor.{text}"),
+            expected,
+            got: text.to_owned(),
+            got_kind: kind,
+        },
+    ]
+}
+
+/// What every message must say, in either language.
+fn check_message(err: &ConfigError, lang: Lang) -> Result<(), TestCaseError> {
+    let msg = err.message(lang);
+    prop_assert!(
+        msg.starts_with(err.file()),
+        "{lang}: {msg:?} does not name {:?}",
+        err.file()
+    );
+    prop_assert!(
+        msg.len() > err.file().len() + 2,
+        "{lang}: nothing said: {msg:?}"
+    );
+    if let ConfigError::Invalid {
+        key, expected, got, ..
+    } = err
+    {
+        prop_assert!(msg.contains(key.as_str()), "{lang}: no key in {msg:?}");
+        prop_assert!(msg.contains(got.as_str()), "{lang}: no value in {msg:?}");
+        prop_assert!(
+            msg.contains(&expected.text(lang)),
+            "{lang}: no expectation in {msg:?}"
+        );
+    }
+    if lang == Lang::En {
+        prop_assert_eq!(msg, err.to_string());
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn every_error_kind_names_its_file_in_both_languages(
+        file in "[^\\x00]{1,40}",
+        text in ".{0,40}",
+        n in 1usize..1_000_000,
+        expected in expected(),
+        kind in value_kind(),
+    ) {
+        for err in every_error(&file, &text, n, expected, kind) {
+            for lang in Lang::ALL {
+                check_message(&err, lang)?;
+            }
+        }
+    }
+
+    #[test]
+    fn loader_errors_name_file_key_and_value_in_both_languages(
+        block in prop::collection::btree_map(key(), json_value(), 0..6),
+    ) {
+        let block: serde_json::Map<String, serde_json::Value> = block.into_iter().collect();
+        let text = serde_json::json!({ "memory_monitor": block }).to_string();
+        if let Err(err) = load_json_str(&text, "client_config.json") {
+            for lang in Lang::ALL {
+                check_message(&err, lang)?;
+            }
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! measured, and returns typed events ([`Event`]): sample lines with 初期比 and the running peak,
 //! growth warnings, "a detail block is due", and the [`Summary`] behind the footer. It also owns
 //! the sampling [`Schedule`], the [`Sampler`] and [`DetailSource`] traits every data source
-//! implements, the [`Bytes`] and [`IntervalSpec`] value types, and the leak-trend estimator
-//! ([`TrendEstimator`]: a bounded-memory Theil–Sen slope after warm-up, with a [`Verdict`]).
+//! implements, the [`Bytes`], [`IntervalSpec`] and [`Lang`] value types, and the leak-trend
+//! estimator ([`TrendEstimator`]: a bounded-memory Theil–Sen slope after warm-up, with a
+//! [`Verdict`]).
 //!
 //! What it must never do: touch the file system, the clock, the environment, threads or the
 //! allocator's internals. Every input is passed in, so every behaviour is testable with literal
@@ -29,6 +30,7 @@
 mod bytes;
 mod detail;
 mod interval;
+mod lang;
 mod monitor;
 mod sample;
 mod schedule;
@@ -37,6 +39,7 @@ mod trend;
 pub use bytes::{Bytes, MIB};
 pub use detail::{Detail, DetailResult, DetailSource, Site};
 pub use interval::{IntervalError, IntervalSpec};
+pub use lang::{Lang, ParseLangError};
 pub use monitor::{
     Event, FailedEvent, Monitor, MonitorSettings, SampleEvent, SampleOutcome, Stamp, Summary,
     WarningEvent,

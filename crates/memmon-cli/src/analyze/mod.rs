@@ -15,7 +15,10 @@ mod report;
 mod runs;
 mod sites;
 
-use clap::{Args, ValueEnum};
+/// The report's language: memmon's shared one (its `--lang` is [`LangArg`]).
+pub use crate::lang::Lang;
+use crate::lang::LangArg;
+use clap::Args;
 use jiff::civil::DateTime;
 use memmon_core::VerdictSettings;
 use read::{FileError, LineReader};
@@ -46,17 +49,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_until)]
     pub until: Option<DateTime>,
     /// Language of the report and the plot's labels
-    #[arg(long, value_enum, default_value_t = Lang::Ja)]
-    pub lang: Lang,
-}
-
-/// Report language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Lang {
-    /// Japanese, in the log's own terms.
-    Ja,
-    /// English.
-    En,
+    #[arg(long, value_enum, default_value_t = LangArg::Ja)]
+    pub lang: LangArg,
 }
 
 /// `--since`/`--until`: the log's local time, to the second, minute or day.
@@ -163,16 +157,18 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
         w.finish().map_err(output_err(path))?;
     }
     if let (Some(p), Some(path)) = (plot, &args.plot) {
-        plot::render(&p, &analysis, path, args.lang).map_err(|message| AnalyzeError::Plot {
-            path: path.clone(),
-            message,
+        plot::render(&p, &analysis, path, args.lang.get()).map_err(|message| {
+            AnalyzeError::Plot {
+                path: path.clone(),
+                message,
+            }
         })?;
     }
     let paths: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
     let text = if args.json {
         report::json(&analysis, &paths) + "\n"
     } else {
-        report::text(&analysis, &paths, args.lang)
+        report::text(&analysis, &paths, args.lang.get())
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

@@ -32,6 +32,8 @@ pub struct SessionParts {
     pub duration: Option<Duration>,
     /// The first sample is taken this long after the start (the spec's `startup_delay`).
     pub startup_delay: Duration,
+    /// The language of memmon's own notices (the original's console lines stay Japanese).
+    pub lang: crate::lang::Lang,
     /// The PID shown in the header.
     pub pid: u32,
     /// Where `/proc/vmstat` is read for the OOM line (`None`: not watched).
@@ -150,7 +152,8 @@ impl Session {
         let header = s.format.header(s.started_wall, s.pid, s.interval, false);
         s.sink.write(&s.format, &header, 0);
         if !parts.startup_delay.is_zero() {
-            s.console.say(&startup_wait(parts.startup_delay));
+            s.console
+                .say(&startup_wait(parts.startup_delay, parts.lang));
         }
         // The PID and the run's start go out now, not at the first sample: a client that
         // dies during the start-up delay still counts for the crash-loop alert.
@@ -452,11 +455,14 @@ fn unix_secs(t: SystemTime) -> f64 {
 }
 
 /// The stderr line while memmon waits for the command to load (the spec's `startup_delay`).
-fn startup_wait(delay: Duration) -> String {
-    format!(
-        "memmon: 起動を待っています: 最初のサンプル (初期比の基準) は {}秒後です (startup_delay / --startup-delay)",
-        seconds_text(delay)
-    )
+fn startup_wait(delay: Duration, lang: crate::lang::Lang) -> String {
+    let secs = seconds_text(delay);
+    let said = crate::lang::tr!(
+        lang,
+        "起動を待っています: 最初のサンプル (初期比の基準) は {secs}秒後です (startup_delay / --startup-delay)",
+        "waiting for the command to load: the first sample (the baseline of 初期比) is taken in {secs} s (startup_delay / --startup-delay)"
+    );
+    format!("memmon: {said}")
 }
 
 /// Whole seconds as an integer (`60`), others as Python prints a float (`2.5`).

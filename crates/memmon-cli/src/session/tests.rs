@@ -56,6 +56,7 @@ fn session(
         interval: IntervalSpec::Integer(1),
         duration: None,
         startup_delay: std::time::Duration::ZERO,
+        lang: crate::lang::Lang::Ja,
         pid: 1,
         proc_root: None,
         console: Console::plain(),
