@@ -159,13 +159,58 @@ prop() {
     printf '%s\n' "$show" | sed -n "s/^$1=//p" | head -n 1
 }
 
+# The commands of $unit's ExecStart= as systemd has them loaded, one a line, words joined by
+# spaces: systemctl show prints `ExecStart={ path=P ; argv[]=A B C ; ignore_errors=no ; … }`.
+loaded_argv() {
+    systemctl show -p ExecStart "$unit" 2>/dev/null \
+        | sed -n 's/^ExecStart={ path=[^;]* ; argv\[\]=\(.*\) ; ignore_errors=.*$/\1/p'
+}
+
+# After daemon-reload: systemd must run memmon with the unit's command, exactly what it ran
+# before (when that is known). Otherwise the drop-in could leave the unit with no command or
+# the wrong one, so it is taken back (the previous file restored, or removed), systemd is
+# reloaded again, and install.sh fails: the unit runs as it did before.
+check_loaded() {
+    after=$(loaded_argv)
+    # A systemctl that prints ExecStart= in a form this script does not know cannot be checked
+    # this way: say so, and leave the drop-in (its line was written the way systemd reads it).
+    shown=$(systemctl show -p ExecStart "$unit" 2>/dev/null | grep -c '^ExecStart={' || true)
+    if [ -z "$after" ] && [ "$shown" != 0 ]; then
+        echo "warning: cannot read systemctl show's ExecStart= here; check by hand: systemctl show -p ExecStart $unit" >&2
+        return 0
+    fi
+    head="/usr/local/bin/memmon run --children -- "
+    problem=
+    if [ "$(printf '%s' "$after" | grep -c '^' || true)" != 1 ]; then
+        problem="systemd has $(printf '%s' "$after" | grep -c '^' || true) ExecStart= commands for $unit after the reload"
+    else
+        case $after in
+            "$head"*) ;;
+            *) problem="systemd runs '$after' for $unit after the reload, not memmon" ;;
+        esac
+    fi
+    if [ -z "$problem" ] && [ -n "$baseline" ] && [ "$after" != "$head$baseline" ]; then
+        problem="systemd reads the wrapped command as '${after#"$head"}', the unit's own as '$baseline'"
+    fi
+    [ -n "$problem" ] || return 0
+    if [ -f "$work/previous.conf" ]; then
+        put "$unit_target" "$work/previous.conf" 0644
+    else
+        rm -f "$unit_target"
+        rmdir "$(dirname "$unit_target")" 2>/dev/null || true
+        record "$unit_target"
+    fi
+    systemctl daemon-reload
+    die "$problem. The drop-in was taken back and systemd reloaded: $unit runs as before, unwatched. Please report this with the output of: systemctl cat $unit"
+}
+
 # Writes the drop-in for $unit to $1: the template with its example ExecStart= replaced by the
 # unit's own command under memmon. Dies, having written nothing outside $work, when the unit
 # cannot be wrapped faithfully: the unit then runs exactly as before.
 generate_dropin() {
     command -v systemctl >/dev/null 2>&1 \
         || die "systemctl not found: cannot read $unit's command. Nothing was changed."
-    show=$(systemctl show -p LoadState -p FragmentPath -p DropInPaths -p WorkingDirectory -p User "$unit" 2>&1) \
+    show=$(systemctl show -p LoadState -p FragmentPath -p DropInPaths -p WorkingDirectory -p User -p NeedDaemonReload "$unit" 2>&1) \
         || die "systemctl show $unit failed: $show. Nothing was changed."
     load_state=$(prop LoadState)
     fragment=$(prop FragmentPath)
@@ -177,8 +222,19 @@ generate_dropin() {
     set -- "$destdir$fragment"
     # DropInPaths is a space-separated list (unit file paths hold no spaces); no globbing.
     set -f
+    ours_loaded=no
     for f in $(prop DropInPaths); do
-        [ "$f" = "$unit_target" ] || set -- "$@" "$destdir$f"
+        if [ "$f" = "$unit_target" ]; then ours_loaded=yes; continue; fi
+        set -- "$@" "$destdir$f"
+        # systemd applies drop-ins sorted by file name, whatever their directory: an ExecStart=
+        # in one named after memmon.conf (override.conf, from systemctl edit) would replace
+        # memmon's line, so the unit would quietly run unwatched.
+        name=${f##*/}
+        if [ "$(printf '%s\n%s\n' "$name" memmon.conf | LC_ALL=C sort | tail -n 1)" = "$name" ] \
+            && [ "$name" != memmon.conf ] \
+            && grep -Eq '^[[:space:]]*ExecStart[[:space:]]*=' "$destdir$f"; then
+            die "$f sets ExecStart= and is read after memmon.conf, so it would replace memmon's command: move its ExecStart= lines into the unit, then run install.sh again. Nothing was changed."
+        fi
     done
     set +f
     for f in "$@"; do
@@ -216,6 +272,12 @@ generate_dropin() {
         END { if (!done) exit 1 }
     ' "$here/$dropin_template" > "$out" \
         || die "$here/$dropin_template has no ExecStart=/usr/local/bin/memmon line: use the archive's file"
+    # What systemd runs now, to compare with what it runs once the drop-in is loaded; only
+    # when what it has loaded is the unit alone, as on disk.
+    baseline=
+    if [ -z "$destdir" ] && [ "$ours_loaded" = no ] && [ "$(prop NeedDaemonReload)" = no ]; then
+        baseline=$(loaded_argv)
+    fi
     user=$(prop User)
     dir=$(prop WorkingDirectory)
     echo "$unit runs: $commands"
@@ -303,9 +365,15 @@ for pair in "$binary_target:$here/memmon" "$unit_target:$unit_source"; do
 done
 [ "$refused" = 0 ] || exit 1
 
+if [ "$mode" = dropin ] && [ -f "$destdir$unit_target" ]; then
+    cp "$destdir$unit_target" "$work/previous.conf"
+fi
 put "$binary_target" "$here/memmon" 0755
 put "$unit_target" "$unit_source" 0644
 reload
+if [ "$mode" = dropin ] && [ -z "$destdir" ] && command -v systemctl >/dev/null 2>&1; then
+    check_loaded
+fi
 
 if [ "$mode" = standalone ]; then
     echo "Next: put your program in memmon.service (sudo systemctl edit memmon.service, see the"

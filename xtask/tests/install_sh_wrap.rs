@@ -279,6 +279,7 @@ fn a_unit_it_cannot_wrap_is_left_as_it_is() {
     let tmp = Temp::new("install-sh-refuse");
     let pkg = package(&tmp.0, "memmon\n");
     let dir = "/home/pi/attendance";
+    // (case, the unit's ExecStart=, a drop-in (file name, text), what install.sh says)
     for (name, unit, dropin, needle) in [
         ("missing", None, None, "systemd has no unit"),
         (
@@ -290,13 +291,13 @@ fn a_unit_it_cannot_wrap_is_left_as_it_is() {
         (
             "two-commands",
             Some("/bin/true"),
-            Some("[Service]\nExecStart=/bin/false\n"),
+            Some(("10-local.conf", "[Service]\nExecStart=/bin/false\n")),
             "2 ExecStart= commands",
         ),
         (
             "cleared",
             Some("/bin/bash start_pi.sh"),
-            Some("[Service]\nExecStart=\n"),
+            Some(("10-local.conf", "[Service]\nExecStart=\n")),
             "has no ExecStart=",
         ),
         (
@@ -305,19 +306,24 @@ fn a_unit_it_cannot_wrap_is_left_as_it_is() {
             None,
             "already runs memmon",
         ),
+        // `systemctl edit`'s file sorts after memmon.conf: its ExecStart= would win.
+        (
+            "overridden",
+            Some("/bin/true"),
+            Some((
+                "override.conf",
+                "[Service]\nExecStart=\nExecStart=/bin/bash start_pi.sh\n",
+            )),
+            "is read after memmon.conf",
+        ),
     ] {
         let pi = Pi::new(&tmp.0, name);
         if let Some(exec) = unit {
             pi.unit(UNIT, &users_unit("pi", dir, exec));
         }
-        if let Some(text) = dropin {
-            write(
-                &pi.root
-                    .join(UNIT_DIR)
-                    .join(format!("{UNIT}.d/override.conf")),
-                text,
-                0o644,
-            );
+        if let Some((file, text)) = dropin {
+            let path = pi.root.join(UNIT_DIR).join(format!("{UNIT}.d/{file}"));
+            write(&path, text, 0o644);
         }
         let before = files(&pi.root);
         let o = pi.install(&pkg, &[]);
@@ -355,4 +361,127 @@ fn the_command_is_read_as_systemd_reads_the_units_files() {
         last_exec_start(&pi.drop_in()),
         "+/usr/local/bin/memmon run --children -- /bin/bash    'start pi.sh' \\\\"
     );
+}
+
+/// install.sh on a live system (no DESTDIR) checks, after `systemctl daemon-reload`, that
+/// systemd now runs memmon with the command it ran before, and takes the drop-in back when
+/// not. Run in a private mount namespace whose /etc/systemd/system, /usr/local/bin and
+/// /var/lib are empty tmpfs, so the machine's own are not touched; `systemctl` is the
+/// stand-in (systemd is not PID 1 here) and `uname -m` says aarch64.
+#[test]
+fn on_a_live_system_a_drop_in_systemd_does_not_take_is_taken_back() {
+    if !is_root() {
+        eprintln!("skipped: a live install (no DESTDIR) needs root");
+        return;
+    }
+    if !Command::new("unshare")
+        .args(["-m", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("skipped: cannot make a mount namespace here (unshare -m)");
+        return;
+    }
+    let tmp = Temp::new("install-sh-live");
+    let pkg = package(&tmp.0, "memmon\n");
+    let bin = tmp.0.join("bin");
+    write(
+        &bin.join("systemctl"),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-systemctl"),
+        )
+        .unwrap(),
+        0o755,
+    );
+    write(
+        &bin.join("uname"),
+        "#!/bin/sh\n[ \"$1\" = -m ] && echo aarch64 || exec /bin/uname \"$@\"\n",
+        0o755,
+    );
+    let out = tmp.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let unit = users_unit("pi", "/home/pi/attendance", "/bin/bash start_pi.sh");
+    let moved = users_unit("pi", "/home/pi/elsewhere", "/bin/bash run.sh");
+    // Five installs: a good one; the unit changes and systemd "cannot parse" memmon's line
+    // (the previous drop-in comes back); the same on a Pi without a previous drop-in; a unit
+    // systemd reads otherwise than install.sh; a systemctl that prints ExecStart= otherwise.
+    let script = format!(
+        r#"set -u
+mount -t tmpfs tmpfs /etc/systemd/system && mount -t tmpfs tmpfs /usr/local/bin && mount -t tmpfs tmpfs /var/lib || exit 90
+export PATH="{bin}:$PATH" FAKE_SYSTEMCTL_ROOT=/ FAKE_SYSTEMCTL_LOG="{out}/calls"
+cat > /etc/systemd/system/{UNIT} <<'UNIT'
+{unit}UNIT
+sh "{pkg}/install.sh" > "{out}/1.txt" 2>&1; echo $? > "{out}/1.rc"
+cp /etc/systemd/system/{UNIT}.d/memmon.conf "{out}/1.conf"
+cat > /etc/systemd/system/{UNIT} <<'UNIT'
+{moved}UNIT
+FAKE_SYSTEMCTL_IGNORE="memmon run" sh "{pkg}/install.sh" > "{out}/2.txt" 2>&1; echo $? > "{out}/2.rc"
+cp /etc/systemd/system/{UNIT}.d/memmon.conf "{out}/2.conf"
+rm -f /etc/systemd/system/{UNIT}.d/memmon.conf /var/lib/memmon/installed.sha256
+FAKE_SYSTEMCTL_IGNORE="memmon run" sh "{pkg}/install.sh" > "{out}/3.txt" 2>&1; echo $? > "{out}/3.rc"
+ls -A /etc/systemd/system > "{out}/3.ls"
+cat /var/lib/memmon/installed.sha256 > "{out}/3.manifest"
+printf '[Service]\nExecStart=/bin/bash \\\nstart_pi.sh\n' > /etc/systemd/system/{UNIT}
+sh "{pkg}/install.sh" > "{out}/4.txt" 2>&1; echo $? > "{out}/4.rc"
+ls -A /etc/systemd/system > "{out}/4.ls"
+cat > /etc/systemd/system/{UNIT} <<'UNIT'
+{unit}UNIT
+FAKE_SYSTEMCTL_OTHER_FORMAT=1 sh "{pkg}/install.sh" > "{out}/5.txt" 2>&1; echo $? > "{out}/5.rc"
+"#,
+        bin = bin.display(),
+        out = out.display(),
+        pkg = pkg.display(),
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+
+    // 1: installed, reloaded, and systemd runs memmon with the unit's command.
+    assert_eq!(read("1.rc"), "0\n", "{}", read("1.txt"));
+    assert!(
+        read("1.txt").contains("systemctl daemon-reload"),
+        "{}",
+        read("1.txt")
+    );
+    assert_eq!(
+        last_exec_start(&read("1.conf")),
+        "/usr/local/bin/memmon run --children -- /bin/bash start_pi.sh"
+    );
+    // 2: systemd skipped memmon's line: the previous drop-in is back, exit 1.
+    assert_eq!(read("2.rc"), "1\n", "{}", read("2.txt"));
+    assert!(read("2.txt").contains("taken back"), "{}", read("2.txt"));
+    assert_eq!(read("2.conf"), read("1.conf"));
+    // 3: no previous drop-in: none is left, nor its record, nor its directory.
+    assert_eq!(read("3.rc"), "1\n", "{}", read("3.txt"));
+    assert!(
+        read("3.txt").contains("0 ExecStart= commands"),
+        "{}",
+        read("3.txt")
+    );
+    assert_eq!(read("3.ls"), format!("{UNIT}\n"));
+    assert!(
+        !read("3.manifest").contains(".service.d/"),
+        "{}",
+        read("3.manifest")
+    );
+    // 4: systemd (here the stand-in, which knows no continuation line) reads the unit's
+    // command otherwise than install.sh did: memmon would run something else, taken back.
+    assert_eq!(read("4.rc"), "1\n", "{}", read("4.txt"));
+    assert!(
+        read("4.txt").contains(
+            "reads the wrapped command as '/bin/bash start_pi.sh', the unit's own as '/bin/bash "
+        ),
+        "{}",
+        read("4.txt")
+    );
+    assert_eq!(read("4.ls"), format!("{UNIT}\n"));
+    // 5: a systemctl whose ExecStart= install.sh cannot read: installed, with a warning.
+    assert_eq!(read("5.rc"), "0\n", "{}", read("5.txt"));
+    assert!(read("5.txt").contains("check by hand"), "{}", read("5.txt"));
+    // Every install reloaded systemd; each taken-back one reloaded it again.
+    let reloads = read("calls").matches("systemctl daemon-reload").count();
+    assert_eq!(reloads, 8, "{}", read("calls"));
 }
