@@ -231,11 +231,13 @@ fn verify_with_systemd(pi: &Pi, memmon: &Path) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        String::from_utf8_lossy(&o.stderr),
-        "",
-        "systemd-analyze verify"
-    );
+    // Run by `nobody` (not root), the units' User= is nobody, which systemd warns about.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains("Special user nobody configured"))
+        .collect();
+    assert_eq!(warnings, Vec::<&str>::new(), "systemd-analyze verify");
 }
 
 #[test]
