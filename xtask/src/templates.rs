@@ -84,19 +84,34 @@ mod tests {
     }
 
     #[test]
-    fn the_drop_in_clears_then_sets_exec_start_and_nothing_else() {
+    fn the_drop_in_sets_kill_mode_then_clears_and_sets_exec_start_and_nothing_else() {
         let d = directives(text(DROP_IN));
+        // install.sh replaces the last line with the unit's own command under memmon; as
+        // shipped it is the users' unit: `/bin/bash start_pi.sh` from the checkout, no path.
         assert_eq!(
             d,
             [
                 "[Service]",
+                "KillMode=mixed",
                 "ExecStart=",
-                "ExecStart=/usr/local/bin/memmon run --config \
-                 /home/raspberry/Desktop/attendance/card_reader_improved/client_config.json \
-                 --children -- /bin/bash /home/raspberry/Desktop/attendance/card_reader_improved/start_pi.sh"
+                "ExecStart=/usr/local/bin/memmon run --children -- /bin/bash start_pi.sh"
             ]
         );
+        // The line install.sh looks for.
+        assert!(text("install.sh").contains("\"ExecStart=/usr/local/bin/memmon run \""));
         insta::assert_snapshot!("drop_in", text(DROP_IN));
+    }
+
+    #[test]
+    fn no_deploy_file_names_a_users_home() {
+        // The drop-in worked at one checkout only while it named one.
+        for t in TEMPLATES {
+            assert!(
+                !t.contents.contains("/home/raspberry/Desktop/attendance"),
+                "{}",
+                t.path
+            );
+        }
     }
 
     #[test]
