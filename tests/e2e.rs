@@ -8,6 +8,7 @@ mod proc_fixture;
 mod python_hook;
 mod reliability;
 mod startup;
+mod stop;
 mod util;
 
 use memmon_format::{ExitKind, Record};

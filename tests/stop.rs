@@ -1,0 +1,182 @@
+//! Stopping: the final sample first, then the stop signal to the whole watched tree, then the
+//! footer, and memmon ends as the command ended (the wait status systemd sees).
+
+use crate::util::{parse_log, samples, Dir, Running};
+use memmon_format::{ExitKind, Record};
+use rustix::process::{kill_process, Pid, Signal};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A Python client that holds 30 MiB, writes its PID, and on SIGTERM writes `got-term` and
+/// lets go of its memory before it dies of the signal (so a final sample taken after the
+/// signal would be late).
+const CLIENT: &str = r#"
+import os, signal, time
+held = bytearray(30 << 20)
+for i in range(0, len(held), 4096): held[i] = 1
+def stop(sig, frame):
+    global held
+    held = None
+    open("got-term", "w").write("yes")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+signal.signal(signal.SIGTERM, stop)
+open("client.pid", "w").write(str(os.getpid()))
+while True: time.sleep(0.05)
+"#;
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pid_in(d: &Dir, file: &str) -> Pid {
+    Pid::from_raw(d.read(file).trim().parse().unwrap()).unwrap()
+}
+
+/// memmon in front of `sh -c 'python3 …; echo after'`: sh does not `exec` (a launcher that
+/// stays), so the client is a grandchild only the tree walk can reach.
+fn start(d: &Dir, extra: &[&str]) -> Running {
+    d.write("client.py", CLIENT);
+    d.memmon()
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.1",
+            "--children",
+        ])
+        .args(extra)
+        .args([
+            "--log",
+            "m.log",
+            "--",
+            "sh",
+            "-c",
+            "python3 client.py; echo after",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .unwrap()
+}
+
+fn stderr_of(r: &mut Running) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    if let Some(mut e) = r.0.stderr.take() {
+        let _ = e.read_to_string(&mut s);
+    }
+    s
+}
+
+#[test]
+fn sigterm_takes_the_final_sample_then_reaches_the_whole_tree_and_memmon_dies_of_it() {
+    let d = Dir::new("stop-tree");
+    let mut memmon = start(&d, &[]);
+    wait_for("the client", || {
+        d.join("client.pid").exists() && samples(&parse_log(&d.join("m.log"))).len() >= 2
+    });
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.0.wait().unwrap();
+    let err = stderr_of(&mut memmon);
+    // sh (the command) died of SIGTERM: so does memmon, which systemd counts as a clean stop.
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?} {err}");
+    assert!(!status.core_dumped());
+    // The grandchild got the signal too (sh alone would have left it running).
+    assert_eq!(d.read("got-term"), "yes");
+    wait_for("the client to be gone", || {
+        rustix::process::test_kill_process(pid_in(&d, "client.pid")).is_err()
+    });
+    let recs = parse_log(&d.join("m.log"));
+    assert_eq!(recs.last(), Some(&Record::Rule), "{}", d.read("m.log"));
+    assert!(recs.contains(&Record::ProcessExit(ExitKind::Signal {
+        number: 15,
+        name: "SIGTERM".into()
+    })));
+    // The final sample was taken before the signal went on: the client still held its
+    // 30 MiB, and no stand-in line was needed.
+    assert!(!recs.contains(&Record::LastGoodUsed), "{}", d.read("m.log"));
+    let last = recs.iter().find_map(|r| match r {
+        Record::Final { mb } => Some(*mb),
+        _ => None,
+    });
+    assert!(
+        last.is_some_and(|mb| mb > 30.0),
+        "{last:?}\n{}",
+        d.read("m.log")
+    );
+}
+
+#[test]
+fn sigterm_to_memmon_and_the_client_at_once_is_still_a_clean_stop_with_a_footer() {
+    // What KillMode=control-group does: every process of the unit gets SIGTERM together.
+    let d = Dir::new("stop-group");
+    let mut memmon = start(&d, &[]);
+    wait_for("the client", || {
+        d.join("client.pid").exists() && samples(&parse_log(&d.join("m.log"))).len() >= 2
+    });
+    let client = pid_in(&d, "client.pid");
+    kill_process(client, Signal::TERM).unwrap();
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.0.wait().unwrap();
+    let err = stderr_of(&mut memmon);
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?} {err}");
+    let recs = parse_log(&d.join("m.log"));
+    assert_eq!(recs.last(), Some(&Record::Rule), "{}", d.read("m.log"));
+    assert!(recs.iter().any(|r| matches!(r, Record::Final { .. })));
+}
+
+#[test]
+fn a_command_that_ignores_the_stop_signal_is_waited_for_within_the_stop_timeout() {
+    let d = Dir::new("stop-timeout");
+    let mut memmon = d
+        .memmon()
+        .args(["run", "--startup-delay", "0", "--interval", "0.1"])
+        .args([
+            "--stop-timeout",
+            "1",
+            "--lang",
+            "en",
+            "--log",
+            "m.log",
+            "--",
+        ])
+        .args([
+            "sh",
+            "-c",
+            "trap '' TERM; echo $$ > sh.pid; while :; do sleep 0.05; done",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    wait_for("the command", || d.join("sh.pid").exists());
+    let t0 = Instant::now();
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.0.wait().unwrap();
+    let waited = t0.elapsed();
+    let sh = pid_in(&d, "sh.pid");
+    let still_running = rustix::process::test_kill_process(sh).is_ok();
+    let _ = kill_process(sh, Signal::KILL);
+    // sh held memmon's stderr too: read it once sh is gone.
+    let err = stderr_of(&mut memmon);
+    // memmon waited at least the second it was given, then ended by the stop signal it got.
+    assert!(waited >= Duration::from_millis(950), "{waited:?}");
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?} {err}");
+    assert!(
+        err.contains("did not end within 1 s of the stop signal (--stop-timeout)"),
+        "{err}"
+    );
+    assert!(
+        still_running,
+        "the command was not left to the service manager"
+    );
+    let recs = parse_log(&d.join("m.log"));
+    assert_eq!(recs.last(), Some(&Record::Rule), "{}", d.read("m.log"));
+}
