@@ -254,12 +254,25 @@ impl LogSink {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    use std::os::unix::fs::FileTypeExt;
+    // O_NONBLOCK: a FIFO planted at the log path would otherwise block `open` until a reader
+    // comes, and the command would never start (with no reader it fails at once: ENXIO).
+    let file = OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o644)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_fifo() || kind.is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file or a device (a FIFO or a socket would block memmon)",
+        ));
+    }
+    // Writes to a terminal or another device block as they always did.
+    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::APPEND)?;
+    Ok(file)
 }
 
 /// `log` → `log.1` → `log.2` … keeping `keep` files; with 0 the log is removed.

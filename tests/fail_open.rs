@@ -1,0 +1,95 @@
+//! Monitoring never keeps the command from running: a log memmon must refuse or cannot open
+//! leaves the command running unmonitored, and memmon says why.
+
+use crate::util::Dir;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn run_with_log(d: &Dir, log: &str) -> (std::process::ExitStatus, String, String) {
+    let mut child = d
+        .memmon()
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.1",
+            "--lang",
+            "en",
+        ])
+        .args(["--log", log, "--", "sh", "-c", "echo ran; exit 3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang here is the bug: give it 20 s, then kill it and fail.
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("memmon hung with the log {log}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_fifo_at_the_log_path_is_refused_without_blocking_and_the_command_runs() {
+    let d = Dir::new("fifo-log");
+    let fifo = d.join("m.log");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    // No reader: opening it for writing would block without O_NONBLOCK.
+    let (status, stdout, stderr) = run_with_log(&d, "m.log");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_eq!(stdout, "ran\n");
+    assert!(
+        stderr.contains("m.log") && stderr.contains("running the command unmonitored"),
+        "{stderr}"
+    );
+    // With a reader holding it open (opened first, without blocking), memmon still refuses to
+    // write into a pipe.
+    let reader = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    let (status, stdout, stderr) = run_with_log(&d, "m.log");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_eq!(stdout, "ran\n");
+    assert!(
+        stderr.contains("not a regular file or a device"),
+        "{stderr}"
+    );
+    // Nothing was written into the pipe (its writer, memmon, is gone: end of file).
+    let mut buf = [0u8; 16];
+    assert_eq!(rustix::io::read(&reader, &mut buf).unwrap(), 0);
+}
+
+#[test]
+fn a_log_in_a_missing_directory_is_named_and_the_command_runs() {
+    let d = Dir::new("missing-dir-log");
+    let (status, stdout, stderr) = run_with_log(&d, "no/such/dir/m.log");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(status.signal().is_none());
+    assert_eq!(stdout, "ran\n");
+    assert!(
+        stderr.contains("cannot open the log no/such/dir/m.log")
+            && stderr.contains("running the command unmonitored"),
+        "{stderr}"
+    );
+}
