@@ -8,6 +8,7 @@ mod metrics;
 mod proc_fixture;
 mod python_hook;
 mod reliability;
+mod signals;
 mod startup;
 mod stop;
 mod util;

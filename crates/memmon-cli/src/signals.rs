@@ -1,14 +1,23 @@
-//! Signals memmon receives, and the stop signal passed on to the watched tree.
+//! Signals memmon receives, passed on to the watched tree.
 //!
-//! The stop signals (SIGTERM, SIGINT, SIGHUP) are handled on their own thread, where they
-//! arrive: that thread takes the fresh final sample, then forwards the signal to the command
-//! and every descendant at once, and only then tells the main loop. So forwarding never waits
-//! behind a log write or an `fdatasync` (an SD card can stall for seconds), and the footer's
-//! 最終メモリ is the client as it was before it began to stop.
+//! memmon forwards what a service manager, a terminal or a user sends: HUP, INT, QUIT, TERM,
+//! USR1, USR2, WINCH, ALRM and CONT; the job-control stops (TSTP, TTIN, TTOU) are forwarded and
+//! then memmon stops itself, as the command did. CHLD is never forwarded, and SEGV, BUS, ILL and
+//! FPE are memmon's own faults, not the command's. A signal that was ignored when memmon started
+//! (`nohup`) gets no handler, so it stays ignored in memmon and, inherited, in the command.
+//!
+//! Signals are handled on their own thread, where they arrive. For the stop signals (TERM,
+//! INT, HUP, QUIT) that thread first takes the fresh final sample, then forwards the signal to
+//! the command and every descendant at once, and only then tells the main loop. So forwarding
+//! never waits behind a log write or an `fdatasync` (an SD card can stall for seconds), and the
+//! footer's 最終メモリ is the client as it was before it began to stop.
 
 use memmon_core::{Reading, Sampler};
 use rustix::process::{Pid, Signal};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{
+    SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1,
+    SIGUSR2, SIGWINCH,
+};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::low_level::siginfo::Cause;
@@ -68,9 +77,33 @@ impl Forwarder {
     }
 }
 
+/// Signals that end a run: the final sample is taken before they go on.
+const STOPS: [i32; 4] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT];
+/// Signals that are only passed on.
+const PASSED: [i32; 5] = [SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT];
+/// Job-control stops: passed on, then memmon stops itself.
+const JOB_STOPS: [i32; 3] = [SIGTSTP, SIGTTIN, SIGTTOU];
+
+/// Whether `sig` was ignored when memmon started (`nohup`, a parent's `SIG_IGN`).
+fn ignored_at_start(sig: i32) -> bool {
+    // SAFETY: `sigaction` with a null new action only reads the current one into `old`, a
+    // local zero-initialised structure.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// Starts the signal thread; every stop signal becomes a [`Wake::Signal`] on `tx`.
 pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
-    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])?;
+    let wanted: Vec<i32> = STOPS
+        .iter()
+        .chain(&PASSED)
+        .chain(&JOB_STOPS)
+        .copied()
+        .filter(|&sig| !ignored_at_start(sig))
+        .collect();
+    let mut signals = SignalsInfo::<WithOrigin>::new(wanted)?;
     let forwarder = Forwarder::default();
     let shared = Arc::clone(&forwarder.target);
     std::thread::Builder::new()
@@ -79,7 +112,26 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
             let mut last_interrupt: Option<Instant> = None;
             for origin in signals.forever() {
                 let number = origin.signal;
+                // A terminal's keys (Ctrl-C, Ctrl-\\, Ctrl-Z) and a window resize already
+                // reached the whole foreground group, the command included.
                 let from_kernel = origin.cause == Cause::Kernel;
+                let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                if !STOPS.contains(&number) {
+                    if let Some(target) = guard.as_ref() {
+                        if !from_kernel {
+                            if let Some(sig) = Signal::from_named_raw(number) {
+                                signal_tree(target, sig);
+                            }
+                        }
+                    }
+                    drop(guard);
+                    if JOB_STOPS.contains(&number) {
+                        // Stopped as the command is; SIGCONT (forwarded too) resumes both.
+                        let _ =
+                            rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
+                    }
+                    continue;
+                }
                 let now = Instant::now();
                 let repeat = number == SIGINT
                     && last_interrupt.is_some_and(|t| now.duration_since(t) < DOUBLE_INTERRUPT);
@@ -88,17 +140,12 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                 }
                 let mut fresh = None;
                 let mut killed = false;
-                if let Some(target) = shared
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_mut()
-                {
+                if let Some(target) = guard.as_mut() {
                     if repeat {
                         signal_tree(target, Signal::KILL);
                         killed = true;
                     } else {
                         fresh = target.sampler.as_mut().and_then(|s| s.sample().ok());
-                        // A terminal's Ctrl-C already reached the whole foreground group.
                         if !from_kernel {
                             if let Some(sig) = Signal::from_named_raw(number) {
                                 signal_tree(target, sig);
@@ -106,6 +153,7 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                         }
                     }
                 }
+                drop(guard);
                 let wake = Wake::Signal {
                     number,
                     fresh,
