@@ -229,6 +229,17 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_below_the_floor_names_the_floor() {
+        let err = Cli::try_parse_from(["memmon", "run", "--interval", "1e-9", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("expected at least 0.001 seconds, got \"1e-9\""),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_value() {
         let err = Cli::try_parse_from(["memmon", "run", "--interval", "0", "--", "true"])
             .unwrap_err()

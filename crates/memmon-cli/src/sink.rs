@@ -81,6 +81,11 @@ pub struct LogSink {
     failing: Option<Failing>,
     errors_total: u64,
     told_truncated: bool,
+    /// The index (0: the log itself, N: `log.N`) of the newest file that holds an earlier
+    /// run, which this run's rotations must not delete.
+    earlier: Option<u32>,
+    /// Whether the "keeps growing" notice was given.
+    told_kept: bool,
 }
 
 impl LogSink {
@@ -92,14 +97,24 @@ impl LogSink {
             path: path.display().to_string(),
             source,
         };
+        let mut rotated = false;
         if let Ok(meta) = fs::symlink_metadata(path) {
             if meta.file_type().is_file() && meta.len() > 0 && meta.len() >= options.max_bytes {
                 rotate(path, options.keep).map_err(err)?;
+                rotated = options.keep > 0;
             }
         }
         let file = open_append(path).map_err(err)?;
         let meta = file.metadata().map_err(err)?;
+        // Where the newest earlier run is: rotated away to `.1` just now, or in this file.
+        let earlier = if rotated {
+            Some(1)
+        } else {
+            (meta.file_type().is_file() && meta.len() > 0).then_some(0)
+        };
         Ok(LogSink {
+            earlier,
+            told_kept: false,
             path: path.to_path_buf(),
             regular: meta.file_type().is_file(),
             size: meta.len(),
@@ -225,12 +240,37 @@ impl LogSink {
         self.regular && self.size > self.options.max_bytes
     }
 
-    /// Rotates now (mid-run) and reopens a fresh file; the caller writes a continuation header.
-    pub fn rotate_now(&mut self) -> io::Result<()> {
-        rotate(&self.path, self.options.keep)?;
+    /// Rotates now (mid-run) and reopens a fresh file; the caller writes a continuation header
+    /// when this returns `Ok(true)`. The newest file that holds an earlier run (the crash being
+    /// investigated) is never deleted by a rotation of this run: when it would be, the files of
+    /// this run are rotated below it instead, and with `keep_logs` 1 the log keeps growing
+    /// (`Ok(false)`, said once on stderr).
+    pub fn rotate_now(&mut self) -> io::Result<bool> {
+        let keep = self.options.keep;
+        match self.earlier {
+            Some(at) if keep > 0 && at >= keep => {
+                if keep == 1 {
+                    if !self.told_kept {
+                        self.told_kept = true;
+                        eprintln!(
+                            "memmon: the log {} is past max_log_mb, but rotating it would delete {}.1, the only file with an earlier run (keep_logs is 1); the log keeps growing",
+                            self.path.display(),
+                            self.path.display()
+                        );
+                    }
+                    return Ok(false);
+                }
+                rotate_below(&self.path, keep)?;
+            }
+            Some(at) => {
+                rotate(&self.path, keep)?;
+                self.earlier = (keep > 0).then_some(at + 1);
+            }
+            None => rotate(&self.path, keep)?,
+        }
         let file = open_append(&self.path)?;
         self.reset_to(file);
-        Ok(())
+        Ok(true)
     }
 
     /// Makes `file`, just opened at the log path, the log.
@@ -273,6 +313,12 @@ fn open_append(path: &Path) -> io::Result<File> {
     // Writes to a terminal or another device block as they always did.
     rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::APPEND)?;
     Ok(file)
+}
+
+/// Rotation that keeps `log.keep` (the newest earlier run) where it is: `log.(keep-1)`, a file
+/// of this run, is removed, and `log` → `log.1` … `log.(keep-2)` → `log.(keep-1)` (keep ≥ 2).
+fn rotate_below(path: &Path, keep: u32) -> io::Result<()> {
+    rotate(path, keep - 1)
 }
 
 /// `log` → `log.1` → `log.2` … keeping `keep` files; with 0 the log is removed.
@@ -328,6 +374,48 @@ mod tests {
         );
         assert!(!d.join("memory_usage.log.3").exists());
         fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_fast_run_never_rotates_away_the_newest_earlier_run() {
+        let format = LogFormat::system();
+        let line = [Record::Other("x".repeat(100))];
+        for keep in [1u32, 2, 3] {
+            let d = tmpdir(&format!("protect-{keep}"));
+            let log = d.join("m.log");
+            fs::write(&log, "the crash being investigated\n").unwrap();
+            let opts = SinkOptions {
+                max_bytes: 300,
+                keep,
+                sync: false,
+            };
+            let mut sink = LogSink::open(&log, opts).unwrap();
+            let mut rotations = 0;
+            for _ in 0..40 {
+                sink.write(&format, &line, 1);
+                if sink.over_limit() && sink.rotate_now().unwrap() {
+                    rotations += 1;
+                }
+            }
+            let holders: Vec<String> = std::iter::once(log.clone())
+                .chain((1..=keep).map(|n| d.join(format!("m.log.{n}"))))
+                .filter(|p| {
+                    fs::read_to_string(p).is_ok_and(|t| t.contains("the crash being investigated"))
+                })
+                .map(|p| p.display().to_string())
+                .collect();
+            assert_eq!(holders.len(), 1, "keep {keep}: {holders:?}");
+            assert!(!d.join(format!("m.log.{}", keep + 1)).exists());
+            if keep == 1 {
+                // One rotation moved it to .1; after that the log grows instead.
+                assert_eq!(rotations, 1);
+                assert!(fs::metadata(&log).unwrap().len() > 300);
+            } else {
+                assert!(rotations > 5, "keep {keep}: {rotations}");
+                assert!(holders[0].ends_with(&format!(".{keep}")), "{holders:?}");
+            }
+            fs::remove_dir_all(d).unwrap();
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use memmon_core::Lang;
 
 /// What a key (or the whole file) accepts. `Display` is the English wording; use
 /// [`Expected::text`] for another language.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Expected {
     /// `true` or `false`.
@@ -18,6 +18,8 @@ pub enum Expected {
     Seconds,
     /// A number of seconds greater than zero and at most the given bound.
     SecondsAtMost(u64),
+    /// A number of seconds of at least the given floor (the interval's 0.001).
+    SecondsAtLeast(f64),
     /// A number of seconds of zero or more and at most the given bound.
     SecondsFromZeroAtMost(u64),
     /// A number of the given unit (`MB`) that is zero or more.
@@ -64,6 +66,7 @@ impl Expected {
                 Expected::Seconds => "0 より大きい数値 (秒)".to_owned(),
                 Expected::SecondsAtMost(max) => format!("0 より大きく {max} 以下の数値 (秒)"),
                 Expected::SecondsFromZeroAtMost(max) => format!("0 以上 {max} 以下の数値 (秒)"),
+                Expected::SecondsAtLeast(min) => format!("{min} 以上の数値 (秒)"),
                 Expected::NumberAtLeastZero { unit } => format!("0 以上の数値 ({unit})"),
                 Expected::PositiveNumber { unit } => format!("0 より大きい数値 ({unit})"),
                 Expected::IntegerAtLeastOne => "1 以上の整数".to_owned(),
@@ -87,6 +90,7 @@ impl fmt::Display for Expected {
             Expected::SecondsAtMost(max) => {
                 write!(f, "a number of seconds > 0 and at most {max}")
             }
+            Expected::SecondsAtLeast(min) => write!(f, "a number of seconds >= {min}"),
             Expected::SecondsFromZeroAtMost(max) => {
                 write!(f, "a number of seconds >= 0 and at most {max}")
             }

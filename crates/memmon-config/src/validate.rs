@@ -135,6 +135,7 @@ impl Check<'_> {
         };
         checked.or_else(|e| match e {
             IntervalError::NotPositive => self.fail(Expected::Seconds),
+            IntervalError::TooSmall => self.fail(Expected::SecondsAtLeast(IntervalSpec::MIN_SECS)),
             IntervalError::TooLarge => self.fail(Expected::SecondsAtMost(IntervalSpec::MAX_SECS)),
         })
     }

@@ -112,6 +112,7 @@ fn expected() -> impl Strategy<Value = Expected> {
         Just(Expected::Seconds),
         any::<u64>().prop_map(Expected::SecondsAtMost),
         any::<u64>().prop_map(Expected::SecondsFromZeroAtMost),
+        (0.0001f64..1.0).prop_map(Expected::SecondsAtLeast),
         Just(Expected::NumberAtLeastZero { unit: "MB" }),
         Just(Expected::PositiveNumber { unit: "MB" }),
         Just(Expected::IntegerAtLeastOne),

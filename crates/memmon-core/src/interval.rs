@@ -20,6 +20,10 @@ pub enum IntervalError {
     /// Zero, negative, NaN or infinite.
     #[error("expected a number of seconds > 0")]
     NotPositive,
+    /// Positive but shorter than [`IntervalSpec::MIN_SECS`]: a busy loop, not a schedule (an
+    /// interval of 1e-9 s wrote 60 MB of log in 2 s and rotated every earlier run away).
+    #[error("expected at least {min} seconds", min = IntervalSpec::MIN_SECS)]
+    TooSmall,
     /// Longer than memmon can schedule (more than about 136 years).
     #[error("expected at most {max} seconds", max = IntervalSpec::MAX_SECS)]
     TooLarge,
@@ -30,6 +34,10 @@ impl IntervalSpec {
     /// are typos, and keeping them bounded keeps deadline arithmetic exact.
     pub const MAX_SECS: u64 = u32::MAX as u64;
 
+    /// The shortest interval accepted, in seconds (1 ms). memmon's own cost per sample is a
+    /// few microseconds; below a millisecond the log grows faster than anyone reads it.
+    pub const MIN_SECS: f64 = 0.001;
+
     /// Checks an integer interval.
     pub fn integer(secs: u64) -> Result<Self, IntervalError> {
         match secs {
@@ -39,11 +47,12 @@ impl IntervalSpec {
         }
     }
 
-    /// Checks a decimal interval. Values below one nanosecond are rejected as not positive,
-    /// because they cannot be scheduled.
+    /// Checks a decimal interval: at least [`IntervalSpec::MIN_SECS`].
     pub fn decimal(secs: f64) -> Result<Self, IntervalError> {
-        if !secs.is_finite() || secs < 1e-9 {
+        if !secs.is_finite() || secs <= 0.0 {
             Err(IntervalError::NotPositive)
+        } else if secs < Self::MIN_SECS {
+            Err(IntervalError::TooSmall)
         } else if secs > Self::MAX_SECS as f64 {
             Err(IntervalError::TooLarge)
         } else {
@@ -99,6 +108,12 @@ mod tests {
         assert_eq!(IntervalSpec::parse("-1"), Err(IntervalError::NotPositive));
         assert_eq!(IntervalSpec::parse("abc"), Err(IntervalError::NotPositive));
         assert_eq!(IntervalSpec::parse("NaN"), Err(IntervalError::NotPositive));
+        assert_eq!(IntervalSpec::parse("1e-9"), Err(IntervalError::TooSmall));
+        assert_eq!(IntervalSpec::parse("0.0009"), Err(IntervalError::TooSmall));
+        assert_eq!(
+            IntervalSpec::parse("0.001"),
+            Ok(IntervalSpec::Decimal(0.001))
+        );
         assert_eq!(
             IntervalSpec::parse("99999999999"),
             Err(IntervalError::TooLarge)

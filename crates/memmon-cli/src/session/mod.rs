@@ -398,7 +398,8 @@ impl Session {
 
     fn rotate(&mut self) {
         match self.sink.rotate_now() {
-            Ok(()) => {
+            Ok(false) => {}
+            Ok(true) => {
                 let header = self
                     .format
                     .header(SystemTime::now(), self.pid, self.interval, true);
