@@ -236,7 +236,7 @@ fn draw<DB: DrawingBackend>(
         .chain(
             a.runs
                 .iter()
-                .map(|r| r.anchor_s + r.last.elapsed_secs as f64),
+                .filter_map(|r| Some(r.anchor_s + r.last?.elapsed_secs as f64)),
         )
         .fold(0.0_f64, f64::max);
     let (unit, x_label) = if max_x > 3.0 * 3600.0 {
@@ -250,12 +250,12 @@ fn draw<DB: DrawingBackend>(
     let thresholds: Vec<[(f64, f64); 2]> = a
         .runs
         .iter()
-        .map(|r| {
-            let y = r.baseline_mb + THRESHOLD_MB;
-            [
-                (x_of(r.anchor_s + r.first.elapsed_secs as f64), y),
-                (x_of(r.anchor_s + r.last.elapsed_secs as f64), y),
-            ]
+        .filter_map(|r| {
+            let y = r.baseline_mb? + THRESHOLD_MB;
+            Some([
+                (x_of(r.anchor_s + r.first?.elapsed_secs as f64), y),
+                (x_of(r.anchor_s + r.last?.elapsed_secs as f64), y),
+            ])
         })
         .collect();
     let trends: Vec<[(f64, f64); 2]> = a
@@ -273,7 +273,7 @@ fn draw<DB: DrawingBackend>(
         .runs
         .iter()
         .skip(1)
-        .map(|r| x_of(r.anchor_s + r.first.elapsed_secs as f64))
+        .filter_map(|r| Some(x_of(r.anchor_s + r.first?.elapsed_secs as f64)))
         .collect();
 
     let ys = c

@@ -109,26 +109,30 @@ fn round(x: f64, decimals: i32) -> f64 {
     }
 }
 
-/// One run in the JSON.
+/// One run in the JSON. The memory figures are the footer's when the run has one
+/// (`figures_from`: `"footer"`), else the sample lines' (`"samples"`); `null` where the footer
+/// printed `-` or there is no sample line.
 #[derive(Debug, Serialize)]
 pub struct RunJson {
     run: usize,
-    start: String,
-    end: String,
+    start: Option<String>,
+    end: Option<String>,
     duration_s: u64,
+    runtime_s: Option<u64>,
     pid: Option<u32>,
     interval_s: Option<f64>,
     samples: u64,
-    baseline_mb: f64,
-    last_mb: f64,
-    peak_mb: f64,
-    growth_mb: f64,
+    figures_from: &'static str,
+    baseline_mb: Option<f64>,
+    last_mb: Option<f64>,
+    peak_mb: Option<f64>,
+    growth_mb: Option<f64>,
     warmup_s: Option<f64>,
     slope_mb_per_hour: Option<f64>,
     r2: Option<f64>,
     verdict: &'static str,
     reason: Option<&'static str>,
-    last_available_mb: f64,
+    last_available_mb: Option<f64>,
     time_to_exhaustion_s: Option<f64>,
     warnings: u64,
     oom_kills: u64,
@@ -185,24 +189,31 @@ fn run_json(r: &RunSummary) -> RunJson {
         Ending::Exit(ExitKind::Signal { name, .. }) => (None, Some(name.clone())),
         _ => (None, None),
     };
+    let figures = r.figures();
     RunJson {
         run: r.index,
-        start: clock(r.first.at),
-        end: clock(r.last.at),
+        start: r.start_time().map(clock),
+        end: r.end_time().map(clock),
         duration_s: r.duration_s(),
+        runtime_s: r.footer.and_then(|f| f.runtime_s),
         pid: r.pid,
         interval_s: r.interval_s,
         samples: r.samples,
-        baseline_mb: round(r.baseline_mb, 2),
-        last_mb: r.last.rss_mb,
-        peak_mb: r.peak_mb,
-        growth_mb: round(r.last.rss_mb - r.baseline_mb, 2),
+        figures_from: if figures.from_footer {
+            "footer"
+        } else {
+            "samples"
+        },
+        baseline_mb: figures.baseline_mb.map(|x| round(x, 2)),
+        last_mb: figures.last_mb,
+        peak_mb: figures.peak_mb,
+        growth_mb: figures.growth_mb.map(|x| round(x, 2)),
         warmup_s: r.fit.map(|f| round(f.warmup_s, 1)),
         slope_mb_per_hour: r.fit.map(|f| round(f.slope_mb_per_hour, 3)),
         r2: r.fit.map(|f| round(f.r2, 4)),
         verdict,
         reason,
-        last_available_mb: r.last.sys_available_mb,
+        last_available_mb: r.last.map(|l| l.sys_available_mb),
         time_to_exhaustion_s: r.time_to_exhaustion_s.map(|s| s.round()),
         warnings: r.warnings,
         oom_kills: r.oom_kills,
@@ -328,33 +339,40 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
         w.run,
         r.index,
         total,
-        clock(r.first.at),
+        r.start_time().map_or_else(|| "-".to_owned(), clock),
         w.to,
-        clock(r.last.at)
+        r.end_time().map_or_else(|| "-".to_owned(), clock)
     );
     if let Some(pid) = r.pid {
         let _ = write!(out, " (PID {pid})");
     }
     out.push('\n');
+    // The footer's 実行時間 (start to stop) when there is one, else first to last sample.
+    let duration = r.footer.and_then(|f| f.runtime_s).unwrap_or(r.duration_s());
     let _ = writeln!(
         out,
         "  {}: {} ({}: {})",
         w.duration,
-        Elapsed(r.duration_s()),
+        Elapsed(duration),
         w.samples,
         r.samples
     );
+    // The footer's figures when there is one (see `RunSummary::figures`); `-` as the footer
+    // prints a figure nothing measured.
+    let f = r.figures();
+    let mb = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}MB"));
     let _ = writeln!(
         out,
-        "  {}: {:.2}MB | {}: {:.2}MB | {}: {:.2}MB | {}: {:+.2}MB",
+        "  {}: {} | {}: {} | {}: {} | {}: {}",
         w.baseline,
-        r.baseline_mb,
+        mb(f.baseline_mb),
         w.last,
-        r.last.rss_mb,
+        mb(f.last_mb),
         w.peak,
-        r.peak_mb,
+        mb(f.peak_mb),
         w.growth,
-        round(r.last.rss_mb - r.baseline_mb, 2)
+        f.growth_mb
+            .map_or_else(|| "-".to_owned(), |g| format!("{:+.2}MB", round(g, 2)))
     );
     if let Some(f) = r.fit {
         let _ = writeln!(
@@ -369,14 +387,14 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
         );
     }
     let _ = writeln!(out, "  {}: {}", w.verdict, verdict_text(r.verdict, lang));
-    if let Some(t) = r.time_to_exhaustion_s {
+    if let (Some(t), Some(last)) = (r.time_to_exhaustion_s, r.last) {
         let _ = writeln!(
             out,
             "  {}: {} ({} {:.0}MB)",
             w.exhaustion,
             human_duration(t, lang),
             w.available,
-            r.last.sys_available_mb
+            last.sys_available_mb
         );
     }
     if r.warnings > 0 {
