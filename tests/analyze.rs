@@ -325,14 +325,96 @@ fn png_plot_decodes_at_its_size() {
         .unwrap();
     let mut pixels = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((info.width, info.height), (1200, 600));
+    assert_eq!((info.width, info.height), (1200, 790));
     // Not blank: the white background plus lines of several colours.
     let mut colours: Vec<&[u8]> = pixels.chunks(3).collect();
     colours.sort();
     colours.dedup();
     assert!(colours.len() > 10, "{} colours", colours.len());
+    // The tracemalloc site's own curve is in the chart (its colour, above the band), not
+    // only named in the legend.
+    let site_color: &[u8] = &[148, 103, 189];
+    let in_chart = pixels
+        .chunks(3)
+        .enumerate()
+        .filter(|(i, px)| *px == site_color && i / 1200 < CHART_BOTTOM as usize)
+        .count();
+    assert!(in_chart > 500, "{in_chart} pixels of the site's curve");
     let out = analyze(&d, &["m.log", "--plot", "m.pdf"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Where the chart ends and the legend and verdict band begins, pixels from the top.
+const CHART_BOTTOM: f64 = 560.0;
+
+/// The SVG's `<text>` elements: x, y and the text.
+fn svg_texts(svg: &str) -> Vec<(f64, f64, String)> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        let tag = format!(" {tag}");
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    svg.split("<text ")
+        .skip(1)
+        .map(|rest| {
+            let (tag, body) = rest.split_once('>').unwrap();
+            let text = body.split("</text>").next().unwrap().trim().to_string();
+            (attr(tag, "x"), attr(tag, "y"), text)
+        })
+        .collect()
+}
+
+/// What `memmon analyze` says is on the picture, in a band under the chart: the verdict, the
+/// rate, the time until memory runs out, the footer's figures; the legend, the tracemalloc
+/// site's entry included, is in that band too, so it covers no curve.
+#[test]
+fn the_plot_says_the_verdict_and_its_legend_covers_no_curve() {
+    let d = Dir::new("analyze-plot-verdict");
+    d.write("m.log", REFERENCE);
+    ok_stdout(&analyze(&d, &["m.log", "--plot", "m.svg"]));
+    let texts = svg_texts(&d.read("m.svg"));
+    let find = |want: &str| {
+        texts
+            .iter()
+            .find(|t| t.2 == want)
+            .unwrap_or_else(|| panic!("no {want:?} in {texts:#?}"))
+    };
+    let lines = [
+        "実行 1/1 判定: メモリリークの疑い",
+        "ウォームアップ除外: 00:00:00 | 増加率: +723.47MB/時 (r² 1.000)",
+        "空きメモリ枯渇までの推定: 1日 8時間 (空き 23666MB)",
+        "初期メモリ: 15.20MB | 最終メモリ: 74.54MB | ピークメモリ: 74.52MB | メモリ増加量: +59.34MB",
+    ];
+    let mut last_y = CHART_BOTTOM;
+    for line in lines {
+        let (_, y, _) = find(line);
+        assert!(*y > last_y, "{line} at y {y}");
+        last_y = *y;
+    }
+    for label in [
+        "警告しきい値 (初期値 +50MB)",
+        "傾向線 (ウォームアップ後)",
+        "ピーク",
+        "RSS",
+        "tracemalloc: memory_monitor.py:236 +720.00MB/時",
+    ] {
+        let (x, y, _) = find(label);
+        assert!(*y > CHART_BOTTOM && *x < 440.0, "{label} at ({x}, {y})");
+    }
+    // The site's curve: a dot at each of its six blocks.
+    assert_eq!(d.read("m.svg").matches("<circle").count(), 6 + 1);
+
+    let en = {
+        ok_stdout(&analyze(&d, &["m.log", "--plot", "en.svg", "--lang", "en"]));
+        svg_texts(&d.read("en.svg"))
+    };
+    for want in [
+        "Run 1/1 verdict: leak suspected",
+        "Estimated time until available memory runs out: 1d 8h (available 23666MB)",
+        "Baseline: 15.20MB | Last: 74.54MB | Peak: 74.52MB | Growth: +59.34MB",
+    ] {
+        assert!(en.iter().any(|t| t.2 == want), "no {want:?} in {en:#?}");
+    }
 }
 
 #[test]

@@ -26,7 +26,8 @@ fn verdict_words(v: Verdict) -> (&'static str, Option<&'static str>) {
     }
 }
 
-fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
+/// The verdict in words, as the report and the plot say it.
+pub(super) fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
     use InconclusiveReason::*;
     match (lang, v) {
         (Lang::Ja, Verdict::Normal) => "正常",
@@ -329,10 +330,7 @@ const EN: Words = Words {
 };
 
 fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
-    let w = match lang {
-        Lang::Ja => &JA,
-        Lang::En => &EN,
-    };
+    let w = words(lang);
     let _ = write!(
         out,
         "\n{} {}/{}: {} {} {}",
@@ -357,45 +355,13 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
         w.samples,
         r.samples
     );
-    // The footer's figures when there is one (see `RunSummary::figures`); `-` as the footer
-    // prints a figure nothing measured.
-    let f = r.figures();
-    let mb = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}MB"));
-    let _ = writeln!(
-        out,
-        "  {}: {} | {}: {} | {}: {} | {}: {}",
-        w.baseline,
-        mb(f.baseline_mb),
-        w.last,
-        mb(f.last_mb),
-        w.peak,
-        mb(f.peak_mb),
-        w.growth,
-        f.growth_mb
-            .map_or_else(|| "-".to_owned(), |g| format!("{:+.2}MB", round(g, 2)))
-    );
-    if let Some(f) = r.fit {
-        let _ = writeln!(
-            out,
-            "  {}: {} | {}: {:+.2}{} (r² {:.3})",
-            w.warmup,
-            Elapsed(f.warmup_s.round().max(0.0) as u64),
-            w.rate,
-            round(f.slope_mb_per_hour, 2),
-            w.per_hour,
-            f.r2
-        );
+    let _ = writeln!(out, "  {}", figures_text(r, lang));
+    if let Some(rate) = rate_text(r, lang) {
+        let _ = writeln!(out, "  {}", rate);
     }
     let _ = writeln!(out, "  {}: {}", w.verdict, verdict_text(r.verdict, lang));
-    if let (Some(t), Some(last)) = (r.time_to_exhaustion_s, r.last) {
-        let _ = writeln!(
-            out,
-            "  {}: {} ({} {:.0}MB)",
-            w.exhaustion,
-            human_duration(t, lang),
-            w.available,
-            last.sys_available_mb
-        );
+    if let Some(exhaustion) = exhaustion_text(r, lang) {
+        let _ = writeln!(out, "  {exhaustion}");
     }
     if r.warnings > 0 {
         let _ = writeln!(out, "  {}: {}{}", w.warnings, r.warnings, w.count);
@@ -406,6 +372,73 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
     }
     sites_text(out, r, lang);
     let _ = writeln!(out, "  {}: {}", w.ended, ending_text(&r.ending, lang));
+}
+
+/// `再起動: 3回`, and ` — 再起動が繰り返されています (クラッシュループの疑い)` for a crash loop.
+pub(super) fn restarts_text(a: &Analysis, lang: Lang) -> String {
+    let w = words(lang);
+    let mut s = format!("{}: {}{}", w.restarts, a.restarts(), w.times);
+    if a.crash_loop() {
+        let _ = write!(s, " — {}", w.crash_loop);
+    }
+    s
+}
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::Ja => &JA,
+        Lang::En => &EN,
+    }
+}
+
+/// `初期メモリ: 15.20MB | 最終メモリ: 74.54MB | ピークメモリ: 74.52MB | メモリ増加量: +59.34MB`:
+/// the footer's figures when there is one (see `RunSummary::figures`), `-` as the footer prints
+/// a figure nothing measured.
+pub(super) fn figures_text(r: &RunSummary, lang: Lang) -> String {
+    let w = words(lang);
+    let f = r.figures();
+    let mb = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}MB"));
+    format!(
+        "{}: {} | {}: {} | {}: {} | {}: {}",
+        w.baseline,
+        mb(f.baseline_mb),
+        w.last,
+        mb(f.last_mb),
+        w.peak,
+        mb(f.peak_mb),
+        w.growth,
+        f.growth_mb
+            .map_or_else(|| "-".to_owned(), |g| format!("{:+.2}MB", round(g, 2)))
+    )
+}
+
+/// `ウォームアップ除外: 00:00:00 | 増加率: +723.47MB/時 (r² 1.000)`, when the run was fitted.
+pub(super) fn rate_text(r: &RunSummary, lang: Lang) -> Option<String> {
+    let w = words(lang);
+    r.fit.map(|f| {
+        format!(
+            "{}: {} | {}: {:+.2}{} (r² {:.3})",
+            w.warmup,
+            Elapsed(f.warmup_s.round().max(0.0) as u64),
+            w.rate,
+            round(f.slope_mb_per_hour, 2),
+            w.per_hour,
+            f.r2
+        )
+    })
+}
+
+/// `空きメモリ枯渇までの推定: 1日 8時間 (空き 23666MB)`, for a leak.
+pub(super) fn exhaustion_text(r: &RunSummary, lang: Lang) -> Option<String> {
+    let w = words(lang);
+    let (t, last) = r.time_to_exhaustion_s.zip(r.last)?;
+    Some(format!(
+        "{}: {} ({} {:.0}MB)",
+        w.exhaustion,
+        human_duration(t, lang),
+        w.available,
+        last.sys_available_mb
+    ))
 }
 
 /// The growing allocation sites, one line each; nothing when the run had no tracemalloc block.
@@ -489,10 +522,7 @@ fn events_text(r: &RunSummary, lang: Lang) -> Vec<String> {
 
 /// The text report.
 pub fn text(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
-    let w = match lang {
-        Lang::Ja => &JA,
-        Lang::En => &EN,
-    };
+    let w = words(lang);
     let mut out = String::new();
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let _ = writeln!(out, "{}: {}", w.files, names.join(", "));
@@ -500,11 +530,7 @@ pub fn text(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
         run_text(&mut out, r, a.runs.len(), lang);
     }
     out.push('\n');
-    let _ = write!(out, "{}: {}{}", w.restarts, a.restarts(), w.times);
-    if a.crash_loop() {
-        let _ = write!(out, " — {}", w.crash_loop);
-    }
-    out.push('\n');
+    let _ = writeln!(out, "{}", restarts_text(a, lang));
     let s = &a.skipped;
     let _ = write!(out, "{}: {}{}", w.skipped, s.total(), w.count);
     if s.total() > 0 {
