@@ -8,6 +8,7 @@ mod proc_fixture;
 mod python_hook;
 mod reliability;
 mod startup;
+mod test_mode;
 mod util;
 
 use memmon_format::{ExitKind, Record};
