@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 mod analyze;
+mod footer;
 mod lang;
 mod metrics;
 mod proc_fixture;
