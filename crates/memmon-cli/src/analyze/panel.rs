@@ -63,7 +63,10 @@ fn verdict_lines_in(a: &Analysis, lang: Lang) -> Vec<(String, Tone)> {
         out.push((
             match lang {
                 Lang::Ja => format!("(最初の {hidden} 実行は省略: memmon analyze で全件)"),
-                Lang::En => format!("({hidden} earlier runs left out: memmon analyze has all)"),
+                Lang::En => format!(
+                    "({hidden} earlier run{} left out: memmon analyze has all)",
+                    if hidden == 1 { "" } else { "s" }
+                ),
             },
             Tone::Plain,
         ));
@@ -184,6 +187,8 @@ mod tests {
         }
         assert_eq!(verdict_lines(&a, Lang::Ja), lines);
         assert!(lines[0].0.starts_with("(最初の 2 実行は省略"), "{lines:?}");
+        let en = verdict_lines(&a, Lang::En);
+        assert_eq!(en[0].0, "(2 earlier runs left out: memmon analyze has all)");
         assert!(
             lines.iter().any(|l| l.0.starts_with("再起動: 3回")),
             "{lines:?}"
