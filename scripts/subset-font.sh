@@ -3,7 +3,8 @@
 # fixed labels (assets/subset-chars.txt) plus printable ASCII, cut from Noto Sans CJK JP
 # Regular (SIL Open Font License 1.1) as shipped by Debian's `fonts-noto-cjk` package.
 # Needs: apt-get (Debian/Ubuntu), dpkg-deb, python3 with pip. Run from anywhere.
-# When a label in src/analyze/font.rs gains a character, add it to subset-chars.txt and rerun.
+# When a label in src/analyze/font.rs, or a line of the verdict band (src/analyze/panel.rs,
+# report.rs), gains a character, add it to subset-chars.txt and rerun.
 # Layout tables and vertical metrics are dropped: plotters draws horizontal text glyph by glyph.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -80,6 +80,23 @@ impl Gen {
         self.line(Record::End { at });
         self.line(Record::Rule);
     }
+
+    /// A whole footer, as memmon writes it: run time and the four memory figures (`None`
+    /// prints `-`), after the exit line when the command ended.
+    fn full_footer(&mut self, at: DateTime, code: Option<i32>, secs: u64, mb: [Option<f64>; 4]) {
+        if let Some(code) = code {
+            self.line(Record::ProcessExit(ExitKind::Code(code)));
+        }
+        self.line(Record::Blank);
+        self.line(Record::Rule);
+        self.line(Record::End { at });
+        self.line(Record::Runtime { secs });
+        self.line(Record::Initial { mb: mb[0] });
+        self.line(Record::Final { mb: mb[1] });
+        self.line(Record::Peak { mb: mb[2] });
+        self.line(Record::Increase { mb: mb[3] });
+        self.line(Record::Rule);
+    }
 }
 
 fn t0() -> DateTime {
@@ -132,6 +149,22 @@ fn reference_log_is_a_leak_of_about_12_mb_per_minute() {
     assert_eq!(run["samples"], 60);
     assert_eq!(v["restarts"], 0);
     assert!(run["time_to_exhaustion_s"].as_f64().unwrap() > 0.0);
+    // The footer's figures, not the last sample line's (74.52 MB, +59.32 MB): the original
+    // took 最終メモリ and メモリ増加量 from fresh samples at stop.
+    assert_eq!(run["figures_from"], "footer");
+    assert_eq!(run["baseline_mb"], 15.2);
+    assert_eq!(run["last_mb"], 74.54);
+    assert_eq!(run["peak_mb"], 74.52);
+    assert_eq!(run["growth_mb"], 59.34);
+    assert_eq!(run["runtime_s"], 300);
+    assert_eq!(run["duration_s"], 295);
+    assert!(
+        text.contains(
+            "  実行時間: 00:05:00 (サンプル数: 60)\n  初期メモリ: 15.20MB | 最終メモリ: 74.54MB | \
+             ピークメモリ: 74.52MB | メモリ増加量: +59.34MB\n"
+        ),
+        "{text}"
+    );
     // memory_monitor.py:236 keeps 10 MiB more at every block (every 50 s): 720 MiB/h.
     let sites = run["growing_sites"].as_array().unwrap();
     assert!(
@@ -292,14 +325,96 @@ fn png_plot_decodes_at_its_size() {
         .unwrap();
     let mut pixels = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((info.width, info.height), (1200, 600));
+    assert_eq!((info.width, info.height), (1200, 790));
     // Not blank: the white background plus lines of several colours.
     let mut colours: Vec<&[u8]> = pixels.chunks(3).collect();
     colours.sort();
     colours.dedup();
     assert!(colours.len() > 10, "{} colours", colours.len());
+    // The tracemalloc site's own curve is in the chart (its colour, above the band), not
+    // only named in the legend.
+    let site_color: &[u8] = &[148, 103, 189];
+    let in_chart = pixels
+        .chunks(3)
+        .enumerate()
+        .filter(|(i, px)| *px == site_color && i / 1200 < CHART_BOTTOM as usize)
+        .count();
+    assert!(in_chart > 500, "{in_chart} pixels of the site's curve");
     let out = analyze(&d, &["m.log", "--plot", "m.pdf"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Where the chart ends and the legend and verdict band begins, pixels from the top.
+const CHART_BOTTOM: f64 = 560.0;
+
+/// The SVG's `<text>` elements: x, y and the text.
+fn svg_texts(svg: &str) -> Vec<(f64, f64, String)> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        let tag = format!(" {tag}");
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    svg.split("<text ")
+        .skip(1)
+        .map(|rest| {
+            let (tag, body) = rest.split_once('>').unwrap();
+            let text = body.split("</text>").next().unwrap().trim().to_string();
+            (attr(tag, "x"), attr(tag, "y"), text)
+        })
+        .collect()
+}
+
+/// What `memmon analyze` says is on the picture, in a band under the chart: the verdict, the
+/// rate, the time until memory runs out, the footer's figures; the legend, the tracemalloc
+/// site's entry included, is in that band too, so it covers no curve.
+#[test]
+fn the_plot_says_the_verdict_and_its_legend_covers_no_curve() {
+    let d = Dir::new("analyze-plot-verdict");
+    d.write("m.log", REFERENCE);
+    ok_stdout(&analyze(&d, &["m.log", "--plot", "m.svg"]));
+    let texts = svg_texts(&d.read("m.svg"));
+    let find = |want: &str| {
+        texts
+            .iter()
+            .find(|t| t.2 == want)
+            .unwrap_or_else(|| panic!("no {want:?} in {texts:#?}"))
+    };
+    let lines = [
+        "実行 1/1 判定: メモリリークの疑い",
+        "ウォームアップ除外: 00:00:00 | 増加率: +723.47MB/時 (r² 1.000)",
+        "空きメモリ枯渇までの推定: 1日 8時間 (空き 23666MB)",
+        "初期メモリ: 15.20MB | 最終メモリ: 74.54MB | ピークメモリ: 74.52MB | メモリ増加量: +59.34MB",
+    ];
+    let mut last_y = CHART_BOTTOM;
+    for line in lines {
+        let (_, y, _) = find(line);
+        assert!(*y > last_y, "{line} at y {y}");
+        last_y = *y;
+    }
+    for label in [
+        "警告しきい値 (初期値 +50MB)",
+        "傾向線 (ウォームアップ後)",
+        "ピーク",
+        "RSS",
+        "tracemalloc: memory_monitor.py:236 +720.00MB/時",
+    ] {
+        let (x, y, _) = find(label);
+        assert!(*y > CHART_BOTTOM && *x < 440.0, "{label} at ({x}, {y})");
+    }
+    // The site's curve: a dot at each of its six blocks.
+    assert_eq!(d.read("m.svg").matches("<circle").count(), 6 + 1);
+
+    let en = {
+        ok_stdout(&analyze(&d, &["m.log", "--plot", "en.svg", "--lang", "en"]));
+        svg_texts(&d.read("en.svg"))
+    };
+    for want in [
+        "Run 1/1 verdict: leak suspected",
+        "Estimated time until available memory runs out: 1d 8h (available 23666MB)",
+        "Baseline: 15.20MB | Last: 74.54MB | Peak: 74.52MB | Growth: +59.34MB",
+    ] {
+        assert!(en.iter().any(|t| t.2 == want), "no {want:?} in {en:#?}");
+    }
 }
 
 #[test]
@@ -389,6 +504,12 @@ fn since_and_until_cut_the_samples() {
     );
     assert_eq!(v["runs"][0]["samples"], 12);
     assert_eq!(v["samples_outside_window"], 48);
+    // The footer speaks of the whole run: with samples cut, the figures are the window's.
+    let run = &v["runs"][0];
+    assert_eq!(run["figures_from"], "samples");
+    assert_eq!(run["runtime_s"], serde_json::Value::Null);
+    assert_eq!(run["last_mb"], 31.33, "{run}");
+    assert_eq!(run["end"], "2026-11-24 19:01:59", "{run}");
     // A day alone: from its start, up to its end.
     let day = json(
         &d,
@@ -459,4 +580,124 @@ fn a_million_line_log_is_analysed_in_under_16_mib() {
     let v: Value = serde_json::from_str(parts.next().unwrap()).unwrap();
     assert_eq!(v["runs"][0]["samples"], 1_000_000);
     assert!(max_rss_kib < 16 * 1024, "peak RSS {max_rss_kib} KiB");
+}
+
+/// Runs that ended before their first sample line (the command exited during the start-up
+/// delay) leave a header, an exit line and a footer with `-`: they are runs (restarts, a crash
+/// loop), their unknown figures are `null` in the JSON and `-` in the text, and they add no
+/// CSV row.
+#[test]
+fn runs_ended_before_their_first_sample_are_reported_with_dashes() {
+    let d = Dir::new("analyze-dash");
+    let mut g = Gen::new(3);
+    for k in 0..3 {
+        let at = t0() + SignedDuration::from_mins(10 * k);
+        g.header(at, "300");
+        g.full_footer(
+            at + SignedDuration::from_secs(4),
+            Some(1),
+            4,
+            [None, None, None, None],
+        );
+    }
+    // Stopped during the delay with the process alive: 最終 and ピーク from the fresh sample.
+    let at = t0() + SignedDuration::from_mins(30);
+    g.header(at, "300");
+    g.full_footer(
+        at + SignedDuration::from_secs(20),
+        None,
+        20,
+        [None, Some(31.5), Some(31.5), None],
+    );
+    // A run with samples and a whole footer.
+    let at = t0() + SignedDuration::from_hours(1);
+    g.header(at, "60");
+    g.samples(at, 60, 30, 0.0, |_| 40.0);
+    g.full_footer(
+        at + SignedDuration::from_secs(1800),
+        None,
+        1800,
+        [Some(40.0), Some(40.25), Some(40.25), Some(0.25)],
+    );
+    d.write("m.log", &g.out);
+    let v = json(&d, &["m.log", "--csv", "m.csv"]);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5, "{v}");
+    assert_eq!(v["restarts"], 4);
+    assert_eq!(v["crash_loop"], true);
+    for r in &runs[..3] {
+        assert_eq!(r["samples"], 0);
+        assert_eq!(r["figures_from"], "footer");
+        for key in ["baseline_mb", "last_mb", "peak_mb", "growth_mb"] {
+            assert_eq!(r[key], Value::Null, "{key}: {r}");
+        }
+        assert_eq!(r["exit_code"], 1);
+        assert_eq!(r["runtime_s"], 4);
+        assert_eq!(r["verdict"], "inconclusive");
+        assert_eq!(r["reason"], "too_short");
+        assert_eq!(r["last_available_mb"], Value::Null);
+    }
+    assert_eq!(runs[0]["start"], "2025-11-21 09:00:00");
+    assert_eq!(runs[0]["end"], "2025-11-21 09:00:04");
+    let fresh = &runs[3];
+    assert_eq!(
+        [
+            &fresh["baseline_mb"],
+            &fresh["last_mb"],
+            &fresh["peak_mb"],
+            &fresh["growth_mb"]
+        ],
+        [
+            &Value::Null,
+            &serde_json::json!(31.5),
+            &serde_json::json!(31.5),
+            &Value::Null
+        ]
+    );
+    assert_eq!(fresh["ended"], "footer");
+    assert_eq!(runs[4]["last_mb"], 40.25);
+    assert_eq!(runs[4]["growth_mb"], 0.25);
+    assert_eq!(runs[4]["samples"], 30);
+    // Only the sampled run has CSV rows.
+    let csv = d.read("m.csv");
+    assert_eq!(csv.lines().count(), 1 + 30, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",5")), "{csv}");
+
+    let text = ok_stdout(&analyze(&d, &["m.log"]));
+    assert!(
+        text.contains(
+            "実行 1/5: 2025-11-21 09:00:00 〜 2025-11-21 09:00:04 (PID 777)\n\
+             \x20 実行時間: 00:00:04 (サンプル数: 0)\n\
+             \x20 初期メモリ: - | 最終メモリ: - | ピークメモリ: - | メモリ増加量: -\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  初期メモリ: - | 最終メモリ: 31.50MB | ピークメモリ: 31.50MB | メモリ増加量: -\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("再起動: 4回"), "{text}");
+    // And the plot draws the sampled run, skipping the others.
+    ok_stdout(&analyze(&d, &["m.log", "--plot", "m.svg"]));
+}
+
+/// A file of only such runs is a memmon log, not "no sample line".
+#[test]
+fn a_log_whose_only_run_ended_before_its_first_sample_is_analysed() {
+    let d = Dir::new("analyze-dash-only");
+    let mut g = Gen::new(4);
+    g.header(t0(), "300");
+    g.full_footer(
+        t0() + SignedDuration::from_secs(2),
+        Some(0),
+        2,
+        [None, None, None, None],
+    );
+    d.write("m.log", &g.out);
+    let v = json(&d, &["m.log"]);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["runs"][0]["last_mb"], Value::Null);
+    assert_eq!(v["runs"][0]["exit_code"], 0);
 }

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod fail_open;
+mod footer;
 mod lang;
 mod metrics;
 mod proc_fixture;
@@ -11,6 +12,7 @@ mod reliability;
 mod signals;
 mod startup;
 mod stop;
+mod test_mode;
 mod util;
 
 use memmon_format::{ExitKind, Record};

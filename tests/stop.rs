@@ -103,7 +103,7 @@ fn sigterm_takes_the_final_sample_then_reaches_the_whole_tree_and_memmon_dies_of
     // 30 MiB, and no stand-in line was needed.
     assert!(!recs.contains(&Record::LastGoodUsed), "{}", d.read("m.log"));
     let last = recs.iter().find_map(|r| match r {
-        Record::Final { mb } => Some(*mb),
+        Record::Final { mb } => *mb,
         _ => None,
     });
     assert!(

@@ -13,7 +13,7 @@
 //! footer's 最終メモリ is the client as it was before it began to stop.
 
 use memmon_core::{Reading, Sampler};
-use rustix::process::{Pid, Signal};
+use rustix::process::{Pid, PidfdFlags, Signal};
 use signal_hook::consts::{
     SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1,
     SIGUSR2, SIGWINCH,
@@ -178,9 +178,34 @@ pub(crate) fn signal_tree(target: &Target, sig: Signal) {
         .and_then(|root| memmon_sampler::descendants(root, target.pid).ok())
         .unwrap_or_default();
     send(target.pid, target.pidfd.as_deref(), sig);
+    let Some(root) = target.proc_root.as_deref() else {
+        return;
+    };
+    let mut tree: Vec<u32> = descendants.clone();
+    tree.push(target.pid);
     for pid in descendants {
-        send(pid, None, sig);
+        // A listed PID may have ended and been reused since (PIDs wrap at 32,768 on many
+        // systems): the pidfd pins whichever process has it now, and the signal goes only if
+        // that process's parent is still in the tree.
+        let Some(fd) = i32::try_from(pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
+        else {
+            continue;
+        };
+        if parent_of(root, pid).is_some_and(|parent| tree.contains(&parent)) {
+            send(pid, Some(&fd), sig);
+        }
     }
+}
+
+/// The parent PID from `/proc/PID/stat` (after the command name, which may hold `)`).
+fn parent_of(root: &std::path::Path, pid: u32) -> Option<u32> {
+    let stat = std::fs::read(root.join(pid.to_string()).join("stat")).ok()?;
+    let after = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let text = std::str::from_utf8(after).ok()?;
+    text.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 /// Sends a signal to one process, through its pidfd when there is one.
@@ -194,5 +219,18 @@ fn send(pid: u32, pidfd: Option<&OwnedFd>, sig: Signal) {
     };
     if let Err(e) = result {
         tracing::debug!("signal {sig:?} to {pid} not delivered: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_is_read_past_the_command_name() {
+        let me = std::process::id();
+        let parent = rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32);
+        assert_eq!(parent_of(std::path::Path::new("/proc"), me), parent);
+        assert_eq!(parent_of(std::path::Path::new("/proc"), u32::MAX), None);
     }
 }

@@ -56,15 +56,19 @@ fn main() {
         wall: start + now,
         elapsed: now,
     };
-    if let Some(summary) = monitor.finish(end, sampler.sample().ok()) {
-        println!(
-            "summary: initial {:.2} MiB, last {:.2} MiB, peak {:.2} MiB, growth {:+.2} MiB",
-            summary.initial as f64 / MIB as f64,
-            summary.last as f64 / MIB as f64,
-            summary.peak as f64 / MIB as f64,
-            summary.growth.mib()
-        );
-    }
+    let summary = monitor.finish(end, sampler.sample().ok());
+    // A figure nothing measured is `None` (the log's footer prints `-`).
+    let mib =
+        |b: Option<u64>| b.map_or("-".to_owned(), |b| format!("{:.2}", b as f64 / MIB as f64));
+    println!(
+        "summary: initial {} MiB, last {} MiB, peak {} MiB, growth {} MiB",
+        mib(summary.initial),
+        mib(summary.last),
+        mib(summary.peak),
+        summary
+            .growth
+            .map_or("-".to_owned(), |g| format!("{:+.2}", g.mib()))
+    );
 }
 
 fn print_event(event: &Event) {

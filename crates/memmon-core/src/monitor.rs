@@ -123,22 +123,33 @@ pub enum Event {
     SampleFailed(FailedEvent),
 }
 
-/// The footer's numbers.
+/// The footer's numbers. A figure is `None` when nothing measured it (the footer prints `-`):
+/// the footer is always written, and never with an invented value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     /// When monitoring stopped; `elapsed` is the run time (実行時間).
     pub at: Stamp,
-    /// 初期メモリ: the first sample's RSS.
-    pub initial: u64,
-    /// 最終メモリ: the fresh final sample's RSS, or the last good one.
-    pub last: u64,
-    /// ピークメモリ: the peak with the final value folded in, so never below `last`.
-    pub peak: u64,
-    /// メモリ増加量: `last - initial`, from the same sample as `last`.
-    pub growth: Bytes,
+    /// 初期メモリ: the first sample's RSS; `None` when no sample line was written.
+    pub initial: Option<u64>,
+    /// 最終メモリ: the fresh final sample's RSS, or the last good one; `None` when there is
+    /// neither.
+    pub last: Option<u64>,
+    /// ピークメモリ: the peak with the final value folded in, so never below `last`; `None`
+    /// exactly when `last` is.
+    pub peak: Option<u64>,
+    /// メモリ増加量: `last - initial`, from the same sample as `last`; `None` when either is.
+    pub growth: Option<Bytes>,
     /// Whether `last` is a fresh sample (false: the last good sample stands in, and the log
-    /// says so before the footer).
+    /// says so before the footer, or there is no last value at all).
     pub fresh: bool,
+}
+
+impl Summary {
+    /// Whether the last good sample stands in for a fresh one (the log says so before the
+    /// footer).
+    pub fn last_good_used(&self) -> bool {
+        !self.fresh && self.last.is_some()
+    }
 }
 
 /// The monitor's state machine. Feed it readings in time order; it never looks at a clock.
@@ -202,22 +213,36 @@ impl Monitor {
     }
 
     /// The footer's numbers at stop. `fresh` is the final sample taken at stop, when one could
-    /// be taken; without it the last good sample stands in. `None` when no reading was ever had.
-    pub fn finish(&self, at: Stamp, fresh: Option<Reading>) -> Option<Summary> {
+    /// be taken; without it the last good sample stands in. A run that ends before its first
+    /// sample (a command that exits during the start-up delay) still gets a footer: its figures
+    /// are `None` where nothing was measured.
+    pub fn finish(&self, at: Stamp, fresh: Option<Reading>) -> Summary {
         let (last, is_fresh) = match (fresh, self.last) {
-            (Some(r), _) => (r, true),
-            (None, Some(r)) => (r, false),
-            (None, None) => return None,
+            (Some(r), _) => (Some(r.rss), true),
+            (None, Some(r)) => (Some(r.rss), false),
+            (None, None) => (None, false),
         };
-        let initial = self.baseline.unwrap_or(last.rss);
-        Some(Summary {
+        let initial = self.baseline;
+        // Before the first sample line the peak of the lines is undefined: the fresh value alone.
+        let peak = last.map(|l| {
+            if self.counted == 0 {
+                l
+            } else {
+                self.peak.max(l)
+            }
+        });
+        let growth = match (last, initial) {
+            (Some(l), Some(i)) => Some(Bytes::from_u64(l) - Bytes::from_u64(i)),
+            _ => None,
+        };
+        Summary {
             at,
             initial,
-            last: last.rss,
-            peak: self.peak.max(last.rss),
-            growth: Bytes::from_u64(last.rss) - Bytes::from_u64(initial),
+            last,
+            peak,
+            growth,
             fresh: is_fresh,
-        })
+        }
     }
 
     /// Successful samples so far.

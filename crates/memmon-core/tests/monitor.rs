@@ -138,11 +138,11 @@ fn footer_folds_fresh_final_sample_into_peak() {
     m.on_sample(at(0), rss(15 * MIB));
     m.on_sample(at(5), rss(74 * MIB));
     // The original's reference log ends with 最終 74.54 > ピーク 74.52; memmon folds it in.
-    let s = m.finish(at(10), Some(rss(75 * MIB))).unwrap();
-    assert_eq!(s.initial, 15 * MIB);
-    assert_eq!(s.last, 75 * MIB);
-    assert_eq!(s.peak, 75 * MIB);
-    assert_eq!(s.growth, Bytes(60 * MIB as i64));
+    let s = m.finish(at(10), Some(rss(75 * MIB)));
+    assert_eq!(s.initial, Some(15 * MIB));
+    assert_eq!(s.last, Some(75 * MIB));
+    assert_eq!(s.peak, Some(75 * MIB));
+    assert_eq!(s.growth, Some(Bytes(60 * MIB as i64)));
     assert!(s.fresh);
     assert_eq!(s.at.elapsed, Duration::from_secs(10));
 }
@@ -153,12 +153,51 @@ fn footer_uses_last_good_sample_when_no_fresh_one() {
     m.on_sample(at(0), rss(15 * MIB));
     m.on_sample(at(5), rss(20 * MIB));
     m.on_sample(at(6), rss(18 * MIB));
-    let s = m.finish(at(10), None).unwrap();
-    assert_eq!((s.last, s.peak, s.fresh), (18 * MIB, 20 * MIB, false));
-    assert_eq!(s.growth, Bytes(3 * MIB as i64));
+    let s = m.finish(at(10), None);
     assert_eq!(
-        Monitor::new(MonitorSettings::default()).finish(at(1), None),
-        None
+        (s.last, s.peak, s.fresh),
+        (Some(18 * MIB), Some(20 * MIB), false)
+    );
+    assert!(s.last_good_used());
+    assert_eq!(s.growth, Some(Bytes(3 * MIB as i64)));
+}
+
+#[test]
+fn footer_without_any_sample_line_invents_nothing() {
+    // The command ended during the start-up delay and no fresh sample could be taken.
+    let s = Monitor::new(MonitorSettings::default()).finish(at(1), None);
+    assert_eq!(
+        (s.initial, s.last, s.peak, s.growth),
+        (None, None, None, None)
+    );
+    assert!(!s.fresh);
+    assert!(!s.last_good_used());
+    assert_eq!(s.at.elapsed, Duration::from_secs(1));
+}
+
+#[test]
+fn footer_without_sample_lines_takes_last_and_peak_from_the_fresh_sample() {
+    let s = Monitor::new(MonitorSettings::default()).finish(at(3), Some(rss(12 * MIB)));
+    assert_eq!(s.initial, None);
+    assert_eq!((s.last, s.peak), (Some(12 * MIB), Some(12 * MIB)));
+    assert_eq!(s.growth, None);
+    assert!(s.fresh && !s.last_good_used());
+}
+
+#[test]
+fn failed_samples_alone_leave_no_figure() {
+    let mut m = Monitor::new(MonitorSettings::default());
+    m.on_failure(
+        at(1),
+        SampleError::Io {
+            path: "/proc/1/statm".into(),
+            message: "gone".into(),
+        },
+    );
+    let s = m.finish(at(2), None);
+    assert_eq!(
+        (s.initial, s.last, s.peak, s.growth),
+        (None, None, None, None)
     );
 }
 
@@ -184,8 +223,13 @@ proptest! {
         for (i, v) in values.iter().enumerate() {
             m.on_sample(at(i as u64), rss(*v));
         }
-        let s = m.finish(at(100), Some(rss(last))).unwrap();
-        prop_assert!(s.peak >= s.last);
-        prop_assert_eq!(s.growth.get(), s.last as i64 - s.initial as i64);
+        let s = m.finish(at(100), Some(rss(last)));
+        let (Some(peak), Some(l), Some(initial), Some(growth)) = (s.peak, s.last, s.initial, s.growth) else {
+            panic!("a run with samples and a fresh one has every figure: {s:?}");
+        };
+        prop_assert!(peak >= l);
+        prop_assert_eq!(l, last);
+        prop_assert_eq!(initial, values[0]);
+        prop_assert_eq!(growth.get(), l as i64 - initial as i64);
     }
 }

@@ -229,11 +229,12 @@ impl LogFormat {
         records
     }
 
-    /// The footer: when the last value is not fresh, first the line saying the last good sample
-    /// stands in; then an empty line, rule, `終了`, run time, initial, final, peak, increase, rule.
+    /// The footer: when the last good sample stands in for a fresh one, first the line saying
+    /// so; then an empty line, rule, `終了`, run time, initial, final, peak, increase, rule. A
+    /// figure nothing measured prints `-`.
     pub fn footer(&self, summary: &Summary) -> Vec<Record> {
         let mut records = Vec::with_capacity(10);
-        if !summary.fresh {
+        if summary.last_good_used() {
             records.push(Record::LastGoodUsed);
         }
         records.extend([
@@ -246,16 +247,16 @@ impl LogFormat {
                 secs: round_secs_half_even(summary.at.elapsed),
             },
             Record::Initial {
-                mb: mib(summary.initial),
+                mb: summary.initial.map(mib),
             },
             Record::Final {
-                mb: mib(summary.last),
+                mb: summary.last.map(mib),
             },
             Record::Peak {
-                mb: mib(summary.peak),
+                mb: summary.peak.map(mib),
             },
             Record::Increase {
-                mb: summary.growth.mib(),
+                mb: summary.growth.map(|g| g.mib()),
             },
             Record::Rule,
         ]);

@@ -7,7 +7,7 @@
 //! anything else is [`Record::Other`].
 
 use crate::numbers::{Size, SizeUnit};
-use crate::record::{ExitKind, IntervalText, Record, SampleLine, SiteLine, RULE};
+use crate::record::{ExitKind, IntervalText, Record, SampleLine, SiteLine, NO_FIGURE, RULE};
 use jiff::civil::DateTime;
 
 /// Reads one line (without its `\n`; a trailing `\r` is ignored) into its typed record. A line
@@ -210,16 +210,16 @@ fn other_prefixes(line: &str) -> Option<Record> {
         return Some(Record::Runtime { secs });
     }
     if let Some(rest) = line.strip_prefix("初期メモリ: ") {
-        return Cur::whole_mb(rest).map(|mb| Record::Initial { mb });
+        return Cur::footer_mb(rest).map(|mb| Record::Initial { mb });
     }
     if let Some(rest) = line.strip_prefix("最終メモリ: ") {
-        return Cur::whole_mb(rest).map(|mb| Record::Final { mb });
+        return Cur::footer_mb(rest).map(|mb| Record::Final { mb });
     }
     if let Some(rest) = line.strip_prefix("ピークメモリ: ") {
-        return Cur::whole_mb(rest).map(|mb| Record::Peak { mb });
+        return Cur::footer_mb(rest).map(|mb| Record::Peak { mb });
     }
     if let Some(rest) = line.strip_prefix("メモリ増加量: ") {
-        return Cur::whole_mb(rest).map(|mb| Record::Increase { mb });
+        return Cur::footer_mb(rest).map(|mb| Record::Increase { mb });
     }
     let rest = line.strip_prefix("プロセス終了: ")?;
     let mut c = Cur::new(rest);
@@ -275,6 +275,14 @@ impl<'a> Cur<'a> {
         c.lit("MB")?;
         c.end()?;
         Some(mb)
+    }
+
+    /// A footer figure: `X.XXMB`, or `-` (nothing measured it), and nothing after it.
+    fn footer_mb(rest: &str) -> Option<Option<f64>> {
+        if rest == NO_FIGURE {
+            return Some(None);
+        }
+        Cur::whole_mb(rest).map(Some)
     }
 
     /// A timestamp and nothing after it.
@@ -438,6 +446,10 @@ mod tests {
             "初期メモリ: 015.20MB",
             "初期メモリ: 15.2MB",
             "初期メモリ: +15.20MB",
+            "初期メモリ: -MB",
+            "初期メモリ: - ",
+            "初期メモリ: --",
+            "初期メモリ:-",
             "実行時間: 0300秒",
             "PID: 99999999999",
             "    a.py:1: size=1.25 KiB, count=1, average=1 KiB",
@@ -448,6 +460,18 @@ mod tests {
         ] {
             assert_eq!(parse_line(line), Record::Other(line.to_owned()), "{line}");
         }
+    }
+
+    #[test]
+    fn a_dash_is_a_figure_nothing_measured() {
+        assert_eq!(parse_line("初期メモリ: -"), Record::Initial { mb: None });
+        assert_eq!(parse_line("最終メモリ: -"), Record::Final { mb: None });
+        assert_eq!(parse_line("ピークメモリ: -"), Record::Peak { mb: None });
+        assert_eq!(parse_line("メモリ増加量: -"), Record::Increase { mb: None });
+        assert_eq!(
+            parse_line("メモリ増加量: -1.23MB"),
+            Record::Increase { mb: Some(-1.23) }
+        );
     }
 
     #[test]

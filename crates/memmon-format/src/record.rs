@@ -84,25 +84,26 @@ pub enum Record {
         /// Run time in whole seconds.
         secs: u64,
     },
-    /// `初期メモリ: 43.08MB`.
+    /// `初期メモリ: 43.08MB`, or `初期メモリ: -` when nothing measured it.
     Initial {
-        /// MiB.
-        mb: f64,
+        /// MiB; `None` prints `-`.
+        mb: Option<f64>,
     },
-    /// `最終メモリ: 95.40MB`.
+    /// `最終メモリ: 95.40MB`, or `最終メモリ: -` when nothing measured it.
     Final {
-        /// MiB.
-        mb: f64,
+        /// MiB; `None` prints `-`.
+        mb: Option<f64>,
     },
-    /// `ピークメモリ: 96.02MB`.
+    /// `ピークメモリ: 96.02MB`, or `ピークメモリ: -` when nothing measured it.
     Peak {
-        /// MiB.
-        mb: f64,
+        /// MiB; `None` prints `-`.
+        mb: Option<f64>,
     },
-    /// `メモリ増加量: 52.32MB` (a decrease prints `-1.23MB`).
+    /// `メモリ増加量: 52.32MB` (a decrease prints `-1.23MB`), or `メモリ増加量: -` when there is
+    /// no first sample to compare with.
     Increase {
-        /// MiB, signed.
-        mb: f64,
+        /// MiB, signed; `None` prints `-`.
+        mb: Option<f64>,
     },
     /// `プロセス終了: 終了コード N` or `プロセス終了: シグナル N (SIGNAME)`.
     ProcessExit(ExitKind),
@@ -297,6 +298,21 @@ impl fmt::Display for Clock {
     }
 }
 
+/// A footer figure: `X.XXMB`, or `-` when nothing measured it (never an invented number).
+struct FooterMb(Option<f64>);
+
+impl fmt::Display for FooterMb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(mb) => write!(f, "{}MB", Fixed::mb(mb)),
+            None => f.write_str(NO_FIGURE),
+        }
+    }
+}
+
+/// What a footer figure reads when nothing measured it.
+pub(crate) const NO_FIGURE: &str = "-";
+
 /// Writes free text (a reason, a location) on one line: a `\n` inside it would split the
 /// record into two lines and the second would parse as something else. A `\r` is kept: it ends
 /// no line in this format, and keeping it lets any line read as [`Record::Other`] print back as
@@ -490,10 +506,10 @@ impl fmt::Display for Record {
             Record::Site(site) => site.fmt(f),
             Record::End { at } => write!(f, "モニタリング終了: {}", Clock(*at)),
             Record::Runtime { secs } => write!(f, "実行時間: {secs}秒"),
-            Record::Initial { mb } => write!(f, "初期メモリ: {}MB", Fixed::mb(*mb)),
-            Record::Final { mb } => write!(f, "最終メモリ: {}MB", Fixed::mb(*mb)),
-            Record::Peak { mb } => write!(f, "ピークメモリ: {}MB", Fixed::mb(*mb)),
-            Record::Increase { mb } => write!(f, "メモリ増加量: {}MB", Fixed::mb(*mb)),
+            Record::Initial { mb } => write!(f, "初期メモリ: {}", FooterMb(*mb)),
+            Record::Final { mb } => write!(f, "最終メモリ: {}", FooterMb(*mb)),
+            Record::Peak { mb } => write!(f, "ピークメモリ: {}", FooterMb(*mb)),
+            Record::Increase { mb } => write!(f, "メモリ増加量: {}", FooterMb(*mb)),
             Record::ProcessExit(kind) => write!(f, "プロセス終了: {kind}"),
             Record::Oom { kills } => write!(f, "⚠️ [警告] OOMキラーが発動しました (+{kills})"),
             Record::SampleFailed { reason } => {

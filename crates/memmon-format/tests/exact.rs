@@ -102,10 +102,10 @@ fn elapsed_hours_do_not_wrap() {
 fn footer_runtime(elapsed: Duration) -> String {
     let summary = Summary {
         at: stamp(elapsed),
-        initial: 15 * MIB,
-        last: 14 * MIB,
-        peak: 15 * MIB,
-        growth: Bytes(-(MIB as i64)),
+        initial: Some(15 * MIB),
+        last: Some(14 * MIB),
+        peak: Some(15 * MIB),
+        growth: Some(Bytes(-(MIB as i64))),
         fresh: true,
     };
     let records = jst().footer(&summary);
@@ -125,10 +125,10 @@ fn runtime_rounds_half_to_even() {
 fn decrease_prints_minus_without_plus_for_increase() {
     let summary = Summary {
         at: stamp(Duration::from_secs(1)),
-        initial: 15 * MIB,
-        last: 15 * MIB - 1,
-        peak: 15 * MIB,
-        growth: Bytes(-1),
+        initial: Some(15 * MIB),
+        last: Some(15 * MIB - 1),
+        peak: Some(15 * MIB),
+        growth: Some(Bytes(-1)),
         fresh: true,
     };
     let text: Vec<String> = jst()
@@ -142,11 +142,11 @@ fn decrease_prints_minus_without_plus_for_increase() {
     );
     assert!(text.contains(&"最終メモリ: 15.00MB".to_owned()), "{text:?}");
     assert_eq!(
-        Record::Increase { mb: 52.32 }.to_string(),
+        Record::Increase { mb: Some(52.32) }.to_string(),
         "メモリ増加量: 52.32MB"
     );
     assert_eq!(
-        Record::Increase { mb: -1.23 }.to_string(),
+        Record::Increase { mb: Some(-1.23) }.to_string(),
         "メモリ増加量: -1.23MB"
     );
 }

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 
 const LOG: &str = include_str!("fixtures/original-test-mode.log");
 
-/// Builds a footer record from its MiB figure.
-type MakeRecord = fn(f64) -> Record;
+/// Builds a footer record from its MiB figure (`None`: printed `-`).
+type MakeRecord = fn(Option<f64>) -> Record;
 
 fn datetime() -> impl Strategy<Value = DateTime> {
     datetime_in(1970..=2200)
@@ -31,6 +31,11 @@ fn mib() -> impl Strategy<Value = f64> {
 
 fn signed_mib() -> impl Strategy<Value = f64> {
     (-(1i64 << 44)..(1 << 44)).prop_map(|b| b as f64 / 1_048_576.0)
+}
+
+/// A footer figure, or none (`-`) about one time in four.
+fn opt_mib(figure: impl Strategy<Value = f64>) -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![1 => Just(None), 3 => figure.prop_map(Some)]
 }
 
 fn sample_line() -> impl Strategy<Value = SampleLine> {
@@ -101,7 +106,8 @@ proptest! {
 
     #[test]
     fn warning_and_footer_round_trip(
-        growth in signed_mib(), initial in mib(), last in mib(), peak in mib(), inc in signed_mib(),
+        growth in signed_mib(), initial in opt_mib(mib()), last in opt_mib(mib()),
+        peak in opt_mib(mib()), inc in opt_mib(signed_mib()),
         secs in any::<u64>(), at in datetime(),
     ) {
         let Record::Warning { growth_mb } = reparse(&Record::Warning { growth_mb: growth }) else {
@@ -110,21 +116,48 @@ proptest! {
         prop_assert!(close(growth_mb, growth, 2));
         prop_assert_eq!(reparse(&Record::Runtime { secs }), Record::Runtime { secs });
         prop_assert_eq!(reparse(&Record::End { at }), Record::End { at });
-        let footer: [(MakeRecord, f64); 4] = [
+        let footer: [(MakeRecord, Option<f64>); 4] = [
             (|mb| Record::Initial { mb }, initial),
             (|mb| Record::Final { mb }, last),
             (|mb| Record::Peak { mb }, peak),
             (|mb| Record::Increase { mb }, inc),
         ];
         for (make, value) in footer {
-            let back = reparse(&make(value));
+            let record = make(value);
+            let text = record.to_string();
+            // A figure nothing measured is `-` in place of the number, and nothing else.
+            prop_assert_eq!(text.ends_with(": -"), value.is_none(), "{}", text);
+            let back = reparse(&record);
             let mb = match back {
                 Record::Initial { mb } | Record::Final { mb } | Record::Peak { mb }
                 | Record::Increase { mb } => mb,
                 other => panic!("{other:?}"),
             };
-            prop_assert!(close(mb, value, 2));
+            match (mb, value) {
+                (Some(mb), Some(value)) => prop_assert!(close(mb, value, 2)),
+                (None, None) => {}
+                (mb, value) => prop_assert!(false, "{:?} read back as {:?}", value, mb),
+            }
         }
+    }
+
+    #[test]
+    fn footer_figure_with_anything_around_the_dash_is_not_a_figure(
+        label in prop_oneof![
+            Just("初期メモリ: "), Just("最終メモリ: "), Just("ピークメモリ: "), Just("メモリ増加量: ")
+        ],
+        before in "[ +0-9A-Za-z.-]{0,3}", after in "[ +0-9A-Za-z.-]{0,3}",
+    ) {
+        let line = format!("{label}{before}-{after}");
+        let parsed = parse_line(&line);
+        // Whatever it reads as, it prints back as itself; `None` only for exactly `-`.
+        prop_assert_eq!(parsed.to_string(), line.clone());
+        let none = matches!(
+            parsed,
+            Record::Initial { mb: None } | Record::Final { mb: None }
+                | Record::Peak { mb: None } | Record::Increase { mb: None }
+        );
+        prop_assert_eq!(none, before.is_empty() && after.is_empty(), "{}", line);
     }
 
     #[test]
@@ -290,8 +323,8 @@ proptest! {
     #[test]
     fn footer_and_detail_figures_as_core_fmt_would(x in any_figure()) {
         let cases = [
-            (Record::Initial { mb: x }, format!("初期メモリ: {x:.2}MB")),
-            (Record::Increase { mb: x }, format!("メモリ増加量: {x:.2}MB")),
+            (Record::Initial { mb: Some(x) }, format!("初期メモリ: {x:.2}MB")),
+            (Record::Increase { mb: Some(x) }, format!("メモリ増加量: {x:.2}MB")),
             (
                 Record::Warning { growth_mb: x },
                 format!("⚠️ [警告] メモリが初期値から {x:.2}MB 増加しています"),

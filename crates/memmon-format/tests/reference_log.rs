@@ -81,10 +81,10 @@ fn typed_values_are_read() {
                 at: jiff::civil::date(2026, 11, 24).at(19, 5, 39, 0)
             },
             Record::Runtime { secs: 300 },
-            Record::Initial { mb: 15.20 },
-            Record::Final { mb: 74.54 },
-            Record::Peak { mb: 74.52 },
-            Record::Increase { mb: 59.34 },
+            Record::Initial { mb: Some(15.20) },
+            Record::Final { mb: Some(74.54) },
+            Record::Peak { mb: Some(74.52) },
+            Record::Increase { mb: Some(59.34) },
             Record::Rule,
         ]
     );

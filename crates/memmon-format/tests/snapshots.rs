@@ -146,9 +146,7 @@ fn scripted_log() -> String {
         number: 9,
         name: "SIGKILL".to_owned(),
     }));
-    if let Some(summary) = monitor.finish(stamp(65_500), None) {
-        records.extend(format.footer(&summary));
-    }
+    records.extend(format.footer(&monitor.finish(stamp(65_500), None)));
 
     let mut monitor = Monitor::new(MonitorSettings::default());
     let restart = 80_000;
@@ -174,15 +172,14 @@ fn scripted_log() -> String {
         wall: end.wall,
         elapsed: end.elapsed - Duration::from_millis(restart),
     };
-    if let Some(summary) = monitor.finish(
+    let summary = monitor.finish(
         end,
         Some(Reading {
             rss: 19 * MIB,
             ..reading(1)
         }),
-    ) {
-        records.extend(format.footer(&summary));
-    }
+    );
+    records.extend(format.footer(&summary));
     let mut out = Vec::new();
     write_records(&mut out, &records).expect("a Vec takes any write");
     String::from_utf8(out).expect("records are UTF-8")
@@ -205,6 +202,58 @@ fn scripted_run_log_reads_back() {
         again.push('\n');
     }
     assert_eq!(again, log);
+}
+
+/// Two runs that end before their first sample line (the command exits during the start-up
+/// delay): the first with no fresh sample possible (every memory figure `-`), the second with
+/// one (最終メモリ and ピークメモリ from it, 初期メモリ and メモリ増加量 `-`).
+fn footers_before_any_sample() -> String {
+    let format = jst();
+    let mut records = format.header(stamp(0).wall, PID, IntervalSpec::Integer(300), false);
+    records.push(format.process_exit(ExitKind::Code(1)));
+    let monitor = Monitor::new(MonitorSettings::default());
+    records.extend(format.footer(&monitor.finish(stamp(2_400), None)));
+    records.extend(format.header(
+        stamp(10_000).wall,
+        PID + 1,
+        IntervalSpec::Integer(300),
+        false,
+    ));
+    let monitor = Monitor::new(MonitorSettings::default());
+    let end = Stamp {
+        wall: stamp(41_000).wall,
+        elapsed: Duration::from_millis(31_000),
+    };
+    records.extend(format.footer(&monitor.finish(end, Some(reading(0)))));
+    let mut out = Vec::new();
+    write_records(&mut out, &records).expect("a Vec takes any write");
+    String::from_utf8(out).expect("records are UTF-8")
+}
+
+#[test]
+fn footer_without_sample_lines() {
+    let log = footers_before_any_sample();
+    insta::assert_snapshot!(log);
+    // Every line reads back as itself, the `-` figures as `None`.
+    let mut again = String::new();
+    let mut none = 0;
+    for line in log.lines() {
+        let record = parse_line(line);
+        assert!(!matches!(record, Record::Other(_)), "unknown: {line}");
+        if matches!(
+            record,
+            Record::Initial { mb: None }
+                | Record::Final { mb: None }
+                | Record::Peak { mb: None }
+                | Record::Increase { mb: None }
+        ) {
+            none += 1;
+        }
+        again.push_str(&record.to_string());
+        again.push('\n');
+    }
+    assert_eq!(again, log);
+    assert_eq!(none, 4 + 2);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use ab_glyph::{Font, FontRef};
 use plotters::style::FontStyle;
 use std::sync::OnceLock;
 
-/// The subset font (about 14 KiB).
+/// The subset font (about 32 KiB).
 static FONT: &[u8] = include_bytes!("../../assets/memmon-labels.otf");
 
 /// The family name the plot asks for.
@@ -92,7 +92,8 @@ impl Label {
     }
 }
 
-fn parsed() -> Option<&'static FontRef<'static>> {
+/// The embedded font, parsed once (`None` if it could not be read).
+pub fn parsed() -> Option<&'static FontRef<'static>> {
     static PARSED: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
     PARSED
         .get_or_init(|| FontRef::try_from_slice(FONT).ok())

@@ -9,6 +9,8 @@
 
 mod csv;
 mod font;
+mod glyphs;
+mod panel;
 mod plot;
 mod read;
 mod report;

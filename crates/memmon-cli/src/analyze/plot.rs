@@ -6,14 +6,20 @@
 //! many buckets the width doubles and neighbours merge. Spikes and GC drops survive (min/max),
 //! and the memory is bounded by [`MAX_BUCKETS`] whatever the log's length.
 //!
-//! The fastest growing tracemalloc sites (see `sites`) are listed as text entries at the end of
-//! the legend: a name and a rate, which is what the reader acts on; their own curves would need
-//! every block's sizes kept, and the report already has the numbers.
+//! The fastest growing tracemalloc sites (see `sites`) are drawn as curves of their own (size in
+//! MB at each block, dots on the points), named in the legend with their rate. The legend and
+//! the verdict are in a band under the chart (see `panel`), so they cover no curve.
+//!
+//! The PNG's text goes through [`GlyphFix`], which keeps each glyph's bearing (plotters 0.3.7
+//! drops it and left gaps in Japanese labels).
 
 use super::font::{self, Label};
+use super::glyphs::GlyphFix;
+use super::panel::{self, LegendEntry};
 use super::runs::{Accepted, Analysis};
 use super::sites::GrowingSite;
 use super::Lang;
+use memmon_core::MIB;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -21,8 +27,17 @@ use std::path::Path;
 /// Most buckets kept: at most two RSS points and one peak point each.
 pub const MAX_BUCKETS: usize = 2048;
 
-/// Image size in pixels.
-const SIZE: (u32, u32) = (1200, 600);
+/// Image size in pixels: the chart, and the legend and verdict band under it.
+pub const SIZE: (u32, u32) = (1200, 560 + panel::HEIGHT);
+
+/// Colours of the growing sites' curves, fastest first.
+const SITE_COLORS: [RGBColor; MAX_PLOT_SITES] = [
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
 
 /// The warning threshold above the baseline, MB (the log's `⚠️ [警告]` line).
 const THRESHOLD_MB: f64 = 50.0;
@@ -199,7 +214,8 @@ pub fn render(c: &Collector, a: &Analysis, path: &Path, lang: Lang) -> Result<()
             let (w, h) = SIZE;
             let mut pixels = vec![0u8; w as usize * h as usize * 3];
             {
-                let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+                let inner = BitMapBackend::with_buffer(&mut pixels, SIZE);
+                let root = GlyphFix { inner }.into_drawing_area();
                 draw(&root, c, a, lang)?;
                 root.present().map_err(|e| e.to_string())?;
             }
@@ -228,6 +244,20 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
+    let (chart_area, band) = root.split_vertically(SIZE.1 - panel::HEIGHT);
+    let legend = draw_chart(&chart_area, c, a, lang)?;
+    panel::draw(&band, &legend, a, lang).map_err(err)
+}
+
+/// The chart: curves, threshold, trend, restarts, the growing sites. Returns the legend's
+/// entries, one per series drawn.
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &Collector,
+    a: &Analysis,
+    lang: Lang,
+) -> Result<Vec<LegendEntry>, String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
 
     let max_x = c
         .buckets
@@ -236,7 +266,7 @@ fn draw<DB: DrawingBackend>(
         .chain(
             a.runs
                 .iter()
-                .map(|r| r.anchor_s + r.last.elapsed_secs as f64),
+                .filter_map(|r| Some(r.anchor_s + r.last?.elapsed_secs as f64)),
         )
         .fold(0.0_f64, f64::max);
     let (unit, x_label) = if max_x > 3.0 * 3600.0 {
@@ -250,12 +280,12 @@ fn draw<DB: DrawingBackend>(
     let thresholds: Vec<[(f64, f64); 2]> = a
         .runs
         .iter()
-        .map(|r| {
-            let y = r.baseline_mb + THRESHOLD_MB;
-            [
-                (x_of(r.anchor_s + r.first.elapsed_secs as f64), y),
-                (x_of(r.anchor_s + r.last.elapsed_secs as f64), y),
-            ]
+        .filter_map(|r| {
+            let y = r.baseline_mb? + THRESHOLD_MB;
+            Some([
+                (x_of(r.anchor_s + r.first?.elapsed_secs as f64), y),
+                (x_of(r.anchor_s + r.last?.elapsed_secs as f64), y),
+            ])
         })
         .collect();
     let trends: Vec<[(f64, f64); 2]> = a
@@ -273,7 +303,19 @@ fn draw<DB: DrawingBackend>(
         .runs
         .iter()
         .skip(1)
-        .map(|r| x_of(r.anchor_s + r.first.elapsed_secs as f64))
+        .filter_map(|r| Some(x_of(r.anchor_s + r.first?.elapsed_secs as f64)))
+        .collect();
+
+    let sites: Vec<(String, Vec<(f64, f64)>)> = plot_sites(a, lang)
+        .into_iter()
+        .map(|(label, anchor_s, g)| {
+            let points = g
+                .points
+                .iter()
+                .map(|&(t, bytes)| (x_of(anchor_s + t), bytes / MIB as f64))
+                .collect();
+            (label, points)
+        })
         .collect();
 
     let ys = c
@@ -282,6 +324,7 @@ fn draw<DB: DrawingBackend>(
         .flat_map(|b| [b.lo.1, b.hi.1, b.peak.1])
         .chain(thresholds.iter().map(|t| t[0].1))
         .chain(trends.iter().flat_map(|t| [t[0].1, t[1].1]))
+        .chain(sites.iter().flat_map(|s| s.1.iter().map(|p| p.1)))
         .filter(|y| y.is_finite());
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
         (l.min(y), h.max(y))
@@ -317,7 +360,9 @@ fn draw<DB: DrawingBackend>(
     let restart_color = RGBColor(127, 127, 127);
 
     // Drawn bottom to top: the data goes last, so a perfect fit does not hide it.
+    let mut legend = Vec::new();
     draw_lines(
+        &mut legend,
         &mut chart,
         restarts.iter().map(|&x| vec![(x, y0), (x, y1)]).collect(),
         restart_color.stroke_width(1),
@@ -325,6 +370,7 @@ fn draw<DB: DrawingBackend>(
     )
     .map_err(err)?;
     draw_lines(
+        &mut legend,
         &mut chart,
         thresholds.iter().map(|t| t.to_vec()).collect(),
         RED.stroke_width(1),
@@ -332,13 +378,15 @@ fn draw<DB: DrawingBackend>(
     )
     .map_err(err)?;
     draw_lines(
+        &mut legend,
         &mut chart,
         trends.iter().map(|t| t.to_vec()).collect(),
-        trend_color.stroke_width(3),
+        trend_color.mix(0.55).stroke_width(5),
         Label::Trend.text(lang),
     )
     .map_err(err)?;
     draw_lines(
+        &mut legend,
         &mut chart,
         c.peak_segments(unit),
         peak_color.stroke_width(1),
@@ -346,44 +394,44 @@ fn draw<DB: DrawingBackend>(
     )
     .map_err(err)?;
     draw_lines(
+        &mut legend,
         &mut chart,
         c.rss_segments(unit),
-        rss_color.stroke_width(1),
+        rss_color.stroke_width(2),
         Label::Rss.text(lang),
     )
     .map_err(err)?;
 
-    // Text-only legend entries: an empty series carries the label, and no `.legend(...)` shape.
-    for text in site_labels(a, lang) {
+    for (i, (label, points)) in sites.into_iter().enumerate() {
+        let style = SITE_COLORS[i % SITE_COLORS.len()].stroke_width(2);
         chart
-            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-            .map_err(err)?
-            .label(text);
+            .draw_series(points.iter().map(|&p| Circle::new(p, 3, style.filled())))
+            .map_err(err)?;
+        draw_lines(&mut legend, &mut chart, vec![points], style, &label).map_err(err)?;
+        if let Some(entry) = legend.last_mut() {
+            entry.marker = true;
+        }
     }
-
-    chart
-        .configure_series_labels()
-        .label_font((font::FAMILY, 14))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    Ok(legend)
 }
 
-/// The legend's lines for the fastest growing sites: `tracemalloc: file.py:LINE +X.XXMB/h`,
-/// the file name only (a full path would stretch the legend over the plot), the PID when the
-/// block named one, `#N` for the run when there are several.
-fn site_labels(a: &Analysis, lang: Lang) -> Vec<String> {
-    let mut all: Vec<(usize, &GrowingSite)> = a
+/// The fastest growing sites, each with its legend label and its run's place on the x axis.
+/// The label: `tracemalloc: file.py:LINE +X.XXMB/h`, the file name only (a full path would not
+/// fit the legend's column), the PID when the block named one, `#N` for the run when there are
+/// several.
+fn plot_sites(a: &Analysis, lang: Lang) -> Vec<(String, f64, &GrowingSite)> {
+    let mut all: Vec<(usize, f64, &GrowingSite)> = a
         .runs
         .iter()
-        .flat_map(|r| r.growing_sites.iter().map(move |g| (r.index, g)))
+        .flat_map(|r| {
+            r.growing_sites
+                .iter()
+                .map(move |g| (r.index, r.anchor_s, g))
+        })
         .collect();
     all.sort_by(|x, y| {
-        y.1.slope_bytes_per_hour
-            .total_cmp(&x.1.slope_bytes_per_hour)
+        y.2.slope_bytes_per_hour
+            .total_cmp(&x.2.slope_bytes_per_hour)
     });
     let per_hour = match lang {
         Lang::Ja if font::covered("MB/時") => "MB/時",
@@ -392,7 +440,7 @@ fn site_labels(a: &Analysis, lang: Lang) -> Vec<String> {
     let several = a.runs.len() > 1;
     all.into_iter()
         .take(MAX_PLOT_SITES)
-        .map(|(run, g)| {
+        .map(|(run, anchor_s, g)| {
             let name = g.site.rsplit('/').next().unwrap_or(&g.site);
             let mb = g.slope_bytes_per_hour / (1024.0 * 1024.0);
             let mut s = format!("tracemalloc: {name} {mb:+.2}{per_hour}");
@@ -403,7 +451,8 @@ fn site_labels(a: &Analysis, lang: Lang) -> Vec<String> {
                 s.push_str(&format!(" #{run}"));
             }
             // The embedded font is a subset: a character it lacks would be drawn as a box.
-            s.chars()
+            let label = s
+                .chars()
                 .map(|c| {
                     if font::covered(c.encode_utf8(&mut [0; 4])) {
                         c
@@ -411,7 +460,8 @@ fn site_labels(a: &Analysis, lang: Lang) -> Vec<String> {
                         '?'
                     }
                 })
-                .collect()
+                .collect();
+            (label, anchor_s, g)
         })
         .collect()
 }
@@ -424,6 +474,7 @@ type Chart<'a, DB> = ChartContext<
 
 /// Draws polylines of one series; the legend names it once (nothing when it is empty).
 fn draw_lines<DB: DrawingBackend>(
+    legend: &mut Vec<LegendEntry>,
     chart: &mut Chart<'_, DB>,
     lines: Vec<Vec<(f64, f64)>>,
     style: ShapeStyle,
@@ -431,11 +482,13 @@ fn draw_lines<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let mut labelled = false;
     for line in lines.into_iter().filter(|l| !l.is_empty()) {
-        let series = chart.draw_series(LineSeries::new(line, style))?;
+        chart.draw_series(LineSeries::new(line, style))?;
         if !labelled {
-            series
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            legend.push(LegendEntry {
+                label: label.to_owned(),
+                style,
+                marker: false,
+            });
             labelled = true;
         }
     }

@@ -118,7 +118,7 @@ pub enum FileError {
         /// What failed.
         source: io::Error,
     },
-    /// Readable but holds no sample line (not a memory_usage.log, or empty).
+    /// Readable but holds no sample line and no footer (not a memory_usage.log, or empty).
     #[error("{}: no sample line (not a memory_usage.log?)", path.display())]
     NoSample {
         /// The file.
@@ -127,8 +127,10 @@ pub enum FileError {
 }
 
 /// Reads a file up to its first sample line: its first time (header or sample) orders the
-/// files, and a file with no sample at all is refused before anything is written. Stops at the
-/// first sample, so the cost is a few lines for a real log.
+/// files, and a file with no sample at all is refused before anything is written. A footer
+/// counts as a sample here: a run that ended before its first sample (a command that exited
+/// during the start-up delay) is a memmon log too. Stops at the first sample or footer, so the
+/// cost is a few lines for a real log.
 pub fn scan(path: &Path) -> Result<FileInfo, FileError> {
     let io_err = |source| FileError::Io {
         path: path.to_owned(),
@@ -148,6 +150,12 @@ pub fn scan(path: &Path) -> Result<FileInfo, FileError> {
                 return Ok(FileInfo {
                     path: path.to_owned(),
                     first_time: first_time.unwrap_or(s.at),
+                });
+            }
+            Record::End { at } => {
+                return Ok(FileInfo {
+                    path: path.to_owned(),
+                    first_time: first_time.unwrap_or(at),
                 });
             }
             _ => {}

@@ -26,7 +26,8 @@ fn verdict_words(v: Verdict) -> (&'static str, Option<&'static str>) {
     }
 }
 
-fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
+/// The verdict in words, as the report and the plot say it.
+pub(super) fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
     use InconclusiveReason::*;
     match (lang, v) {
         (Lang::Ja, Verdict::Normal) => "正常",
@@ -109,26 +110,30 @@ fn round(x: f64, decimals: i32) -> f64 {
     }
 }
 
-/// One run in the JSON.
+/// One run in the JSON. The memory figures are the footer's when the run has one
+/// (`figures_from`: `"footer"`), else the sample lines' (`"samples"`); `null` where the footer
+/// printed `-` or there is no sample line.
 #[derive(Debug, Serialize)]
 pub struct RunJson {
     run: usize,
-    start: String,
-    end: String,
+    start: Option<String>,
+    end: Option<String>,
     duration_s: u64,
+    runtime_s: Option<u64>,
     pid: Option<u32>,
     interval_s: Option<f64>,
     samples: u64,
-    baseline_mb: f64,
-    last_mb: f64,
-    peak_mb: f64,
-    growth_mb: f64,
+    figures_from: &'static str,
+    baseline_mb: Option<f64>,
+    last_mb: Option<f64>,
+    peak_mb: Option<f64>,
+    growth_mb: Option<f64>,
     warmup_s: Option<f64>,
     slope_mb_per_hour: Option<f64>,
     r2: Option<f64>,
     verdict: &'static str,
     reason: Option<&'static str>,
-    last_available_mb: f64,
+    last_available_mb: Option<f64>,
     time_to_exhaustion_s: Option<f64>,
     warnings: u64,
     oom_kills: u64,
@@ -185,24 +190,31 @@ fn run_json(r: &RunSummary) -> RunJson {
         Ending::Exit(ExitKind::Signal { name, .. }) => (None, Some(name.clone())),
         _ => (None, None),
     };
+    let figures = r.figures();
     RunJson {
         run: r.index,
-        start: clock(r.first.at),
-        end: clock(r.last.at),
+        start: r.start_time().map(clock),
+        end: r.end_time().map(clock),
         duration_s: r.duration_s(),
+        runtime_s: r.footer.and_then(|f| f.runtime_s),
         pid: r.pid,
         interval_s: r.interval_s,
         samples: r.samples,
-        baseline_mb: round(r.baseline_mb, 2),
-        last_mb: r.last.rss_mb,
-        peak_mb: r.peak_mb,
-        growth_mb: round(r.last.rss_mb - r.baseline_mb, 2),
+        figures_from: if figures.from_footer {
+            "footer"
+        } else {
+            "samples"
+        },
+        baseline_mb: figures.baseline_mb.map(|x| round(x, 2)),
+        last_mb: figures.last_mb,
+        peak_mb: figures.peak_mb,
+        growth_mb: figures.growth_mb.map(|x| round(x, 2)),
         warmup_s: r.fit.map(|f| round(f.warmup_s, 1)),
         slope_mb_per_hour: r.fit.map(|f| round(f.slope_mb_per_hour, 3)),
         r2: r.fit.map(|f| round(f.r2, 4)),
         verdict,
         reason,
-        last_available_mb: r.last.sys_available_mb,
+        last_available_mb: r.last.map(|l| l.sys_available_mb),
         time_to_exhaustion_s: r.time_to_exhaustion_s.map(|s| s.round()),
         warnings: r.warnings,
         oom_kills: r.oom_kills,
@@ -318,66 +330,38 @@ const EN: Words = Words {
 };
 
 fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
-    let w = match lang {
-        Lang::Ja => &JA,
-        Lang::En => &EN,
-    };
+    let w = words(lang);
     let _ = write!(
         out,
         "\n{} {}/{}: {} {} {}",
         w.run,
         r.index,
         total,
-        clock(r.first.at),
+        r.start_time().map_or_else(|| "-".to_owned(), clock),
         w.to,
-        clock(r.last.at)
+        r.end_time().map_or_else(|| "-".to_owned(), clock)
     );
     if let Some(pid) = r.pid {
         let _ = write!(out, " (PID {pid})");
     }
     out.push('\n');
+    // The footer's 実行時間 (start to stop) when there is one, else first to last sample.
+    let duration = r.footer.and_then(|f| f.runtime_s).unwrap_or(r.duration_s());
     let _ = writeln!(
         out,
         "  {}: {} ({}: {})",
         w.duration,
-        Elapsed(r.duration_s()),
+        Elapsed(duration),
         w.samples,
         r.samples
     );
-    let _ = writeln!(
-        out,
-        "  {}: {:.2}MB | {}: {:.2}MB | {}: {:.2}MB | {}: {:+.2}MB",
-        w.baseline,
-        r.baseline_mb,
-        w.last,
-        r.last.rss_mb,
-        w.peak,
-        r.peak_mb,
-        w.growth,
-        round(r.last.rss_mb - r.baseline_mb, 2)
-    );
-    if let Some(f) = r.fit {
-        let _ = writeln!(
-            out,
-            "  {}: {} | {}: {:+.2}{} (r² {:.3})",
-            w.warmup,
-            Elapsed(f.warmup_s.round().max(0.0) as u64),
-            w.rate,
-            round(f.slope_mb_per_hour, 2),
-            w.per_hour,
-            f.r2
-        );
+    let _ = writeln!(out, "  {}", figures_text(r, lang));
+    if let Some(rate) = rate_text(r, lang) {
+        let _ = writeln!(out, "  {}", rate);
     }
     let _ = writeln!(out, "  {}: {}", w.verdict, verdict_text(r.verdict, lang));
-    if let Some(t) = r.time_to_exhaustion_s {
-        let _ = writeln!(
-            out,
-            "  {}: {} ({} {:.0}MB)",
-            w.exhaustion,
-            human_duration(t, lang),
-            w.available,
-            r.last.sys_available_mb
-        );
+    if let Some(exhaustion) = exhaustion_text(r, lang) {
+        let _ = writeln!(out, "  {exhaustion}");
     }
     if r.warnings > 0 {
         let _ = writeln!(out, "  {}: {}{}", w.warnings, r.warnings, w.count);
@@ -388,6 +372,73 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
     }
     sites_text(out, r, lang);
     let _ = writeln!(out, "  {}: {}", w.ended, ending_text(&r.ending, lang));
+}
+
+/// `再起動: 3回`, and ` — 再起動が繰り返されています (クラッシュループの疑い)` for a crash loop.
+pub(super) fn restarts_text(a: &Analysis, lang: Lang) -> String {
+    let w = words(lang);
+    let mut s = format!("{}: {}{}", w.restarts, a.restarts(), w.times);
+    if a.crash_loop() {
+        let _ = write!(s, " — {}", w.crash_loop);
+    }
+    s
+}
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::Ja => &JA,
+        Lang::En => &EN,
+    }
+}
+
+/// `初期メモリ: 15.20MB | 最終メモリ: 74.54MB | ピークメモリ: 74.52MB | メモリ増加量: +59.34MB`:
+/// the footer's figures when there is one (see `RunSummary::figures`), `-` as the footer prints
+/// a figure nothing measured.
+pub(super) fn figures_text(r: &RunSummary, lang: Lang) -> String {
+    let w = words(lang);
+    let f = r.figures();
+    let mb = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}MB"));
+    format!(
+        "{}: {} | {}: {} | {}: {} | {}: {}",
+        w.baseline,
+        mb(f.baseline_mb),
+        w.last,
+        mb(f.last_mb),
+        w.peak,
+        mb(f.peak_mb),
+        w.growth,
+        f.growth_mb
+            .map_or_else(|| "-".to_owned(), |g| format!("{:+.2}MB", round(g, 2)))
+    )
+}
+
+/// `ウォームアップ除外: 00:00:00 | 増加率: +723.47MB/時 (r² 1.000)`, when the run was fitted.
+pub(super) fn rate_text(r: &RunSummary, lang: Lang) -> Option<String> {
+    let w = words(lang);
+    r.fit.map(|f| {
+        format!(
+            "{}: {} | {}: {:+.2}{} (r² {:.3})",
+            w.warmup,
+            Elapsed(f.warmup_s.round().max(0.0) as u64),
+            w.rate,
+            round(f.slope_mb_per_hour, 2),
+            w.per_hour,
+            f.r2
+        )
+    })
+}
+
+/// `空きメモリ枯渇までの推定: 1日 8時間 (空き 23666MB)`, for a leak.
+pub(super) fn exhaustion_text(r: &RunSummary, lang: Lang) -> Option<String> {
+    let w = words(lang);
+    let (t, last) = r.time_to_exhaustion_s.zip(r.last)?;
+    Some(format!(
+        "{}: {} ({} {:.0}MB)",
+        w.exhaustion,
+        human_duration(t, lang),
+        w.available,
+        last.sys_available_mb
+    ))
 }
 
 /// The growing allocation sites, one line each; nothing when the run had no tracemalloc block.
@@ -471,10 +522,7 @@ fn events_text(r: &RunSummary, lang: Lang) -> Vec<String> {
 
 /// The text report.
 pub fn text(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
-    let w = match lang {
-        Lang::Ja => &JA,
-        Lang::En => &EN,
-    };
+    let w = words(lang);
     let mut out = String::new();
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let _ = writeln!(out, "{}: {}", w.files, names.join(", "));
@@ -482,11 +530,7 @@ pub fn text(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
         run_text(&mut out, r, a.runs.len(), lang);
     }
     out.push('\n');
-    let _ = write!(out, "{}: {}{}", w.restarts, a.restarts(), w.times);
-    if a.crash_loop() {
-        let _ = write!(out, " — {}", w.crash_loop);
-    }
-    out.push('\n');
+    let _ = writeln!(out, "{}", restarts_text(a, lang));
     let s = &a.skipped;
     let _ = write!(out, "{}: {}{}", w.skipped, s.total(), w.count);
     if s.total() > 0 {

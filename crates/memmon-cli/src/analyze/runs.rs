@@ -75,6 +75,40 @@ impl Fit {
     }
 }
 
+/// The footer's figures as written; `None` where it printed `-` (nothing measured it) or the
+/// line is missing (a footer cut short).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FooterFigures {
+    /// How many of the four memory lines were read: a footer cut short (a full disk, a kill
+    /// mid-write) is not trusted over the sample lines.
+    memory_lines: u8,
+    /// 実行時間, whole seconds.
+    pub runtime_s: Option<u64>,
+    /// 初期メモリ, MiB.
+    pub initial_mb: Option<f64>,
+    /// 最終メモリ, MiB.
+    pub last_mb: Option<f64>,
+    /// ピークメモリ, MiB.
+    pub peak_mb: Option<f64>,
+    /// メモリ増加量, MiB.
+    pub growth_mb: Option<f64>,
+}
+
+/// The memory figures reported for a run, and where they come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// 初期メモリ.
+    pub baseline_mb: Option<f64>,
+    /// 最終メモリ.
+    pub last_mb: Option<f64>,
+    /// ピークメモリ.
+    pub peak_mb: Option<f64>,
+    /// メモリ増加量.
+    pub growth_mb: Option<f64>,
+    /// Taken from the footer (else from the sample lines).
+    pub from_footer: bool,
+}
+
 /// Everything reported about one run.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -84,16 +118,23 @@ pub struct RunSummary {
     pub pid: Option<u32>,
     /// Header interval in seconds.
     pub interval_s: Option<f64>,
-    /// First and last sample.
-    pub first: SampleLine,
+    /// The header's time (`メモリモニタリング開始`), when the run's header was seen.
+    pub started: Option<DateTime>,
+    /// The footer's time (`モニタリング終了`), when it was seen.
+    pub ended: Option<DateTime>,
+    /// First and last sample; `None` for a run that ended before its first sample.
+    pub first: Option<SampleLine>,
     /// See `first`.
-    pub last: SampleLine,
+    pub last: Option<SampleLine>,
     /// Sample lines analysed.
     pub samples: u64,
     /// RSS of the first sample minus its 初期比: the monitor's own baseline.
-    pub baseline_mb: f64,
-    /// Largest ピーク or RSS seen.
-    pub peak_mb: f64,
+    pub baseline_mb: Option<f64>,
+    /// Largest ピーク or RSS seen on the sample lines.
+    pub peak_mb: Option<f64>,
+    /// The footer's figures, when the run has a footer that covers it whole (no sample of the
+    /// run outside `--since`/`--until`).
+    pub footer: Option<FooterFigures>,
     /// The fit, when there were enough points.
     pub fit: Option<Fit>,
     /// The verdict.
@@ -122,12 +163,53 @@ pub struct RunSummary {
     pub growing_sites: Vec<GrowingSite>,
 }
 
+impl FooterFigures {
+    /// Whether all four memory lines (初期, 最終, ピーク, 増加量) were read.
+    pub fn complete(&self) -> bool {
+        self.memory_lines >= 4
+    }
+}
+
 impl RunSummary {
-    /// Run length by 経過 (first to last sample).
+    /// Run length by 経過 (first to last sample; 0 without samples).
     pub fn duration_s(&self) -> u64 {
-        self.last
-            .elapsed_secs
-            .saturating_sub(self.first.elapsed_secs)
+        match (self.first, self.last) {
+            (Some(first), Some(last)) => last.elapsed_secs.saturating_sub(first.elapsed_secs),
+            _ => 0,
+        }
+    }
+
+    /// The run's memory figures: the footer's when it has a whole one, since memmon (and the
+    /// original) write it from a fresh sample at stop that no sample line shows (the reference
+    /// log's footer says 最終メモリ 74.54MB, its last line 74.52MB); else the sample lines'.
+    pub fn figures(&self) -> Figures {
+        if let Some(f) = self.footer.filter(FooterFigures::complete) {
+            return Figures {
+                baseline_mb: f.initial_mb,
+                last_mb: f.last_mb,
+                peak_mb: f.peak_mb,
+                growth_mb: f.growth_mb,
+                from_footer: true,
+            };
+        }
+        let last_mb = self.last.map(|l| l.rss_mb);
+        Figures {
+            baseline_mb: self.baseline_mb,
+            last_mb,
+            peak_mb: self.peak_mb,
+            growth_mb: last_mb.zip(self.baseline_mb).map(|(l, b)| l - b),
+            from_footer: false,
+        }
+    }
+
+    /// When the run started: its first sample, else its header.
+    pub fn start_time(&self) -> Option<DateTime> {
+        self.first.map(|s| s.at).or(self.started)
+    }
+
+    /// When the run ended: its last sample, else its footer.
+    pub fn end_time(&self) -> Option<DateTime> {
+        self.last.map(|s| s.at).or(self.ended)
     }
 }
 
@@ -165,7 +247,11 @@ struct Current {
     continuations: u64,
     last_good_used: bool,
     exit: Option<ExitKind>,
-    footer: bool,
+    started: Option<DateTime>,
+    ended: Option<DateTime>,
+    footer: Option<FooterFigures>,
+    /// Samples of this run outside the window (its footer then describes more than is shown).
+    outside: u64,
     anchor_s: f64,
     sites: SiteTracker,
 }
@@ -188,7 +274,10 @@ impl Current {
             continuations: 0,
             last_good_used: false,
             exit: None,
-            footer: false,
+            started: None,
+            ended: None,
+            footer: None,
+            outside: 0,
             anchor_s: 0.0,
             sites: SiteTracker::default(),
         }
@@ -313,9 +402,11 @@ impl Analyzer {
 
     fn record(&mut self, record: Record) -> Option<Accepted> {
         match record {
-            Record::Start { .. } => {
+            Record::Start { at } => {
                 self.close_run(Ending::Killed);
-                self.current = Some(Current::new());
+                let mut run = Current::new();
+                run.started = Some(at);
+                self.current = Some(run);
             }
             Record::Sample(s) => return self.sample(s),
             record => {
@@ -339,11 +430,43 @@ impl Analyzer {
                     }
                     Record::LastGoodUsed => run.last_good_used = true,
                     Record::ProcessExit(kind) => run.exit = Some(kind),
-                    Record::End { .. } => run.footer = true,
+                    Record::End { at } => {
+                        run.ended = Some(at);
+                        run.footer = Some(FooterFigures::default());
+                    }
                     Record::Tracemalloc { pid, .. } => run.sites.open_block(pid),
                     Record::Site(site) => run.sites.site(site),
-                    // Frames, detail blocks and the footer's figures: nothing to add (the
-                    // footer's figures come from fresh samples the lines do not show).
+                    // The footer's figures, taken only after its `モニタリング終了` line.
+                    Record::Runtime { secs } => {
+                        if let Some(f) = &mut run.footer {
+                            f.runtime_s = Some(secs);
+                        }
+                    }
+                    Record::Initial { mb } => {
+                        if let Some(f) = &mut run.footer {
+                            f.initial_mb = mb;
+                            f.memory_lines += 1;
+                        }
+                    }
+                    Record::Final { mb } => {
+                        if let Some(f) = &mut run.footer {
+                            f.last_mb = mb;
+                            f.memory_lines += 1;
+                        }
+                    }
+                    Record::Peak { mb } => {
+                        if let Some(f) = &mut run.footer {
+                            f.peak_mb = mb;
+                            f.memory_lines += 1;
+                        }
+                    }
+                    Record::Increase { mb } => {
+                        if let Some(f) = &mut run.footer {
+                            f.growth_mb = mb;
+                            f.memory_lines += 1;
+                        }
+                    }
+                    // Frames and the rest of the detail blocks: nothing to add.
                     _ => {}
                 }
             }
@@ -355,6 +478,7 @@ impl Analyzer {
         if !self.window.contains(s.at) {
             self.outside_window += 1;
             if let Some(run) = &mut self.current {
+                run.outside += 1;
                 run.sites.skipped_sample();
             }
             return None;
@@ -396,26 +520,35 @@ impl Analyzer {
 
     /// Ends the current run; `unfinished` is its ending when no footer was seen.
     fn close_run(&mut self, unfinished: Ending) {
-        let Some(run) = self.current.take() else {
+        let Some(mut run) = self.current.take() else {
             return;
         };
-        let (Some(first), Some(last)) = (run.first, run.last) else {
-            // A header with no sample (in the window): not a run worth reporting.
+        // A run with no sample line is reported when it has a footer (it ended before its
+        // first sample: a crash during the start-up delay counts as a restart) and no sample of
+        // it was cut by the window; a bare header, or a run the window left out, is not.
+        let sampled = run.first.is_some();
+        let footer_only = run.footer.is_some()
+            && run.outside == 0
+            && run.started.is_none_or(|at| self.window.contains(at));
+        if !sampled && !footer_only {
             return;
-        };
+        }
+        if !sampled {
+            run.anchor_s = self.last_x;
+        }
         let estimate = run.estimator.estimate();
         let verdict = estimate
             .as_ref()
             .map_or(Verdict::Inconclusive(InconclusiveReason::TooShort), |e| {
                 e.verdict(&self.verdict)
             });
-        let time_to_exhaustion_s = match (verdict, &estimate) {
-            (Verdict::Leak, Some(e)) => {
+        let time_to_exhaustion_s = match (verdict, &estimate, run.last) {
+            (Verdict::Leak, Some(e), Some(last)) => {
                 time_to_exhaustion(last.sys_available_mb * MIB as f64, e.slope_bytes_per_sec)
             }
             _ => None,
         };
-        let ending = match (run.exit, run.footer) {
+        let ending = match (run.exit, run.footer.is_some()) {
             (Some(kind), _) => Ending::Exit(kind),
             (None, true) => Ending::Footer,
             (None, false) => unfinished,
@@ -424,11 +557,14 @@ impl Analyzer {
             index: self.runs.len() + 1,
             pid: run.pid,
             interval_s: run.interval_s,
-            first,
-            last,
+            started: run.started,
+            ended: run.ended,
+            first: run.first,
+            last: run.last,
             samples: run.samples,
-            baseline_mb: first.rss_mb - first.growth_mb,
-            peak_mb: run.peak_mb,
+            baseline_mb: run.first.map(|f| f.rss_mb - f.growth_mb),
+            peak_mb: sampled.then_some(run.peak_mb),
+            footer: run.footer.filter(|_| run.outside == 0),
             fit: estimate.as_ref().map(Fit::new),
             verdict,
             time_to_exhaustion_s,

@@ -31,6 +31,9 @@ pub const MIN_RISE_FRACTION: f64 = 0.2;
 pub const MIN_RISE_FLOOR_BYTES: f64 = 64.0 * 1024.0;
 /// The most growing sites reported per run.
 pub const MAX_REPORTED: usize = 10;
+/// Points kept per site for the plot's curve: between this and twice this many, evenly spread
+/// over the run (every 2ᵏth block), whatever the log's length.
+pub const PLOT_POINTS: usize = 64;
 
 /// A site whose size grows steadily over the run.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +46,9 @@ pub struct GrowingSite {
     pub slope_bytes_per_hour: f64,
     /// The size in the last block that listed the site, bytes (as printed, so ±5%).
     pub last_size_bytes: f64,
+    /// (経過 seconds, bytes) of the blocks that listed it, thinned to at most
+    /// 2 × [`PLOT_POINTS`]: the plot draws the site's own curve.
+    pub points: Vec<(f64, f64)>,
 }
 
 /// One tracked site.
@@ -50,6 +56,41 @@ pub struct GrowingSite {
 struct Track {
     estimator: TrendEstimator,
     last_size: f64,
+    points: Thinned,
+}
+
+/// Points kept at every `stride`th push; when full, every other one goes and the stride
+/// doubles, so they stay evenly spread and bounded.
+#[derive(Debug)]
+struct Thinned {
+    points: Vec<(f64, f64)>,
+    stride: u64,
+    seen: u64,
+}
+
+impl Thinned {
+    fn new() -> Thinned {
+        Thinned {
+            points: Vec::new(),
+            stride: 1,
+            seen: 0,
+        }
+    }
+
+    fn push(&mut self, point: (f64, f64)) {
+        if self.seen % self.stride == 0 {
+            self.points.push(point);
+            if self.points.len() >= 2 * PLOT_POINTS {
+                let mut keep = false;
+                self.points.retain(|_| {
+                    keep = !keep;
+                    keep
+                });
+                self.stride *= 2;
+            }
+        }
+        self.seen += 1;
+    }
 }
 
 /// Key of a site: the process (`None` for the original's single-process block) and location.
@@ -106,6 +147,7 @@ impl SiteTracker {
             // Refused only for absurd values or time going back (impossible within a run).
             if track.estimator.push(t, size).is_ok() {
                 track.last_size = size;
+                track.points.push((t, size));
             }
             return;
         }
@@ -129,11 +171,14 @@ impl SiteTracker {
             return;
         };
         if estimator.push(t, size).is_ok() {
+            let mut points = Thinned::new();
+            points.push((t, size));
             self.sites.insert(
                 key,
                 Track {
                     estimator,
                     last_size: size,
+                    points,
                 },
             );
         }
@@ -165,6 +210,7 @@ impl SiteTracker {
                     site: site.clone(),
                     slope_bytes_per_hour: e.slope_bytes_per_sec * 3600.0,
                     last_size_bytes: track.last_size,
+                    points: track.points.points.clone(),
                 })
             })
             .collect();
@@ -205,6 +251,30 @@ mod tests {
         let want = MIB as f64 / 50.0 * 3600.0;
         assert!((g[0].slope_bytes_per_hour - want).abs() < 0.1 * want);
         assert_eq!(s.blocks(), 6);
+        // Its curve for the plot: every block's (経過, size).
+        let want: Vec<(f64, f64)> = (0..6u64)
+            .map(|k| (k as f64 * 50.0, ((k + 1) * MIB) as f64))
+            .collect();
+        assert_eq!(g[0].points, want);
+    }
+
+    #[test]
+    fn plot_points_stay_bounded_and_evenly_spread() {
+        let mut t = Thinned::new();
+        for k in 0..10_000u64 {
+            t.push((k as f64, 0.0));
+        }
+        let xs: Vec<f64> = t.points.iter().map(|p| p.0).collect();
+        assert!(
+            xs.len() >= PLOT_POINTS && xs.len() < 2 * PLOT_POINTS,
+            "{}",
+            xs.len()
+        );
+        assert_eq!(xs[0], 0.0);
+        // One stride between every pair, and the last point near the end.
+        let stride = xs[1] - xs[0];
+        assert!(xs.windows(2).all(|w| w[1] - w[0] == stride), "{xs:?}");
+        assert!(10_000.0 - xs[xs.len() - 1] <= stride, "{xs:?}");
     }
 
     #[test]

@@ -427,20 +427,10 @@ impl Session {
             Final::Have(reading) => Some(reading),
             Final::Gone => None,
         };
-        match self.monitor.finish(at, reading) {
-            Some(summary) => self.records.extend(self.format.footer(&summary)),
-            None => {
-                // Nothing was ever measured: a footer of zeros would be a lie.
-                let failed = self.monitor.on_failure(
-                    at,
-                    SampleError::Io {
-                        path: format!("process {}", self.pid),
-                        message: "no sample could be taken before the end; no footer".into(),
-                    },
-                );
-                self.records.push(self.format.failed(&failed));
-            }
-        }
+        // Always a footer, even before the first sample: its figures are `-` where nothing was
+        // measured (the spec's Schedule section), never zeros.
+        let summary = self.monitor.finish(at, reading);
+        self.records.extend(self.format.footer(&summary));
         self.write_records(0, true);
         let shown =
             std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());

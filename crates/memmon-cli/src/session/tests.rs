@@ -275,3 +275,52 @@ fn a_source_that_cannot_give_up_is_not_waited_for_again() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A command that ends before the first sample (during the start-up delay) still leaves its
+/// header, its exit line and a footer, with `-` for every figure nothing measured.
+#[test]
+fn a_run_without_any_sample_still_ends_with_a_footer() {
+    let (dir, log, session) = session("nosample", MockSampler::new([]), MockDetail::new([]));
+    session.finish(Some(ExitKind::Code(3)), Final::Gone);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let tail: Vec<&str> = text.lines().skip(6).collect();
+    assert_eq!(tail[0], "プロセス終了: 終了コード 3");
+    assert_eq!(tail[1], "");
+    assert!(tail[3].starts_with("モニタリング終了: "), "{text}");
+    assert_eq!(
+        tail[4..],
+        [
+            "実行時間: 0秒",
+            "初期メモリ: -",
+            "最終メモリ: -",
+            "ピークメモリ: -",
+            "メモリ増加量: -",
+            "================================================================================",
+        ],
+        "{text}"
+    );
+    assert!(!text.contains("サンプル取得失敗"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Stopped (Ctrl-C) before the first sample, with the process still there: 最終メモリ and
+/// ピークメモリ come from the fresh sample at stop, 初期メモリ and メモリ増加量 stay `-`.
+#[test]
+fn a_fresh_sample_at_stop_fills_last_and_peak_only() {
+    let (dir, log, session) = session(
+        "freshonly",
+        MockSampler::new([Ok(reading(42))]),
+        MockDetail::new([]),
+    );
+    session.finish(None, Final::Take);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.ends_with(
+            "初期メモリ: -\n最終メモリ: 42.00MB\nピークメモリ: 42.00MB\nメモリ増加量: -\n\
+             ================================================================================\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("直前のサンプル"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

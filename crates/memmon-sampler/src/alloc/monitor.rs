@@ -183,9 +183,7 @@ fn run(
         log.write(&records);
     }
     let at = stamp();
-    if let Some(summary) = core.finish(at, sampler.sample().ok()) {
-        log.write(&format.footer(&summary));
-    }
+    log.write(&format.footer(&core.finish(at, sampler.sample().ok())));
     match log.first_error {
         Some(e) => Err(e),
         None => Ok(()),

@@ -6,7 +6,7 @@ use super::{stats, TABLE};
 use memmon_core::{Detail, DetailSource, Reading, SampleError, Sampler, Site};
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How many sites a report keeps (the log's `[Top 10 …]`).
 pub const TOP: usize = 10;
@@ -17,16 +17,43 @@ pub const TOP: usize = 10;
 /// Resolving addresses allocates (the `backtrace` crate parses DWARF and keeps its caches); it
 /// runs with the thread marked busy, so those allocations are counted as heap but never sampled.
 /// Resolved addresses are cached here, so keep one `AllocDetail` for the life of a monitor.
+///
+/// The line tables name source files as the build machine saw them (`/home/ci/memmon/crates/…`),
+/// which says nothing on the device the log comes from: with [`AllocDetail::with_source_root`]
+/// files under that root are named relative to it (`crates/memmon-cli/src/selftest.rs:96`), and
+/// crates.io dependencies always by their crate directory (`serde-1.0.228/src/de.rs:12`).
 #[derive(Debug, Default)]
 pub struct AllocDetail {
     /// Return address → the site it names, or `None` when all its frames are internal.
     cache: HashMap<usize, Option<String>>,
+    /// Sources under this directory are named relative to it.
+    source_root: Option<PathBuf>,
 }
 
 impl AllocDetail {
     /// A source with an empty address cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Loads the program's line tables now, resolving `code` (any address of the program's
+    /// code, such as a function's). The `backtrace` crate parses and keeps them on its first
+    /// resolve: megabytes of heap, and of the executable's debug sections paged in. A monitor
+    /// that calls this before its first sample has that cost in its baseline, rather than as a
+    /// jump in 初期比 right after the first detail block.
+    pub fn warm_up(&mut self, code: usize) {
+        let root = self.source_root.clone();
+        // Busy: counted as heap, never sampled, as for every report.
+        with_busy(|| {
+            // +1: `resolve` steps back one byte from what it takes for a return address.
+            let _ = resolve(code.wrapping_add(1), root.as_deref());
+        });
+    }
+
+    /// Names source files under `root` (the program's workspace, as built) relative to it.
+    pub fn with_source_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.source_root = Some(root.into());
+        self
     }
 
     /// The block now. Errors only when no tracking allocator is installed.
@@ -83,7 +110,8 @@ impl AllocDetail {
 
     fn locate(&mut self, e: &Entry) -> String {
         for &ip in e.frames.iter().take(e.depth) {
-            let site = self.cache.entry(ip).or_insert_with(|| resolve(ip));
+            let root = self.source_root.as_deref();
+            let site = self.cache.entry(ip).or_insert_with(|| resolve(ip, root));
             if let Some(site) = site {
                 return site.clone();
             }
@@ -100,7 +128,7 @@ impl DetailSource for AllocDetail {
 
 /// The first user frame at a return address (inlined frames innermost first), as `path:LINE`
 /// where line tables exist, else the function name; `None` when every frame there is internal.
-fn resolve(ip: usize) -> Option<String> {
+fn resolve(ip: usize, root: Option<&Path>) -> Option<String> {
     let mut site = None;
     // `resolve` itself steps back from the return address into the call instruction.
     backtrace::resolve(ip as *mut c_void, |symbol| {
@@ -113,11 +141,36 @@ fn resolve(ip: usize) -> Option<String> {
             return;
         }
         site = match (file, symbol.lineno()) {
-            (Some(file), Some(line)) => Some(format!("{}:{line}", file.display())),
+            (Some(file), Some(line)) => {
+                Some(format!("{}:{line}", shown_path(file, root).display()))
+            }
             _ => name,
         };
     });
     site
+}
+
+/// A source file as the log names it: relative to `root` when under it; a crates.io
+/// dependency from its crate directory (`~/.cargo/registry/src/<index>/CRATE-VERSION/…`, the
+/// build machine's home, is left out); anything else as the line tables have it.
+fn shown_path<'a>(file: &'a Path, root: Option<&Path>) -> &'a Path {
+    if let Some(relative) = root.and_then(|r| file.strip_prefix(r).ok()) {
+        if !relative.as_os_str().is_empty() {
+            return relative;
+        }
+    }
+    let parts: Vec<_> = file.components().collect();
+    let registry = parts
+        .windows(2)
+        .position(|w| w[0].as_os_str() == "registry" && w[1].as_os_str() == "src");
+    match registry {
+        // registry/src/<index>/<crate>/…: keep from <crate> on.
+        Some(at) if parts.len() > at + 4 => {
+            let skip: PathBuf = parts[..at + 3].iter().collect();
+            file.strip_prefix(skip).unwrap_or(file)
+        }
+        _ => file,
+    }
 }
 
 /// Whether a frame belongs to the machinery between the user's line and the allocator.
@@ -210,6 +263,36 @@ impl Sampler for HeapSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_paths_are_named_from_the_workspace_or_the_crate() {
+        let root = Path::new("/home/ci/memmon");
+        let cases = [
+            (
+                "/home/ci/memmon/crates/memmon-cli/src/selftest.rs",
+                Some(root),
+                "crates/memmon-cli/src/selftest.rs",
+            ),
+            // Not under the root, or no root: as the line tables have it.
+            ("/srv/other/src/main.rs", Some(root), "/srv/other/src/main.rs"),
+            (
+                "/home/ci/memmon/crates/memmon-cli/src/selftest.rs",
+                None,
+                "/home/ci/memmon/crates/memmon-cli/src/selftest.rs",
+            ),
+            // A prefix of a directory name is not the directory.
+            ("/home/ci/memmon2/src/a.rs", Some(root), "/home/ci/memmon2/src/a.rs"),
+            (
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.145/src/de.rs",
+                Some(root),
+                "serde_json-1.0.145/src/de.rs",
+            ),
+            ("/root/.cargo/registry/src/x", None, "/root/.cargo/registry/src/x"),
+        ];
+        for (file, root, want) in cases {
+            assert_eq!(shown_path(Path::new(file), root), Path::new(want), "{file}");
+        }
+    }
 
     #[test]
     fn internal_frames() {
