@@ -4,6 +4,7 @@
 mod analyze;
 mod lang;
 mod metrics;
+mod pi_launch;
 mod proc_fixture;
 mod python_hook;
 mod reliability;
