@@ -147,7 +147,7 @@ pub fn figures(rounds: usize, traced_secs: f64, memmon: &Path, dir: &Path) -> Ve
 }
 
 /// Why the hook cannot be measured here, or `None` when `python3` can run it.
-fn unavailable() -> Option<String> {
+pub(super) fn unavailable() -> Option<String> {
     match Command::new("python3")
         .args(["-c", PROBE])
         .stdin(Stdio::null())
@@ -412,7 +412,7 @@ fn run(c: &Cmd, unset: bool, dir: &Path) -> Result<Ran> {
 
 /// Stops a run that went over its deadline. SIGTERM first: memmon passes it on to Python, where
 /// SIGKILL would leave the client running on its own.
-fn stop(child: &mut Child) {
+pub(super) fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .stderr(Stdio::null())
