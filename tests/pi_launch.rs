@@ -115,7 +115,6 @@ fn assert_client_ran(stdout: &str) {
 }
 
 #[test]
-#[ignore = "needs `memmon run --startup-delay`, about to land on main"]
 fn the_blocks_name_the_clients_runtime_lines_and_tracing_does_not_grow_it() {
     let d = pi_dir("pi-launch");
     let recent = line_of(&d, "# RECENT");
@@ -154,7 +153,6 @@ fn the_blocks_name_the_clients_runtime_lines_and_tracing_does_not_grow_it() {
 }
 
 #[test]
-#[ignore = "needs `memmon run --startup-delay`, about to land on main"]
 fn the_leak_line_tops_the_blocks() {
     let d = pi_dir("pi-launch-leak");
     let leak = line_of(&d, "# LEAK");

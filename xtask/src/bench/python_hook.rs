@@ -5,9 +5,9 @@
 //! runs cannot move).
 //!
 //! One pure-Python workload (`xtask/bench/py_alloc.py`) runs three ways in interleaved rounds:
-//! plain, with `PYTHONTRACEMALLOC=1`, and under `memmon run --interval 0.1 --detail`, whose
-//! hook starts tracemalloc with 1 frame and serves the snapshot memmon asks for every 10th
-//! sample. The script times its own loop, so neither interpreter nor memmon start-up is in the
+//! plain, with `PYTHONTRACEMALLOC=1`, and under `memmon run --startup-delay 0 --interval 0.1
+//! --detail`, whose hook traces from the workload's start (the first sample comes before it)
+//! with 1 frame and serves the snapshot memmon asks for every 10th sample. The script times its own loop, so neither interpreter nor memmon start-up is in the
 //! figures. Its iteration count is calibrated first, under tracemalloc, so that a traced run
 //! lasts about the plan's target on whatever machine runs the bench (a fixed count would be
 //! too short for a snapshot on a fast machine); every side then runs that same count.
@@ -70,7 +70,7 @@ enum Side {
     Plain,
     /// The same with `PYTHONTRACEMALLOC=1`.
     Traced,
-    /// `memmon run --interval 0.1 --detail --log LOG -- python3 py_alloc.py …`.
+    /// `memmon run --startup-delay 0 --interval 0.1 --detail --log LOG -- python3 py_alloc.py …`.
     Hooked,
 }
 
@@ -318,8 +318,11 @@ impl Bench<'_> {
         let c = match side {
             Side::Plain => Cmd::new("python3"),
             Side::Traced => Cmd::new("python3").env("PYTHONTRACEMALLOC", "1"),
+            // The first sample at once: the hook then traces the workload from its start, as
+            // `PYTHONTRACEMALLOC=1` does on the traced side, so the two compare like for like.
             Side::Hooked => Cmd::new(self.memmon.display().to_string())
-                .args(["run", "--interval", INTERVAL, "--detail", "--log"])
+                .args(["run", "--startup-delay", "0", "--interval", INTERVAL])
+                .args(["--detail", "--log"])
                 .path_arg(&self.log())
                 .args(["--", "python3"]),
         };
@@ -579,8 +582,8 @@ mod tests {
         };
         assert_eq!(
             bench.command(Side::Hooked, "run", "5000").to_string(),
-            "cd /b && /t/release/memmon run --interval 0.1 --detail --log /b/py-hook.log -- \
-             python3 /b/py_alloc.py run 5000"
+            "cd /b && /t/release/memmon run --startup-delay 0 --interval 0.1 --detail --log \
+             /b/py-hook.log -- python3 /b/py_alloc.py run 5000"
         );
         assert_eq!(
             bench.command(Side::Traced, "calibrate", "0.4").to_string(),
