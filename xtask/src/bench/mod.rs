@@ -9,6 +9,7 @@
 //! in `BENCHMARKS.md` for people to compare.
 
 mod analyze;
+mod child;
 mod figures;
 mod procfs;
 mod python_hook;

@@ -18,12 +18,13 @@
 //! more than this figure. A bigger heap would also make a quick run end before its first
 //! snapshot is answered (the snapshot thread shares the GIL with the loop).
 
+use super::child::poll;
 use super::figures::{parse_values, Figure, Unit};
 use super::stats::{interleaved, median, median_ratio};
 use crate::cmd::Cmd;
 use crate::{fail, Result};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The workload, written into the bench's directory so memmon's log names its lines.
@@ -385,20 +386,9 @@ fn run(c: &Cmd, unset: bool, dir: &Path) -> Result<Ran> {
         .map_err(|e| fail!("cannot run `{}`: {e}", c.program))?;
     let started = Instant::now();
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < DEADLINE => std::thread::sleep(POLL),
-            Ok(None) => {
-                stop(&mut child);
-                return Err(fail!(
-                    "`{c}` still ran after {} s and was stopped",
-                    DEADLINE.as_secs()
-                ));
-            }
-            Err(e) => {
-                stop(&mut child);
-                return Err(fail!("cannot wait for `{c}`: {e}"));
-            }
+        match poll(&mut child, c, started, DEADLINE)? {
+            Some(status) => break status,
+            None => std::thread::sleep(POLL),
         }
     };
     let read = |p: &Path| {
@@ -411,24 +401,6 @@ fn run(c: &Cmd, unset: bool, dir: &Path) -> Result<Ran> {
         stdout: read(&out_path)?,
         stderr: read(&err_path)?,
     })
-}
-
-/// Stops a run that went over its deadline. SIGTERM first: memmon passes it on to Python, where
-/// SIGKILL would leave the client running on its own.
-pub(super) fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .stderr(Stdio::null())
-        .status();
-    let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(POLL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The one value of `name` in the workload's stdout: exactly one line of it, a finite number

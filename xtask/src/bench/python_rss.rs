@@ -10,8 +10,9 @@
 //! read every 50 ms) is taken over the last half second before it exits, after its snapshots;
 //! the figure is the median over rounds of hooked / alone.
 
+use super::child::poll;
 use super::figures::{Figure, Unit};
-use super::python_hook::{stop, unavailable};
+use super::python_hook::unavailable;
 use super::stats::{interleaved, median, median_ratio};
 use crate::cmd::Cmd;
 use crate::{fail, Result};
@@ -143,20 +144,8 @@ fn run(c: &Cmd, dir: &Path) -> Result<f64> {
     // (when, KiB) of every reading of the client's RSS.
     let mut readings: Vec<(Instant, f64)> = Vec::new();
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < DEADLINE => {}
-            Ok(None) => {
-                stop(&mut child);
-                return Err(fail!(
-                    "`{c}` still ran after {} s and was stopped",
-                    DEADLINE.as_secs()
-                ));
-            }
-            Err(e) => {
-                stop(&mut child);
-                return Err(fail!("cannot wait for `{c}`: {e}"));
-            }
+        if let Some(status) = poll(&mut child, c, started, DEADLINE)? {
+            break status;
         }
         if client.is_none() {
             client = std::fs::read_to_string(&out_path)
