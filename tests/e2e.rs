@@ -6,6 +6,7 @@ mod fail_open;
 mod footer;
 mod lang;
 mod metrics;
+mod pi_launch;
 mod proc_fixture;
 mod python_hook;
 mod reliability;

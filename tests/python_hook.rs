@@ -2,7 +2,7 @@
 //! its `sitecustomize` hook in the child's environment and asks real `python3` processes for
 //! snapshots over their sockets.
 
-use crate::util::{assert_well_formed, parse_log, Dir};
+use crate::util::{assert_well_formed, make_venv, parse_log, Dir};
 use memmon_format::{parse_line, Record};
 
 /// Keeps 1 MiB per 0.1 s for 3 s, all from line [`LEAK_LINE`].
@@ -144,16 +144,6 @@ fn python_grandchild_through_a_shell_with_children() {
     let text = run(&d, &["--children"], &["sh", "-c", "python3 leaky.py; true"]);
     // The shell runs no hook: the Python process is the only one, so the line is the original's.
     assert_leak_block(&tenth_block(&text), &text);
-}
-
-/// `python3 -m venv venv` in `d` (no pip: nothing is downloaded).
-fn make_venv(d: &Dir) {
-    let made = std::process::Command::new("python3")
-        .args(["-m", "venv", "--without-pip", "venv"])
-        .current_dir(&d.path)
-        .status()
-        .unwrap();
-    assert!(made.success());
 }
 
 #[test]

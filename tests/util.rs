@@ -113,3 +113,13 @@ impl Drop for Running {
         }
     }
 }
+
+/// `python3 -m venv venv` in `d` (no pip: nothing is downloaded).
+pub fn make_venv(d: &Dir) {
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--without-pip", "venv"])
+        .current_dir(&d.path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}

@@ -87,6 +87,13 @@ pub trait DetailSource {
     fn timeout(&self) -> Duration {
         Duration::ZERO
     }
+
+    /// Called once, when the first sample is taken (after the start-up delay), before any
+    /// request. A source that traces (Python's tracemalloc in the watched processes) starts
+    /// here, so that the start-up the original monitor never saw (a launcher's waits, the
+    /// interpreter's imports) is neither in its blocks nor a cost to the client. The default
+    /// does nothing.
+    fn on_first_sample(&mut self) {}
 }
 
 impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
@@ -104,6 +111,10 @@ impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
 
     fn timeout(&self) -> Duration {
         (**self).timeout()
+    }
+
+    fn on_first_sample(&mut self) {
+        (**self).on_first_sample()
     }
 }
 

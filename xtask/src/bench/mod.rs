@@ -9,9 +9,11 @@
 //! in `BENCHMARKS.md` for people to compare.
 
 mod analyze;
+mod child;
 mod figures;
 mod procfs;
 mod python_hook;
+mod python_rss;
 mod run_cost;
 mod stats;
 
@@ -55,6 +57,10 @@ struct Plan {
     /// so even a quick run lasts 1.6 s; quick mode has 2 rounds to stay near 10 s.
     py_rounds: usize,
     py_traced_run: Duration,
+    /// Rounds of the Pi client stand-in alone and hooked, and how long its card loop runs
+    /// (memmon's first sample comes 1.5 s after its start, a snapshot every second after that).
+    py_rss_rounds: usize,
+    py_rss_loop: Duration,
 }
 
 impl Plan {
@@ -71,6 +77,8 @@ impl Plan {
                 analyze_rounds: 3,
                 py_rounds: 2,
                 py_traced_run: Duration::from_millis(1600),
+                py_rss_rounds: 2,
+                py_rss_loop: Duration::from_millis(3500),
             }
         } else {
             Plan {
@@ -84,6 +92,8 @@ impl Plan {
                 analyze_rounds: 5,
                 py_rounds: 9,
                 py_traced_run: Duration::from_secs(3),
+                py_rss_rounds: 5,
+                py_rss_loop: Duration::from_secs(6),
             }
         }
     }
@@ -166,6 +176,12 @@ pub fn main(args: &[String]) -> Result<()> {
         &bin.join("memmon"),
         &dir.0,
     ));
+    emit(vec![python_rss::figure(
+        plan.py_rss_rounds,
+        plan.py_rss_loop.as_secs_f64(),
+        &bin.join("memmon"),
+        &dir.0,
+    )]);
     emit(vec![binary_size(&bin, &dir.0)]);
     eprintln!(
         "bench: measured in {:.1} s{}",
@@ -483,6 +499,7 @@ mod tests {
         let (q, f) = (Plan::new(true), Plan::new(false));
         assert!(q.sample_iters < f.sample_iters && q.run_window < f.run_window);
         assert!(q.alloc_pairs < f.alloc_pairs && q.analyze_lines < f.analyze_lines);
+        assert!(q.py_rss_rounds < f.py_rss_rounds && q.py_rss_loop < f.py_rss_loop);
         assert_eq!((q.analyze_lines, f.analyze_lines), (200_000, 1_000_000));
         assert!(q.py_rounds < f.py_rounds && q.py_traced_run < f.py_traced_run);
         // Past the first snapshot of the hooked run (the 10th sample at 0.1 s).

@@ -5,9 +5,9 @@
 //! runs cannot move).
 //!
 //! One pure-Python workload (`xtask/bench/py_alloc.py`) runs three ways in interleaved rounds:
-//! plain, with `PYTHONTRACEMALLOC=1`, and under `memmon run --interval 0.1 --detail`, whose
-//! hook starts tracemalloc with 1 frame and serves the snapshot memmon asks for every 10th
-//! sample. The script times its own loop, so neither interpreter nor memmon start-up is in the
+//! plain, with `PYTHONTRACEMALLOC=1`, and under `memmon run --startup-delay 0 --interval 0.1
+//! --detail`, whose hook traces from the workload's start (the first sample comes before it)
+//! with 1 frame and serves the snapshot memmon asks for every 10th sample. The script times its own loop, so neither interpreter nor memmon start-up is in the
 //! figures. Its iteration count is calibrated first, under tracemalloc, so that a traced run
 //! lasts about the plan's target on whatever machine runs the bench (a fixed count would be
 //! too short for a snapshot on a fast machine); every side then runs that same count.
@@ -18,12 +18,13 @@
 //! more than this figure. A bigger heap would also make a quick run end before its first
 //! snapshot is answered (the snapshot thread shares the GIL with the loop).
 
+use super::child::poll;
 use super::figures::{parse_values, Figure, Unit};
 use super::stats::{interleaved, median, median_ratio};
 use crate::cmd::Cmd;
 use crate::{fail, Result};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The workload, written into the bench's directory so memmon's log names its lines.
@@ -70,7 +71,7 @@ enum Side {
     Plain,
     /// The same with `PYTHONTRACEMALLOC=1`.
     Traced,
-    /// `memmon run --interval 0.1 --detail --log LOG -- python3 py_alloc.py …`.
+    /// `memmon run --startup-delay 0 --interval 0.1 --detail --log LOG -- python3 py_alloc.py …`.
     Hooked,
 }
 
@@ -147,7 +148,7 @@ pub fn figures(rounds: usize, traced_secs: f64, memmon: &Path, dir: &Path) -> Ve
 }
 
 /// Why the hook cannot be measured here, or `None` when `python3` can run it.
-fn unavailable() -> Option<String> {
+pub(super) fn unavailable() -> Option<String> {
     match Command::new("python3")
         .args(["-c", PROBE])
         .stdin(Stdio::null())
@@ -318,8 +319,11 @@ impl Bench<'_> {
         let c = match side {
             Side::Plain => Cmd::new("python3"),
             Side::Traced => Cmd::new("python3").env("PYTHONTRACEMALLOC", "1"),
+            // The first sample at once: the hook then traces the workload from its start, as
+            // `PYTHONTRACEMALLOC=1` does on the traced side, so the two compare like for like.
             Side::Hooked => Cmd::new(self.memmon.display().to_string())
-                .args(["run", "--interval", INTERVAL, "--detail", "--log"])
+                .args(["run", "--startup-delay", "0", "--interval", INTERVAL])
+                .args(["--detail", "--log"])
                 .path_arg(&self.log())
                 .args(["--", "python3"]),
         };
@@ -382,20 +386,9 @@ fn run(c: &Cmd, unset: bool, dir: &Path) -> Result<Ran> {
         .map_err(|e| fail!("cannot run `{}`: {e}", c.program))?;
     let started = Instant::now();
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < DEADLINE => std::thread::sleep(POLL),
-            Ok(None) => {
-                stop(&mut child);
-                return Err(fail!(
-                    "`{c}` still ran after {} s and was stopped",
-                    DEADLINE.as_secs()
-                ));
-            }
-            Err(e) => {
-                stop(&mut child);
-                return Err(fail!("cannot wait for `{c}`: {e}"));
-            }
+        match poll(&mut child, c, started, DEADLINE)? {
+            Some(status) => break status,
+            None => std::thread::sleep(POLL),
         }
     };
     let read = |p: &Path| {
@@ -408,24 +401,6 @@ fn run(c: &Cmd, unset: bool, dir: &Path) -> Result<Ran> {
         stdout: read(&out_path)?,
         stderr: read(&err_path)?,
     })
-}
-
-/// Stops a run that went over its deadline. SIGTERM first: memmon passes it on to Python, where
-/// SIGKILL would leave the client running on its own.
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .stderr(Stdio::null())
-        .status();
-    let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(POLL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The one value of `name` in the workload's stdout: exactly one line of it, a finite number
@@ -579,8 +554,8 @@ mod tests {
         };
         assert_eq!(
             bench.command(Side::Hooked, "run", "5000").to_string(),
-            "cd /b && /t/release/memmon run --interval 0.1 --detail --log /b/py-hook.log -- \
-             python3 /b/py_alloc.py run 5000"
+            "cd /b && /t/release/memmon run --startup-delay 0 --interval 0.1 --detail --log \
+             /b/py-hook.log -- python3 /b/py_alloc.py run 5000"
         );
         assert_eq!(
             bench.command(Side::Traced, "calibrate", "0.4").to_string(),

@@ -90,6 +90,8 @@ pub struct Session {
     waker: Waker,
     /// A detail request in flight, and when it gives up.
     detail_deadline: Option<Instant>,
+    /// Whether the detail source has been told of the first sample.
+    first_sample_told: bool,
     /// The online leak trend, kept only when metrics are published (its only reader).
     trend: Option<Trend>,
 }
@@ -132,6 +134,7 @@ impl Session {
             told_detail_failed: false,
             waker: parts.waker,
             detail_deadline: None,
+            first_sample_told: false,
             trend: None,
         };
         if s.metrics.is_some() {
@@ -183,6 +186,12 @@ impl Session {
 
     /// Takes one sample and writes its lines.
     pub fn sample(&mut self) -> Attempt {
+        if !std::mem::replace(&mut self.first_sample_told, true) {
+            // Tracing starts here, after the start-up delay (see `on_first_sample`).
+            if let Some(source) = self.detail.as_mut() {
+                source.on_first_sample();
+            }
+        }
         let at = self.stamp();
         self.records.clear();
         let attempt = match self.sampler.sample() {

@@ -324,3 +324,38 @@ fn a_fresh_sample_at_stop_fills_last_and_peak_only() {
     assert!(!text.contains("直前のサンプル"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Counts how often it is told of the first sample, and when (by the detail requests before).
+struct FirstSample(std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+impl DetailSource for FirstSample {
+    fn detail(&mut self) -> DetailResult {
+        self.0.lock().unwrap().push("detail");
+        Ok(Vec::new())
+    }
+
+    fn on_first_sample(&mut self) {
+        self.0.lock().unwrap().push("first sample");
+    }
+}
+
+/// The detail source hears of the first sample once (tracing starts there), before any
+/// request, even when that first attempt fails.
+#[test]
+fn the_detail_source_is_told_of_the_first_sample_once() {
+    let mut script: Vec<_> = vec![Err(SampleError::Io {
+        path: "/proc/1/statm".into(),
+        message: "boom".into(),
+    })];
+    script.extend((0..10).map(|i| Ok(reading(10 + i))));
+    let (dir, _log, mut session) = session("first", MockSampler::new(script), MockDetail::new([]));
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    session.detail = Some(Box::new(FirstSample(std::sync::Arc::clone(&calls))));
+    assert!(calls.lock().unwrap().is_empty());
+    for _ in 0..11 {
+        session.sample();
+    }
+    session.finish(None, Final::Gone);
+    assert_eq!(*calls.lock().unwrap(), ["first sample", "detail"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,4 +1,5 @@
-//! The client side of the hook's socket protocol: one request line, one JSON reply line.
+//! The client side of the hook's socket protocol (`docs/hook-protocol.md`): one request line,
+//! one JSON reply line.
 
 use serde::Deserialize;
 use std::io::{self, BufRead, BufReader, Write};
@@ -6,10 +7,41 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-/// What memmon sends: the hook reads one line and answers with a snapshot.
-const REQUEST: &[u8] = b"snapshot\n";
+/// The protocol's version, sent in every request and in `MEMMON_HOOK_PROTOCOL`; the hook's
+/// `_PROTOCOL` is the same number (a test checks it), and every reply carries it back.
+pub const PROTOCOL: u32 = 1;
+
 /// A reply is ten sites and two numbers; anything far larger is not the hook talking.
 const MAX_REPLY: u64 = 1 << 20;
+
+/// What memmon asks a hooked process; each is a verb of `docs/hook-protocol.md` and an entry of
+/// the hook's `_REQUESTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// Start tracing now (memmon's first sample): the reply is a [`Started`].
+    Start,
+    /// The traced memory and the top sites: the reply is a [`Snapshot`].
+    Snapshot,
+}
+
+impl Request {
+    /// The request line: `VERB VERSION\n`.
+    pub(crate) fn line(self) -> String {
+        let verb = match self {
+            Request::Start => "start",
+            Request::Snapshot => "snapshot",
+        };
+        format!("{verb} {PROTOCOL}\n")
+    }
+}
+
+/// What every reply carries: the protocol's version, and an error instead of an answer.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    v: u32,
+    #[serde(default)]
+    error: Option<String>,
+}
 
 /// One process's tracemalloc snapshot, as the hook sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,24 +56,55 @@ pub(crate) struct Snapshot {
     pub sites: Vec<(String, u64, u64)>,
 }
 
-/// Asks the hook listening on `socket` for a snapshot; every read and write is bounded by
-/// `timeout`, so a stopped or wedged client costs at most that long per step.
-pub(crate) fn query(socket: &Path, timeout: Duration) -> io::Result<Snapshot> {
+/// The answer to [`Request::Start`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Started {
+    /// The answering process.
+    pub pid: u32,
+    /// Whether it traces now (always, unless tracemalloc could not start).
+    pub tracing: bool,
+}
+
+/// Sends `request` to the hook listening on `socket` and reads its reply line; every read and
+/// write is bounded by `timeout`, so a stopped or wedged client costs at most that long per step.
+pub(crate) fn ask(socket: &Path, request: Request, timeout: Duration) -> io::Result<String> {
     let mut stream = UnixStream::connect(socket)?;
     // A zero timeout means "block forever" to the OS: never ask for that.
     let timeout = timeout.max(Duration::from_millis(1));
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(REQUEST)?;
+    stream.write_all(request.line().as_bytes())?;
     let mut line = String::new();
     BufReader::new(io::Read::take(&stream, MAX_REPLY)).read_line(&mut line)?;
-    parse_reply(&line)
+    Ok(line)
 }
 
-/// Parses one reply line.
-pub(crate) fn parse_reply(line: &str) -> io::Result<Snapshot> {
-    serde_json::from_str(line.trim_end())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("hook reply: {e}")))
+/// Asks for a snapshot.
+pub(crate) fn query(socket: &Path, timeout: Duration) -> io::Result<Snapshot> {
+    parse_reply(&ask(socket, Request::Snapshot, timeout)?)
+}
+
+/// Asks the process to start tracing.
+pub(crate) fn start(socket: &Path, timeout: Duration) -> io::Result<Started> {
+    parse_reply(&ask(socket, Request::Start, timeout)?)
+}
+
+/// Parses one reply line: the version must be ours and the hook must not report an error.
+pub(crate) fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> io::Result<T> {
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    let line = line.trim_end();
+    let envelope: Envelope =
+        serde_json::from_str(line).map_err(|e| invalid(format!("hook reply: {e}")))?;
+    if envelope.v != PROTOCOL {
+        return Err(invalid(format!(
+            "hook speaks protocol {}, memmon {PROTOCOL}",
+            envelope.v
+        )));
+    }
+    if let Some(error) = envelope.error {
+        return Err(invalid(format!("hook: {error}")));
+    }
+    serde_json::from_str(line).map_err(|e| invalid(format!("hook reply: {e}")))
 }
 
 #[cfg(test)]
@@ -50,8 +113,8 @@ mod tests {
 
     #[test]
     fn parses_the_hooks_reply() {
-        let s = parse_reply(
-            "{\"pid\":7,\"current\":100,\"peak\":200,\"sites\":[[\"/a/b.py:3\",64,2]]}\n",
+        let s: io::Result<Snapshot> = parse_reply(
+            "{\"current\":100,\"peak\":200,\"sites\":[[\"/a/b.py:3\",64,2]],\"v\":1,\"pid\":7}\n",
         );
         assert_eq!(
             s.ok(),
@@ -62,11 +125,34 @@ mod tests {
                 sites: vec![("/a/b.py:3".into(), 64, 2)],
             })
         );
+        let started: io::Result<Started> = parse_reply("{\"tracing\":true,\"v\":1,\"pid\":7}\n");
+        assert_eq!(
+            started.ok(),
+            Some(Started {
+                pid: 7,
+                tracing: true
+            })
+        );
     }
 
     #[test]
-    fn rejects_garbage() {
-        assert!(parse_reply("hello").is_err());
-        assert!(parse_reply("").is_err());
+    fn rejects_garbage_another_version_and_errors() {
+        assert!(parse_reply::<Snapshot>("hello").is_err());
+        assert!(parse_reply::<Snapshot>("").is_err());
+        // The reply of the unversioned hook (before protocol 1) is refused, not misread.
+        let old = parse_reply::<Snapshot>("{\"pid\":7,\"current\":1,\"peak\":2,\"sites\":[]}");
+        assert!(old.is_err());
+        let other = parse_reply::<Started>("{\"tracing\":true,\"v\":2,\"pid\":7}");
+        let message = other.err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(message, "hook speaks protocol 2, memmon 1");
+        let error = parse_reply::<Started>("{\"error\":\"unknown request 'x'\",\"v\":1,\"pid\":7}");
+        let message = error.err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(message, "hook: unknown request 'x'");
+    }
+
+    #[test]
+    fn request_lines_carry_the_version() {
+        assert_eq!(Request::Start.line(), "start 1\n");
+        assert_eq!(Request::Snapshot.line(), "snapshot 1\n");
     }
 }

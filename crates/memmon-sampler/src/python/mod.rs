@@ -2,30 +2,38 @@
 //!
 //! `memmon run` writes memmon's `sitecustomize.py` ([`HOOK_SOURCE`]) into a private directory
 //! ([`HookDir`]) and puts that directory first on the child's `PYTHONPATH`. Every Python process
-//! started in the watched tree then chains to its own `sitecustomize`, starts `tracemalloc`, and
-//! answers snapshot requests on `<dir>/<pid>.sock`. [`PythonDetail`] asks every such process for
-//! a snapshot when a detail block is due and turns the replies into [`Detail::Traced`] blocks, or
-//! [`Detail::NoAnswer`] for a process that stays silent past the timeout. It implements the
-//! non-blocking side of [`DetailSource`] (`request`/`poll`), so `memmon run` keeps sampling while
-//! the answers are on their way.
+//! started in the watched tree then chains to its own `sitecustomize` and answers requests on
+//! `<dir>/<pid>.sock` (the protocol: `docs/hook-protocol.md`, version [`PROTOCOL`]).
+//!
+//! Tracing starts at memmon's first sample, as the original monitor's did once the client had
+//! loaded: [`PythonDetail`]'s [`DetailSource::on_first_sample`] leaves the marker
+//! [`TRACE_FROM_START`] in the directory, then asks every process already there to `start`; a
+//! process started later sees the marker and traces from its own start. The client's imports
+//! are then neither traced (tracemalloc's tables for them cost as much as the client's heap) nor
+//! shown among its sites.
+//!
+//! When a detail block is due, [`PythonDetail`] asks every process for a snapshot and turns the
+//! replies into [`Detail::Traced`] blocks, or [`Detail::NoAnswer`] for a process that stays
+//! silent past the timeout. It implements the non-blocking side of [`DetailSource`]
+//! (`request`/`poll`), so `memmon run` keeps sampling while the answers are on their way.
 //!
 //! Only processes that inherited memmon's environment open a socket in the directory, so the
 //! sockets found there are exactly the Python processes of the watched tree; no tree walk is
 //! needed to find them.
 
 mod client;
+mod hook_dir;
 
 use crate::smaps::SmapsSource;
 use client::Snapshot;
+pub use client::PROTOCOL;
+pub use hook_dir::HookDir;
 use memmon_config::DetailSourceKind;
 use memmon_core::{Detail, DetailResult, DetailSource, Site};
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -37,90 +45,11 @@ pub const HOOK_SOURCE: &str = include_str!("sitecustomize.py");
 pub const HOOK_DIR_VAR: &str = "MEMMON_HOOK_DIR";
 /// The environment variable carrying `tracemalloc_frames`.
 pub const FRAMES_VAR: &str = "MEMMON_TRACEMALLOC_FRAMES";
-
-/// The hook's private directory (mode 0700): `memmon-<pid>-<random>` under `$XDG_RUNTIME_DIR`
-/// (else the temporary directory), holding `sitecustomize.py` and the clients' sockets.
-/// Removed with everything in it when dropped.
-#[derive(Debug)]
-pub struct HookDir {
-    path: PathBuf,
-}
-
-impl HookDir {
-    /// Creates the directory and writes the hook into it.
-    pub fn create() -> io::Result<HookDir> {
-        // The runtime directory is per-user, private and short (socket paths are limited to
-        // 107 bytes); the temporary directory is the portable fallback.
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute() && p.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
-        let mut last = io::Error::new(io::ErrorKind::AlreadyExists, "no free directory name");
-        for attempt in 0u32..16 {
-            let path = base.join(format!(
-                "memmon-{}-{:016x}",
-                std::process::id(),
-                random(attempt)
-            ));
-            // create, not create_all: an existing directory (someone else's) is never reused.
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    let dir = HookDir { path };
-                    dir.write_hook()?;
-                    return Ok(dir);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last)
-    }
-
-    fn write_hook(&self) -> io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(self.path.join("sitecustomize.py"))?;
-        file.write_all(HOOK_SOURCE.as_bytes())
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Sets the child's environment: the directory first on `PYTHONPATH` (what was there is
-    /// kept after it), the channel, and the traceback depth.
-    pub fn apply(&self, command: &mut Command, frames: u32) {
-        let mut pythonpath = OsString::from(self.path.as_os_str());
-        if let Some(old) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
-            pythonpath.push(":");
-            pythonpath.push(old);
-        }
-        command
-            .env("PYTHONPATH", pythonpath)
-            .env(HOOK_DIR_VAR, &self.path)
-            .env(FRAMES_VAR, frames.to_string());
-    }
-}
-
-impl Drop for HookDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// A random-enough directory suffix without a dependency: std's `RandomState` is seeded from
-/// the OS; uniqueness is enforced by `create` failing on an existing name anyway.
-fn random(attempt: u32) -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    h.finish()
-}
+/// The environment variable carrying [`PROTOCOL`]: a hook of another version stays inert.
+pub const PROTOCOL_VAR: &str = "MEMMON_HOOK_PROTOCOL";
+/// The file memmon creates in the hook's directory at its first sample: a Python process that
+/// starts afterwards traces from its own start.
+pub const TRACE_FROM_START: &str = "trace-from-start";
 
 /// How [`PythonDetail`] behaves.
 #[derive(Debug, Clone)]
@@ -236,6 +165,40 @@ impl PythonDetail {
             .collect();
         pids.sort_by_key(|&p| (p != self.pid, p));
         pids
+    }
+
+    /// Leaves the [`TRACE_FROM_START`] marker, then asks every process already listening to
+    /// start tracing, each on a short-lived thread; nothing waits for the answers (a process
+    /// that misses the request starts at its first snapshot request, see the protocol).
+    fn start_tracing(&mut self) {
+        // The marker goes first: a hook binds its socket before it looks for the marker, so
+        // every process is either listed below or sees the marker (or both: `start` is
+        // idempotent). Should it fail, later processes start at their first snapshot request.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.dir.join(TRACE_FROM_START));
+        let timeout = self.options.timeout;
+        for pid in self.sockets() {
+            if !lock(&self.busy).insert(pid) {
+                continue;
+            }
+            let socket = self.dir.join(format!("{pid}.sock"));
+            let busy = Arc::clone(&self.busy);
+            let spawned = std::thread::Builder::new()
+                .name("memmon-python".into())
+                .spawn(move || {
+                    // A failure here is the snapshot's to report: a process that is gone or
+                    // silent shows as such in the next block.
+                    let _ = client::start(&socket, timeout);
+                    lock(&busy).remove(&pid);
+                });
+            if spawned.is_err() {
+                lock(&self.busy).remove(&pid);
+            }
+        }
     }
 
     /// Asks every process with a socket at once, each on its own thread; `waker` is woken as
@@ -364,6 +327,10 @@ impl PythonDetail {
 }
 
 impl DetailSource for PythonDetail {
+    fn on_first_sample(&mut self) {
+        self.start_tracing();
+    }
+
     fn detail(&mut self) -> DetailResult {
         if let Poll::Ready(r) = self.request(Waker::noop()) {
             return r;
@@ -441,27 +408,32 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
+    /// The protocol has one description (`docs/hook-protocol.md`): its version is the one both
+    /// sides speak, and every request memmon sends is in its table and the hook's `_REQUESTS`.
     #[test]
-    fn hook_dir_is_private_holds_the_hook_and_goes_away() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = match HookDir::create() {
-            Ok(d) => d,
-            Err(e) => panic!("cannot create hook dir: {e}"),
-        };
-        let path = dir.path().to_path_buf();
-        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
-        assert_eq!(mode.ok(), Some(0o700));
-        let hook = std::fs::read_to_string(path.join("sitecustomize.py")).unwrap_or_default();
-        assert_eq!(hook, HOOK_SOURCE);
-        let mut cmd = Command::new("true");
-        dir.apply(&mut cmd, 3);
-        let envs: Vec<_> = cmd.get_envs().collect();
-        assert!(envs
-            .iter()
-            .any(|(k, v)| *k == FRAMES_VAR && v.is_some_and(|v| v == "3")));
-        drop(dir);
-        assert!(!path.exists());
+    fn the_protocol_doc_the_hook_and_memmon_agree() {
+        let doc = include_str!("../../../../docs/hook-protocol.md");
+        assert!(doc.contains(&format!("**Version: {PROTOCOL}.**")));
+        assert!(HOOK_SOURCE.contains(&format!("\n_PROTOCOL = {PROTOCOL}\n")));
+        assert!(HOOK_SOURCE.contains(&format!("\n_MARKER = \"{TRACE_FROM_START}\"\n")));
+        for request in [client::Request::Start, client::Request::Snapshot] {
+            let line = request.line();
+            let verb = line.split(' ').next().unwrap_or_default();
+            assert!(
+                doc.contains(&format!("| `{}` |", line.trim_end())),
+                "{verb}"
+            );
+            assert!(
+                HOOK_SOURCE.contains(&format!("\"{verb}\": _{verb}")),
+                "{verb}"
+            );
+        }
+        for var in [HOOK_DIR_VAR, PROTOCOL_VAR, FRAMES_VAR] {
+            assert!(doc.contains(&format!("| `{var}` |")), "{var}");
+            assert!(HOOK_SOURCE.contains(var), "{var}");
+        }
     }
 
     /// Counts wake-ups, as `memmon run`'s loop would receive them.
@@ -473,20 +445,27 @@ mod tests {
         }
     }
 
-    /// A hook stand-in on `<dir>/<pid>.sock` that answers one request after `delay`.
-    fn fake_hook(dir: &Path, pid: u32, delay: Duration) -> std::thread::JoinHandle<()> {
+    /// A hook stand-in on `<dir>/<pid>.sock` that answers one request after `delay` and
+    /// returns the request line it got.
+    fn fake_hook(dir: &Path, pid: u32, delay: Duration) -> std::thread::JoinHandle<String> {
+        use std::io::Write;
         let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{pid}.sock")))
             .unwrap_or_else(|e| panic!("bind: {e}"));
         std::thread::spawn(move || {
+            let mut line = String::new();
             if let Ok((mut stream, _)) = listener.accept() {
-                let mut line = String::new();
                 let _ = io::BufRead::read_line(&mut io::BufReader::new(&stream), &mut line);
                 std::thread::sleep(delay);
-                let reply = format!(
-                    "{{\"pid\":{pid},\"current\":3145728,\"peak\":4194304,\"sites\":[[\"/app/c.py:7\",2097152,2]]}}\n"
-                );
+                let reply = if line.starts_with("start ") {
+                    format!("{{\"tracing\":true,\"v\":1,\"pid\":{pid}}}\n")
+                } else {
+                    format!(
+                        "{{\"current\":3145728,\"peak\":4194304,\"sites\":[[\"/app/c.py:7\",2097152,2]],\"v\":1,\"pid\":{pid}}}\n"
+                    )
+                };
                 let _ = stream.write_all(reply.as_bytes());
             }
+            line
         })
     }
 
@@ -541,6 +520,22 @@ mod tests {
         );
         // Nothing in flight any more.
         assert!(matches!(source.poll(false), Poll::Ready(Ok(ref b)) if b.is_empty()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_first_sample_leaves_the_marker_then_asks_for_start() {
+        let (dir, pid, mut source) = fake_setup("start");
+        let hook = fake_hook(&dir, pid, Duration::ZERO);
+        source.on_first_sample();
+        assert!(dir.join(TRACE_FROM_START).is_file());
+        assert_eq!(hook.join().ok().as_deref(), Some("start 1\n"));
+        // The start thread lets go of the process, so the next snapshot asks it again.
+        let freed = Instant::now();
+        while !lock(&source.busy).is_empty() && freed.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(lock(&source.busy).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -5,11 +5,14 @@ directory first. The hook then:
 
 1. runs the `sitecustomize` that would have run without it (a venv's, the distribution's), so the
    client behaves exactly as before;
-2. when MEMMON_HOOK_DIR is set, starts tracemalloc and serves snapshots on the Unix socket
-   `$MEMMON_HOOK_DIR/<pid>.sock`, one request at a time, from a daemon thread.
+2. when MEMMON_HOOK_DIR is set, serves memmon's requests on the Unix socket
+   `$MEMMON_HOOK_DIR/<pid>.sock`, one at a time, from a daemon thread;
+3. starts tracemalloc when memmon asks (`start`, at memmon's first sample, after the client has
+   loaded, as the original monitor did when the client created it), or at once when the file
+   `$MEMMON_HOOK_DIR/trace-from-start` exists (a process started after memmon's first sample).
 
-Protocol: memmon connects, sends one line (`snapshot\\n`), and reads one line of compact JSON:
-`{"pid":N,"current":B,"peak":B,"sites":[["file.py:123",size,count],...]}` (top 10 by size).
+The protocol (requests, replies, version) is written down in memmon's `docs/hook-protocol.md`;
+`_PROTOCOL` and `_REQUESTS` below are its two places in this file.
 
 The hook must never break the client: every failure is reported once on stderr, prefixed
 `[memmon]`, and the hook goes quiet. Compatible with Python 3.8+.
@@ -19,6 +22,14 @@ import os
 import sys
 
 _TOP = 10
+# The protocol's version: memmon passes its own in MEMMON_HOOK_PROTOCOL and in every request.
+_PROTOCOL = 1
+# Created by memmon at its first sample: a process that starts later traces from its start.
+_MARKER = "trace-from-start"
+# A snapshot of at least this many traces gives its memory back to the system (`_trim`).
+_TRIM_FROM = 10000
+_frames = 1
+_malloc_trim = None
 _told = False
 
 
@@ -108,12 +119,12 @@ class _Server:
                         if not chunk:
                             break
                         request += chunk
-                    conn.sendall(_snapshot())
+                    conn.sendall(_answer(request))
             except OSError:
                 # memmon gave up waiting (or went away): the next request starts afresh.
                 continue
             except Exception as err:
-                _tell("snapshot", err)
+                _tell("answering a request", err)
                 return
 
     def close_inherited(self):
@@ -134,23 +145,74 @@ class _Server:
                 pass
 
 
-def _snapshot():
-    """One reply: traced memory, then the top sites by size (the hook's own and tracemalloc's
-    frames left out, as they are memmon's overhead, not the client's)."""
+def _answer(request):
+    """The reply line to one request line, `VERB VERSION` (see docs/hook-protocol.md)."""
     import json
+
+    words = request.decode("ascii", "replace").split()
+    verb = words[0] if words else ""
+    if len(words) != 2 or words[1] != str(_PROTOCOL):
+        reply = {"error": "protocol: hook speaks %d, asked %r" % (_PROTOCOL, request[:64])}
+    elif verb not in _REQUESTS:
+        reply = {"error": "unknown request %r" % verb}
+    else:
+        reply = _REQUESTS[verb]()
+    reply["v"] = _PROTOCOL
+    reply["pid"] = os.getpid()
+    return (json.dumps(reply, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _start_tracing():
+    """Starts tracemalloc (once: a process already tracing, by `PYTHONTRACEMALLOC` or an earlier
+    request, keeps its traces)."""
     import tracemalloc
 
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(_frames)
+
+
+def _start():
+    """`start`: tracing from now on; the client's start-up (its imports) is not traced."""
+    _start_tracing()
+    return {"tracing": True}
+
+
+def _snapshot():
+    """`snapshot`: traced memory, then the top sites by size (the hook's own and tracemalloc's
+    frames left out, as they are memmon's overhead, not the client's). A process not yet tracing
+    (its `start` was lost) starts now and reports what it has: nothing yet."""
+    import tracemalloc
+
+    _start_tracing()
     # Read before the snapshot, whose own allocations would inflate the figures.
     current, peak = tracemalloc.get_traced_memory()
     own = (__file__, tracemalloc.__file__, "<unknown>")
     try:
-        sites = _top_sites(own)
+        sites, traces = _top_sites(own)
     except Exception:
         # The raw traces' layout is CPython's own; should it ever change, the public API
         # gives the same lines (several times slower on a large heap).
-        sites = _top_sites_public(own)
-    reply = {"pid": os.getpid(), "current": current, "peak": peak, "sites": sites}
-    return (json.dumps(reply, separators=(",", ":")) + "\n").encode("utf-8")
+        sites, traces = _top_sites_public(own)
+    if traces >= _TRIM_FROM:
+        _trim()
+    return {"current": current, "peak": peak, "sites": sites}
+
+
+def _trim():
+    """Gives the snapshot's memory back. A snapshot holds every trace at once (tracemalloc's copy
+    of its table, then a tuple per trace: ~165 bytes a trace); freed, most of it stays in glibc's
+    heap, so every snapshot of a large traced heap grew the client (360,000 traces: +59 MB while
+    the snapshot lasted, +46 MB kept, +7 MB after `malloc_trim`; see BENCHMARKS.md)."""
+    if _malloc_trim is not None:
+        try:
+            _malloc_trim(0)
+        except Exception:
+            pass
+
+
+# The requests memmon may send, by verb: a new request is a function here and a line in
+# docs/hook-protocol.md (and memmon's `Request`).
+_REQUESTS = {"start": _start, "snapshot": _snapshot}
 
 
 def _top_sites(own):
@@ -165,11 +227,12 @@ def _top_sites(own):
     """
     import _tracemalloc
 
+    traces = _tracemalloc._get_traces()
     # Sizes are appended, not added up as we go: every new int object would itself be traced
     # (about a microsecond each), while `sum` adds a list up in C without creating any.
     groups = {}
     unknown = ("<unknown>", 0)
-    for trace in _tracemalloc._get_traces():
+    for trace in traces:
         frames = trace[2]
         key = frames[0] if frames else unknown
         sizes = groups.get(key)
@@ -180,21 +243,36 @@ def _top_sites(own):
         ((sum(sizes), len(sizes), key) for key, sizes in groups.items() if key[0] not in own),
         reverse=True,
     )
-    return [["%s:%s" % key, size, count] for size, count, key in ranked[:_TOP]]
+    return [["%s:%s" % key, size, count] for size, count, key in ranked[:_TOP]], len(traces)
 
 
 def _top_sites_public(own):
-    """The same lines through the public API."""
+    """The same lines through the public API, and how many traces they came from."""
     import tracemalloc
 
-    snapshot = tracemalloc.take_snapshot().filter_traces(
-        tuple(tracemalloc.Filter(False, name) for name in own)
-    )
+    whole = tracemalloc.take_snapshot()
+    snapshot = whole.filter_traces(tuple(tracemalloc.Filter(False, name) for name in own))
     sites = []
     for stat in snapshot.statistics("lineno")[:_TOP]:
         frame = stat.traceback[0]
         sites.append(["%s:%s" % (frame.filename, frame.lineno), stat.size, stat.count])
-    return sites
+    return sites, len(whole.traces)
+
+
+def _load_malloc_trim():
+    """Finds glibc's `malloc_trim` (none elsewhere: then nothing is trimmed). Loaded with the
+    hook, before tracing starts: `ctypes` (~0.3 MB) imported during a snapshot would be traced,
+    and its import's lines would show among the client's sites."""
+    global _malloc_trim
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+        trim.argtypes = [ctypes.c_size_t]
+        trim.restype = ctypes.c_int
+        _malloc_trim = trim
+    except Exception:
+        _malloc_trim = None
 
 
 def _main():
@@ -203,8 +281,13 @@ def _main():
         _chain(here)
     except Exception as err:
         _tell("chaining sitecustomize", err)
+    global _frames
     directory = os.environ.get("MEMMON_HOOK_DIR")
     if not directory:
+        return
+    protocol = os.environ.get("MEMMON_HOOK_PROTOCOL")
+    if protocol != str(_PROTOCOL):
+        _tell("protocol", "memmon speaks %s, this hook %d" % (protocol, _PROTOCOL))
         return
     try:
         import atexit
@@ -218,10 +301,12 @@ def _main():
         import _tracemalloc  # noqa: F401
         import json  # noqa: F401
 
+        _load_malloc_trim()
+
         try:
-            frames = max(1, int(os.environ.get("MEMMON_TRACEMALLOC_FRAMES", "1")))
+            _frames = max(1, int(os.environ.get("MEMMON_TRACEMALLOC_FRAMES", "1")))
         except ValueError:
-            frames = 1
+            _frames = 1
         server = _Server(directory)
         server.start()
         atexit.register(server.remove)
@@ -236,8 +321,10 @@ def _main():
 
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=after_fork)
-        if not tracemalloc.is_tracing():
-            tracemalloc.start(frames)
+        # Checked after the socket is bound, as memmon creates the marker before it lists the
+        # sockets to ask: a process is either asked to start or sees the marker (or both).
+        if os.path.exists(os.path.join(directory, _MARKER)):
+            _start_tracing()
     except Exception as err:
         _tell("starting", err)
 
