@@ -5,6 +5,7 @@ mod analyze;
 mod fail_open;
 mod lang;
 mod metrics;
+mod metrics_hardening;
 mod proc_fixture;
 mod python_hook;
 mod reliability;

@@ -45,12 +45,12 @@ const COUNTERS: [&str; 3] = [
     "memmon_warnings_total",
     "memmon_log_write_errors_total",
 ];
-const LABEL: &str = "{name=\"reader-07\"}";
+pub(crate) const LABEL: &str = "{name=\"reader-07\"}";
 const MIB: f64 = 1_048_576.0;
 
 /// One exposition parsed: metric name → value. Panics on anything memmon should not write:
 /// a sample without HELP and TYPE before it, another label set, an unparsable value.
-fn parse_exposition(text: &str) -> HashMap<String, f64> {
+pub(crate) fn parse_exposition(text: &str) -> HashMap<String, f64> {
     assert!(text.ends_with('\n'), "no final newline:\n{text}");
     let mut help = Vec::new();
     let mut types = HashMap::new();
