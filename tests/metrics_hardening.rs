@@ -4,10 +4,15 @@
 
 use crate::metrics::parse_exposition;
 use crate::util::{parse_log, samples, Dir, Running};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// `nobody`: the unprivileged user the attacks run as.
 const NOBODY: u32 = 65534;
@@ -155,4 +160,177 @@ fn a_symlink_planted_in_the_collector_directory_never_redirects_the_textfile() {
             "left behind: {name} ({kind:?})"
         );
     }
+}
+
+/// Bytes a trickling client sends, one at a time: a request whose head never ends.
+const TRICKLE: &[u8] = b"GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// A `/proc/PID/status` figure (`Threads`, `VmRSS` in kB, …).
+fn status_field(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// One scrape: its status code and how long the answer took.
+fn scrape(addr: SocketAddr) -> (u16, Duration) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: memmon\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, started.elapsed())
+}
+
+#[test]
+fn idle_and_trickling_clients_never_take_metrics_down() {
+    // 500 connections of the test's own and memmon's: lift the soft limit where it is low.
+    if let Some(hard) = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(hard.min(4096)),
+                maximum: Some(hard),
+            },
+        );
+    }
+    let d = Dir::new("metrics-slow-clients");
+    let mut memmon = d
+        .memmon()
+        .args(["run", "--startup-delay", "0", "--interval", "0.1"])
+        .args(["--log", "m.log", "--name", "reader-07"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--", "sleep", "9"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    let pid = memmon.id();
+    let stderr = memmon.0.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all
+    });
+    let addr: SocketAddr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        if let Some(rest) = line.strip_prefix("memmon: metrics at http://") {
+            break rest.strip_suffix("/metrics").unwrap().parse().unwrap();
+        }
+    };
+    // Before the attack: a scrape works, and memmon's threads, memory and descriptors.
+    assert_eq!(scrape(addr).0, 200);
+    let threads = status_field(pid, "Threads");
+    let rss_kib = status_field(pid, "VmRSS");
+    let fds = open_fds(pid);
+
+    // 250 connections that say nothing and 250 that trickle a byte every 200 ms; then, as
+    // in the report, 20 new trickling connections a second for the rest of the attack.
+    let idle: Vec<TcpStream> = (0..250)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut slow: Vec<(TcpStream, usize)> = (0..250)
+                .map(|_| (TcpStream::connect(addr).unwrap(), 0))
+                .collect();
+            // Bounded in time and count whatever happens: at most 8 s, 160 rounds.
+            let end = Instant::now() + Duration::from_secs(8);
+            for round in 0..160 {
+                if stop.load(Ordering::SeqCst) || Instant::now() > end {
+                    break;
+                }
+                if round % 4 == 0 {
+                    for (s, sent) in &mut slow {
+                        let _ = s.write(&TRICKLE[*sent % TRICKLE.len()..][..1]);
+                        *sent += 1;
+                    }
+                }
+                if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                    slow.push((s, 0));
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            slow.len()
+        })
+    };
+    thread::sleep(Duration::from_millis(500));
+    let samples_before = samples_in(&d);
+
+    // Every scrape meanwhile is answered, promptly: 10 scrapes over ~4 s.
+    let mut answers = Vec::new();
+    let mut peak_fds = 0;
+    for _ in 0..10 {
+        answers.push(scrape(addr));
+        peak_fds = peak_fds.max(open_fds(pid));
+        thread::sleep(Duration::from_millis(400));
+    }
+    let threads_during = status_field(pid, "Threads");
+    let rss_during = status_field(pid, "VmRSS");
+    let samples_during = samples_in(&d) - samples_before;
+    stop.store(true, Ordering::SeqCst);
+    let held = trickler.join().unwrap();
+    drop(idle);
+
+    eprintln!(
+        "held {held}; scrapes {answers:?}; threads {threads} → {threads_during}; \
+         fds {fds} → {peak_fds}; VmRSS {rss_kib} → {rss_during} KiB; {samples_during} samples"
+    );
+    assert!(held >= 300, "the attack held only {held} connections");
+    for (code, took) in &answers {
+        assert_eq!(*code, 200, "scrapes during the attack: {answers:?}");
+        assert!(*took < Duration::from_secs(1), "{answers:?}");
+    }
+    // Bounded: no thread per client, far fewer descriptors than clients, little memory.
+    assert_eq!(threads_during, threads, "threads");
+    assert!(peak_fds < fds + 200, "{fds} → {peak_fds} descriptors");
+    assert!(
+        rss_during < rss_kib + 2048,
+        "VmRSS {rss_kib} → {rss_during} KiB"
+    );
+    // Sampling kept its schedule (every 0.1 s; at least 30 samples in ~4 s).
+    assert!(
+        samples_during >= 30,
+        "{samples_during} samples during the attack"
+    );
+
+    let status = memmon.wait();
+    let stderr = reader.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+/// Sample lines in `m.log` so far (complete lines only).
+fn samples_in(d: &Dir) -> usize {
+    let text = std::fs::read_to_string(d.join("m.log")).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
+        .filter(|l| {
+            matches!(
+                memmon_format::parse_line(l),
+                memmon_format::Record::Sample(_)
+            )
+        })
+        .count()
 }
