@@ -6,6 +6,7 @@ mod fail_open;
 mod footer;
 mod lang;
 mod metrics;
+mod metrics_hardening;
 mod pi_launch;
 mod proc_fixture;
 mod python_hook;

@@ -73,7 +73,7 @@ pub enum MetricsError {
         /// The OS's message.
         message: String,
     },
-    /// The server's threads could not start.
+    /// The server's thread could not start.
     #[error("cannot start the metrics server on {addr}: {message}")]
     Thread {
         /// The address given.

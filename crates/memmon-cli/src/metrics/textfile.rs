@@ -2,14 +2,16 @@
 //! collector, which reads every `*.prom` file of its directory at each scrape and must never
 //! see half a file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Permissions};
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The textfile and whether its last write failed.
 pub struct TextFile {
     path: PathBuf,
-    temp: PathBuf,
+    /// The temp files' name before the random part: `.NAME.`.
+    prefix: String,
     /// Whether the last write failed, so a failure streak is reported once, not every sample.
     failing: bool,
 }
@@ -17,16 +19,15 @@ pub struct TextFile {
 impl TextFile {
     /// A textfile at `path`; nothing is written until the first sample.
     pub fn new(path: PathBuf) -> Self {
-        // Same directory, so the rename is atomic (one file system). A leading dot and a
-        // suffix other than `.prom` keep the collector from reading the temp file itself.
+        // A leading dot and the `.tmp` suffix keep the collector (which reads `*.prom`) from
+        // reading the temp file itself.
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "memmon.prom".into());
-        let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
         TextFile {
             path,
-            temp,
+            prefix: format!(".{file_name}."),
             failing: false,
         }
     }
@@ -42,8 +43,6 @@ impl TextFile {
                 self.failing = false;
             }
             Err(e) => {
-                // Leave no stray temp file behind for the next attempt or the collector.
-                let _ = std::fs::remove_file(&self.temp);
                 if !self.failing {
                     eprintln!(
                         "memmon: cannot write metrics to {}: {e}; retrying every sample",
@@ -55,29 +54,34 @@ impl TextFile {
         }
     }
 
-    /// Write the temp file, flush it to disk, then rename it over the target: a reader sees
+    /// Write a temp file, flush it to disk, then rename it over the target: a reader sees
     /// the old file or the new one, and after a power cut (a Pi's SD card) never an empty one.
+    ///
+    /// memmon often runs as root, and the collector's directory may be writable by others.
+    /// The temp file therefore gets a fresh random name and is created with
+    /// `O_CREAT | O_EXCL` (`tempfile`), which fails on anything already there, a symlink
+    /// included, and is retried under another name: nothing planted in the directory can
+    /// redirect the write. The rename replaces a symlink planted at the target itself, never
+    /// its target. A temp file left by a failed write is removed when `temp` is dropped.
     fn replace(&self, text: &str) -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&self.temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.path)?;
+        // Same directory, so the rename is atomic (one file system).
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut temp = tempfile::Builder::new()
+            .prefix(&self.prefix)
+            .suffix(".tmp")
+            // As the log: 0644 less the umask, so node_exporter's own user can read it.
+            .permissions(Permissions::from_mode(0o644))
+            .tempfile_in(dir)?;
+        temp.write_all(text.as_bytes())?;
+        temp.as_file().sync_all()?;
+        temp.persist(&self.path).map_err(|e| e.error)?;
         // The rename itself is durable once the directory is synced; failing that is harmless
         // (the next sample's rename will be), so it is not an error.
-        if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
         }
         Ok(())
     }
@@ -108,6 +112,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("memmon.prom")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_target_or_an_old_temp_name_is_replaced_not_followed() {
+        let dir = std::env::temp_dir().join(format!("memmon-textfile-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let path = dir.join("memmon.prom");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        // The name the temp file had before: guessable from the PID.
+        let old = dir.join(format!(".memmon.prom.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &old).unwrap();
+        let mut t = TextFile::new(path.clone());
+        t.write("a 1\n");
+        assert!(!t.failing);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file(), "{meta:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a 1\n");
+        // Readable by node_exporter's user unless the umask says otherwise.
+        assert_eq!(meta.permissions().mode() & 0o600, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
