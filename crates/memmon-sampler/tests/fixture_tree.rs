@@ -45,8 +45,9 @@ fn one_process_reads_its_statm_and_meminfo() {
 fn children_sum_every_descendant_of_every_thread_and_skip_the_vanished() {
     let mut s = sampler("proc", 4242, true).unwrap();
     let r = s.sample().unwrap();
-    // 4242 + 4243 + 4246 + 4247; 4244 is listed but has no directory.
-    assert_eq!(r.rss, (1000 + 700 + 50 + 200) * PAGE);
+    // 4242's RSS + the private memory of 4243 (from smaps), 4246 (smaps_rollup) and the RSS
+    // of 4247 (neither file; see children_private.rs); 4244 is listed but has no directory.
+    assert_eq!(r.rss, 1000 * PAGE + 152 * KIB + 100 * KIB + 200 * PAGE);
     assert_eq!(r.vms, (2000 + 1500 + 100 + 300) * PAGE);
 }
 
