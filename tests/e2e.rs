@@ -8,6 +8,7 @@ mod metrics;
 mod proc_fixture;
 mod python_hook;
 mod reliability;
+mod sampler_e2e;
 mod signals;
 mod startup;
 mod stop;
