@@ -148,3 +148,44 @@ fn smaps_of_30000_mappings_neither_grows_memmon_nor_delays_a_sample() {
     // The whole smaps text alone was 24 MB; streamed, memmon stays a few MiB.
     assert!(hwm > 0 && hwm < 16 * 1024, "memmon VmHWM {hwm} KiB");
 }
+
+#[test]
+fn children_whose_private_memory_cannot_be_read_are_named_once_on_stderr() {
+    // The sampler's fixture tree: 4242 → 4243 (smaps only: 152 kB private), 4246
+    // (smaps_rollup: 100 kB private), 4247 (neither: its RSS, 200 pages).
+    let d = Dir::new("children-notice");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../memmon-sampler/tests/fixtures/proc");
+    let out = d
+        .memmon()
+        .args([
+            "run",
+            "--children",
+            "--startup-delay",
+            "0",
+            "--pid",
+            "4242",
+            "--interval",
+            "0.1",
+            "--duration",
+            "0.5",
+            "--log",
+            "m.log",
+            "--proc-root",
+        ])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("memmon: --children:").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("process 4247").count(), 1, "{stderr}");
+    let page = memmon_sampler::page_size();
+    let rss = (1200 * page + 252 * 1024) as f64 / 1048576.0;
+    let recs = parse_log(&d.join("m.log"));
+    let lines = samples(&recs);
+    assert_eq!(lines.len(), 5);
+    for s in lines {
+        assert_eq!(format!("{:.2}", s.rss_mb), format!("{rss:.2}"));
+    }
+}
