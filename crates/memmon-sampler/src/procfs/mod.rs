@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use tree::Tree;
 
@@ -21,6 +22,12 @@ use tree::Tree;
 /// [`ProcfsSampler::take_pending_notices`]. Process-wide because the caller holds its sampler
 /// as a `dyn Sampler`, whose trait has no room for them; this crate prints nothing itself.
 static PENDING_NOTICES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Whether each kind of notice has been queued by some sampler of this process: `memmon run`
+/// reads the same tree with two samplers (the session's and the stop path's), and the user is
+/// told once.
+static QUEUED_RSS_COUNTED: AtomicBool = AtomicBool::new(false);
+static QUEUED_NO_ROLLUP: AtomicBool = AtomicBool::new(false);
 
 /// The size of the pages `statm` counts, in bytes (4096 on most systems; 16384 on a Raspberry
 /// Pi 5 running its default kernel, which is why it is asked for and never assumed).
@@ -219,7 +226,8 @@ impl ProcfsSampler {
         &self.notices
     }
 
-    /// Takes the notices every sampler of this process has given since the last call.
+    /// Takes the notices the samplers of this process have given since the last call, each
+    /// kind once per process however many samplers give it.
     pub fn take_pending_notices() -> Vec<String> {
         std::mem::take(
             &mut *PENDING_NOTICES
@@ -234,11 +242,15 @@ impl ProcfsSampler {
         self.tree.as_ref().map_or(0, Tree::kept)
     }
 
-    fn notice(&mut self, text: String) {
-        PENDING_NOTICES
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(text.clone());
+    /// Records a notice of this sampler, and queues it for the caller unless a notice of the
+    /// same kind (`queued`) already was.
+    fn notice(&mut self, queued: &AtomicBool, text: String) {
+        if !queued.swap(true, Ordering::Relaxed) {
+            PENDING_NOTICES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(text.clone());
+        }
         self.notices.push(text);
     }
 
@@ -281,15 +293,17 @@ impl Sampler for ProcfsSampler {
             let notes = tree.notes();
             if let (false, Some(pid)) = (self.told_rss_counted, notes.rss_example) {
                 self.told_rss_counted = true;
-                self.notice(format!(
+                let text = format!(
                     "--children: the private memory of process {pid} (and any other descendant \
                      memmon may not read) cannot be read; it counts with its RSS, so pages it \
                      shares with its parent count twice"
-                ));
+                );
+                self.notice(&QUEUED_RSS_COUNTED, text);
             }
             if !self.told_no_rollup && notes.no_rollup {
                 self.told_no_rollup = true;
                 self.notice(
+                    &QUEUED_NO_ROLLUP,
                     "--children: this kernel has no /proc/PID/smaps_rollup (Linux < 4.14); \
                      descendants' private memory is summed from smaps, which costs more per sample"
                         .to_owned(),
