@@ -4,7 +4,8 @@
 //! `/proc/PID/task/TID/children` (every thread's own children, recursively); kernels built
 //! without `CONFIG_PROC_CHILDREN` lack that file, and then every `/proc/N/stat` is scanned for
 //! its parent PID instead. A descendant that vanishes between being listed and being read is
-//! skipped: it no longer holds memory.
+//! skipped: it no longer holds memory. Each descendant adds its `VmSize` and its private
+//! memory (see `descendant.rs`), read through files kept open while it stays in the tree.
 
 use super::descendant::{Buffers, Descendant, Opened};
 use super::parse::{parse_children, parse_stat_ppid};
@@ -38,10 +39,8 @@ pub(super) const KEPT_DESCENDANTS: usize = 256;
 /// What the last walk found out that the user is to be told (once each, by the caller).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct TreeNotes {
-    /// Descendants counted with their RSS in the last sample: their `smaps_rollup` and `smaps`
-    /// could not be read.
-    pub(super) rss_counted: usize,
-    /// A descendant whose RSS counted, for the notice.
+    /// The first descendant whose RSS counted (its `smaps_rollup` and `smaps` could not be
+    /// read), for the notice.
     pub(super) rss_example: Option<u32>,
     /// A descendant had no `smaps_rollup` (kernel before 4.14): `smaps` was summed instead.
     pub(super) no_rollup: bool,
@@ -143,7 +142,6 @@ impl Tree {
         }
         self.walk += 1;
         let walk = self.walk;
-        self.notes.rss_counted = 0;
         let mut sum = TreeSum::default();
         for i in 0..self.found.len() {
             let pid = self.found[i];
@@ -166,7 +164,6 @@ impl Tree {
             };
             if let Some(c) = counted {
                 if c.by_rss {
-                    self.notes.rss_counted += 1;
                     self.notes.rss_example.get_or_insert(pid);
                 }
                 sum.vms = sum.vms.saturating_add(c.vms);
