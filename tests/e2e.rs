@@ -11,6 +11,7 @@ mod pi_launch;
 mod proc_fixture;
 mod python_hook;
 mod reliability;
+mod sampler_e2e;
 mod signals;
 mod startup;
 mod stop;

@@ -45,8 +45,9 @@ fn one_process_reads_its_statm_and_meminfo() {
 fn children_sum_every_descendant_of_every_thread_and_skip_the_vanished() {
     let mut s = sampler("proc", 4242, true).unwrap();
     let r = s.sample().unwrap();
-    // 4242 + 4243 + 4246 + 4247; 4244 is listed but has no directory.
-    assert_eq!(r.rss, (1000 + 700 + 50 + 200) * PAGE);
+    // 4242's RSS + the private memory of 4243 (from smaps), 4246 (smaps_rollup) and the RSS
+    // of 4247 (neither file; see children_private.rs); 4244 is listed but has no directory.
+    assert_eq!(r.rss, 1000 * PAGE + 152 * KIB + 100 * KIB + 200 * PAGE);
     assert_eq!(r.vms, (2000 + 1500 + 100 + 300) * PAGE);
 }
 
@@ -183,4 +184,41 @@ fn smaps_source_keeps_the_top_10_and_falls_back_without_smaps_rollup() {
     assert_eq!(sites[0].count, 5);
     // [vvar_vclock], the 11th, ties at 0 with [vsyscall] and [vvar] and sorts after them.
     assert_eq!(sites[9].location, "[vvar]");
+}
+
+/// A waker that sends on a channel, as `memmon run`'s does.
+struct ChannelWaker(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+
+impl std::task::Wake for ChannelWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[test]
+fn smaps_source_answers_a_request_from_its_worker_and_wakes_the_caller() {
+    use std::task::Poll;
+    let mut source = SmapsSource::new(4242, root("proc"));
+    let expected = source.detail().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waker = std::task::Waker::from(std::sync::Arc::new(ChannelWaker(tx.into())));
+    assert!(source.request(&waker).is_pending());
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the worker wakes the caller");
+    let Poll::Ready(Ok(blocks)) = source.poll(false) else {
+        panic!("a woken request is ready");
+    };
+    assert_eq!(blocks, expected);
+    // Nothing in flight any more.
+    assert_eq!(source.poll(false), Poll::Ready(Ok(vec![])));
+    // A missing process: the worker's answer is the error `detail` gives.
+    let mut gone = SmapsSource::new(4244, root("proc"));
+    assert!(gone.request(&waker).is_pending());
+    rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        gone.poll(false),
+        Poll::Ready(Err(SampleError::Exited { pid: 4244 }))
+    );
 }

@@ -194,7 +194,13 @@ impl Session {
         }
         let at = self.stamp();
         self.records.clear();
-        let attempt = match self.sampler.sample() {
+        let result = self.sampler.sample();
+        // Said once each by the sampler (`--children` counting a descendant's RSS because its
+        // private memory cannot be read); process-wide since `sampler` is a `dyn Sampler`.
+        for notice in memmon_sampler::ProcfsSampler::take_pending_notices() {
+            self.console.say(&format!("memmon: {notice}"));
+        }
+        let attempt = match result {
             Ok(reading) => {
                 let out = self.monitor.on_sample(at, reading);
                 let sample = self.format.sample(&out.sample);

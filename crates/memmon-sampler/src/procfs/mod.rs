@@ -1,5 +1,7 @@
 //! The Linux fast path: [`ProcfsSampler`] reads `statm` and `meminfo` from `/proc`.
 
+mod descendant;
+pub(crate) mod lines;
 pub mod parse;
 mod tree;
 
@@ -12,7 +14,20 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use tree::Tree;
+
+/// Notices of every [`ProcfsSampler`] of this process not yet taken by
+/// [`ProcfsSampler::take_pending_notices`]. Process-wide because the caller holds its sampler
+/// as a `dyn Sampler`, whose trait has no room for them; this crate prints nothing itself.
+static PENDING_NOTICES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Whether each kind of notice has been queued by some sampler of this process: `memmon run`
+/// reads the same tree with two samplers (the session's and the stop path's), and the user is
+/// told once.
+static QUEUED_RSS_COUNTED: AtomicBool = AtomicBool::new(false);
+static QUEUED_NO_ROLLUP: AtomicBool = AtomicBool::new(false);
 
 /// The size of the pages `statm` counts, in bytes (4096 on most systems; 16384 on a Raspberry
 /// Pi 5 running its default kernel, which is why it is asked for and never assumed).
@@ -26,7 +41,11 @@ pub fn page_size() -> u64 {
 pub struct ProcfsOptions {
     /// The proc file system's mount point; tests point it at a fixture tree.
     pub root: PathBuf,
-    /// Sum RSS and VMS over the process and all its descendants (found afresh at every sample).
+    /// The whole tree's figures (the process and all its descendants, found afresh at every
+    /// sample): RSS is the process's RSS plus each descendant's private memory
+    /// (`Private_Clean + Private_Dirty` of `smaps_rollup`, or of `smaps` on kernels before
+    /// 4.14), so pages forked children share with their parent count once; a descendant whose
+    /// private memory cannot be read counts with its RSS. VMS is the sum of `VmSize`.
     pub children: bool,
 }
 
@@ -150,6 +169,10 @@ pub struct ProcfsSampler {
     meminfo: KeptFile,
     /// Present with `children: true`: finds and reads the descendants.
     tree: Option<Tree>,
+    /// What this sampler has told the user (each at most once).
+    notices: Vec<String>,
+    told_rss_counted: bool,
+    told_no_rollup: bool,
 }
 
 impl ProcfsSampler {
@@ -174,6 +197,9 @@ impl ProcfsSampler {
             statm,
             meminfo,
             tree,
+            notices: Vec::new(),
+            told_rss_counted: false,
+            told_no_rollup: false,
         };
         sampler.sample()?;
         Ok(sampler)
@@ -189,6 +215,43 @@ impl ProcfsSampler {
     /// The watched process.
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// The notices this sampler has given so far, oldest first, each said once: with
+    /// `--children`, that some descendant's private memory could not be read and its RSS
+    /// counted instead, or that the kernel has no `smaps_rollup` and `smaps` is summed. The
+    /// caller says them (on stderr); [`ProcfsSampler::take_pending_notices`] collects them
+    /// from every sampler for a caller that holds its sampler as a `dyn Sampler`.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// Takes the notices the samplers of this process have given since the last call, each
+    /// kind once per process however many samplers give it.
+    pub fn take_pending_notices() -> Vec<String> {
+        std::mem::take(
+            &mut *PENDING_NOTICES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// How many descendants have their files kept open between samples (with `children`);
+    /// at most 256, see [`ProcfsOptions::children`].
+    pub fn kept_descendants(&self) -> usize {
+        self.tree.as_ref().map_or(0, Tree::kept)
+    }
+
+    /// Records a notice of this sampler, and queues it for the caller unless a notice of the
+    /// same kind (`queued`) already was.
+    fn notice(&mut self, queued: &AtomicBool, text: String) {
+        if !queued.swap(true, Ordering::Relaxed) {
+            PENDING_NOTICES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(text.clone());
+        }
+        self.notices.push(text);
     }
 
     fn main_statm(&mut self) -> Result<Statm, SampleError> {
@@ -224,9 +287,28 @@ impl Sampler for ProcfsSampler {
         let mem = parse_meminfo_bytes(text).map_err(|e| parse_error(e, &self.meminfo.path))?;
         let (mut rss, mut vms) = (main.rss, main.vms);
         if let Some(tree) = &mut self.tree {
-            let sum = tree.descendants_statm(self.page_size)?;
-            rss = rss.saturating_add(sum.rss);
+            let sum = tree.descendants_sum(self.page_size)?;
+            rss = rss.saturating_add(sum.counted);
             vms = vms.saturating_add(sum.vms);
+            let notes = tree.notes();
+            if let (false, Some(pid)) = (self.told_rss_counted, notes.rss_example) {
+                self.told_rss_counted = true;
+                let text = format!(
+                    "--children: the private memory of process {pid} (and any other descendant \
+                     memmon may not read) cannot be read; it counts with its RSS, so pages it \
+                     shares with its parent count twice"
+                );
+                self.notice(&QUEUED_RSS_COUNTED, text);
+            }
+            if !self.told_no_rollup && notes.no_rollup {
+                self.told_no_rollup = true;
+                self.notice(
+                    &QUEUED_NO_ROLLUP,
+                    "--children: this kernel has no /proc/PID/smaps_rollup (Linux < 4.14); \
+                     descendants' private memory is summed from smaps, which costs more per sample"
+                        .to_owned(),
+                );
+            }
         }
         Ok(Reading {
             rss,

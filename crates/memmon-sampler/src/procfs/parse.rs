@@ -8,6 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod stream;
+pub use stream::{PrivateSum, SmapsStream, MAX_GROUPS, OTHER};
+
 /// What was wrong with a file's text, and on which line. It holds no owned text so that a
 /// failing parse on the sample path does not allocate; the sampler attaches the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +217,9 @@ pub struct Smaps {
 pub const ANON: &str = "[anon]";
 
 /// Parses `/proc/PID/smaps`, or `smaps_rollup` (the same shape with one `[rollup]` mapping).
+/// It needs the whole text and keeps every distinct path: for what memmon reads of a live
+/// process, [`SmapsStream`] (bounded, fed line by line) is used instead; this one stays as the
+/// reference the property tests hold the stream to.
 ///
 /// A mapping starts with a header `start-end perms offset dev inode [path]`, followed by
 /// `Key: value` lines; `Rss`, `Anonymous` and `Swap` (`N kB`) are summed, the rest ignored.

@@ -4,13 +4,15 @@
 //! `/proc/PID/task/TID/children` (every thread's own children, recursively); kernels built
 //! without `CONFIG_PROC_CHILDREN` lack that file, and then every `/proc/N/stat` is scanned for
 //! its parent PID instead. A descendant that vanishes between being listed and being read is
-//! skipped: it no longer holds memory.
+//! skipped: it no longer holds memory. Each descendant adds its `VmSize` and its private
+//! memory (see `descendant.rs`), read through files kept open while it stays in the tree.
 
-use super::parse::{parse_children, parse_stat_ppid, parse_statm, Statm};
+use super::descendant::{Buffers, Descendant, Opened};
+use super::parse::{parse_children, parse_stat_ppid};
 use super::read_into;
 use crate::error::{io_error, is_gone, not_utf8, parse_error};
 use memmon_core::SampleError;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,33 @@ pub fn descendants(root: &Path, pid: u32) -> Result<Vec<u32>, SampleError> {
         Discovery::ParentScan => tree.find_by_parent_scan()?,
     }
     Ok(std::mem::take(&mut tree.found))
+}
+
+/// At most this many descendants keep their two files open between samples (512 descriptors,
+/// half the usual soft limit of 1024, so memmon never runs out of descriptors for its log and
+/// the command it runs). Descendants past it (a tree can have thousands) are read through files
+/// opened and closed at every sample: correct, two more system calls each, and a recycled PID
+/// is then guarded only by the tree having just been listed.
+pub(super) const KEPT_DESCENDANTS: usize = 256;
+
+/// What the last walk found out that the user is to be told (once each, by the caller).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct TreeNotes {
+    /// The first descendant whose RSS counted (its `smaps_rollup` and `smaps` could not be
+    /// read), for the notice.
+    pub(super) rss_example: Option<u32>,
+    /// A descendant had no `smaps_rollup` (kernel before 4.14): `smaps` was summed instead.
+    pub(super) no_rollup: bool,
+}
+
+/// The tree's figures besides the watched process's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct TreeSum {
+    /// Summed `VmSize` of the descendants, in bytes.
+    pub(super) vms: u64,
+    /// Summed private memory of the descendants (RSS for those whose private memory cannot
+    /// be read), in bytes.
+    pub(super) counted: u64,
 }
 
 /// How descendants are found.
@@ -55,6 +84,12 @@ pub(super) struct Tree {
     buf: Vec<u8>,
     path: OsString,
     number: String,
+    /// Descendants' open files, by PID (at most [`KEPT_DESCENDANTS`]).
+    kept: HashMap<u32, Descendant>,
+    /// Counts walks, to drop the kept files of descendants no longer listed.
+    walk: u64,
+    bufs: Buffers,
+    notes: TreeNotes,
 }
 
 impl Tree {
@@ -81,31 +116,84 @@ impl Tree {
             buf: Vec::new(),
             path: OsString::new(),
             number: String::new(),
+            kept: HashMap::new(),
+            walk: 0,
+            bufs: Buffers::default(),
+            notes: TreeNotes::default(),
         }
     }
 
-    /// The summed `statm` of all current descendants (the process itself not included).
-    pub(super) fn descendants_statm(&mut self, page_size: u64) -> Result<Statm, SampleError> {
+    /// What the last [`Tree::descendants_sum`] found out for the user.
+    pub(super) fn notes(&self) -> TreeNotes {
+        self.notes
+    }
+
+    /// How many descendants have their files kept open.
+    pub(super) fn kept(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// The descendants' figures now (the process itself not included): VmSize, and private
+    /// memory (`Private_Clean + Private_Dirty`), or RSS where that cannot be read.
+    pub(super) fn descendants_sum(&mut self, page_size: u64) -> Result<TreeSum, SampleError> {
         match self.discovery {
             Discovery::ChildrenFiles => self.find_by_children_files()?,
             Discovery::ParentScan => self.find_by_parent_scan()?,
         }
-        let mut sum = Statm::default();
+        self.walk += 1;
+        let walk = self.walk;
+        let mut sum = TreeSum::default();
         for i in 0..self.found.len() {
             let pid = self.found[i];
-            self.build_path(&[pid], "statm");
-            let path = Path::new(&self.path);
-            match read_into(path, &mut self.buf) {
-                Ok(()) => {}
-                Err(e) if is_gone(&e) => continue,
-                Err(e) => return Err(io_error(&e, path, None)),
+            self.build_path(&[pid], "");
+            let dir = PathBuf::from(&self.path);
+            let counted = match self.kept.get_mut(&pid) {
+                Some(kept) => {
+                    kept.seen = walk;
+                    match kept.read(&dir, page_size, &mut self.bufs)? {
+                        Some(counted) => Some(counted),
+                        // The process the files were opened for is gone, yet its PID is
+                        // listed: recycled for a new descendant, which is opened afresh.
+                        None => {
+                            self.kept.remove(&pid);
+                            self.open_and_read(pid, &dir, page_size)?
+                        }
+                    }
+                }
+                None => self.open_and_read(pid, &dir, page_size)?,
+            };
+            if let Some(c) = counted {
+                if c.by_rss {
+                    self.notes.rss_example.get_or_insert(pid);
+                }
+                sum.vms = sum.vms.saturating_add(c.vms);
+                sum.counted = sum.counted.saturating_add(c.rss);
             }
-            let text = std::str::from_utf8(&self.buf).map_err(|_| not_utf8(path))?;
-            let statm = parse_statm(text, page_size).map_err(|e| parse_error(e, path))?;
-            sum.rss = sum.rss.saturating_add(statm.rss);
-            sum.vms = sum.vms.saturating_add(statm.vms);
         }
+        self.kept.retain(|_, d| d.seen == walk);
         Ok(sum)
+    }
+
+    /// Opens a descendant seen for the first time (kept open if there is room) and reads it.
+    fn open_and_read(
+        &mut self,
+        pid: u32,
+        dir: &Path,
+        page_size: u64,
+    ) -> Result<Option<super::descendant::Counted>, SampleError> {
+        let Some((descendant, opened)) = Descendant::open(dir, self.walk)? else {
+            return Ok(None);
+        };
+        let counted = descendant.read(dir, page_size, &mut self.bufs)?;
+        if counted.is_some() {
+            if opened == Opened::NoRollup {
+                self.notes.no_rollup = true;
+            }
+            if self.kept.len() < KEPT_DESCENDANTS {
+                self.kept.insert(pid, descendant);
+            }
+        }
+        Ok(counted)
     }
 
     fn find_by_children_files(&mut self) -> Result<(), SampleError> {
