@@ -120,6 +120,9 @@ pub fn test(args: TestArgs) -> i32 {
         Some(root) => AllocDetail::new().with_source_root(root),
         None => AllocDetail::new(),
     };
+    // The log's time zone is read first (jiff keeps the database), so that its allocation
+    // sites are among those the warm-up resolves.
+    drop(memmon_format::LogFormat::system());
     detail.warm_up(test as *const () as usize);
     let mut session = Session::start(SessionParts {
         sampler,

@@ -48,6 +48,9 @@ impl AllocDetail {
             // +1: `resolve` steps back one byte from what it takes for a return address.
             let _ = resolve(code.wrapping_add(1), root.as_deref());
         });
+        // The sites already in the table (a time-zone database read at start, say) come from
+        // other compilation units, whose line tables are parsed on their first resolve too.
+        let _ = self.top_sites(TOP);
     }
 
     /// Names source files under `root` (the program's workspace, as built) relative to it.
