@@ -8,9 +8,13 @@
 //! is not made larger by being traced (the original monitor's 34 MB client measured 72.8 MB when
 //! it was traced from the interpreter's start and grew at each snapshot).
 
-use crate::util::{make_venv, parse_log, samples, Dir};
+use crate::util::{make_venv, parse_log, samples, Dir, Running};
 use memmon_format::Record;
+use rustix::process::{kill_process, Pid, Signal};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// The fixture, copied into each test's directory (the unit's working directory).
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/pi_client");
@@ -153,10 +157,11 @@ fn the_blocks_name_the_clients_runtime_lines_and_tracing_does_not_grow_it() {
 }
 
 #[test]
-fn the_leak_line_tops_the_blocks() {
+fn a_leak_on_a_known_line_tops_the_blocks_and_analyze_calls_it_a_leak_there() {
     let d = pi_dir("pi-launch-leak");
     let leak = line_of(&d, "# LEAK");
-    let run = launch(&d, "8", &[("PI_CLIENT_LEAK", "1")]);
+    // analyze wants a minute of samples after warm-up before it calls a trend.
+    let run = launch(&d, "68", &[("PI_CLIENT_LEAK", "1")]);
     assert_client_ran(&run.stdout);
     let blocks = blocks(&run.records);
     assert!(!blocks.is_empty(), "{}", run.text);
@@ -169,4 +174,160 @@ fn the_leak_line_tops_the_blocks() {
             run.text
         );
     }
+    let out = d
+        .memmon()
+        .args(["analyze", "memory_usage.log", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &json["runs"][0];
+    assert_eq!(report["verdict"], "leak", "{json:#}");
+    let top = report["growing_sites"][0]["site"].as_str().unwrap_or("");
+    assert!(top.ends_with(&format!("/pi_client.py:{leak}")), "{json:#}");
+}
+
+#[test]
+fn a_flat_client_under_the_defaults_never_warns_and_its_baseline_is_the_loaded_client() {
+    let d = pi_dir("pi-launch-flat");
+    // The defaults but a short interval: tracemalloc off, the 50 MB threshold.
+    d.write(
+        "client_config.json",
+        r#"{"memory_monitor": {"interval": 0.2}}"#,
+    );
+    let run = launch(&d, "8", &[]);
+    assert_client_ran(&run.stdout);
+    let text = &run.text;
+    assert!(
+        !run.records
+            .iter()
+            .any(|r| matches!(r, Record::Warning { .. })),
+        "{text}"
+    );
+    let samples = samples(&run.records);
+    assert!(samples.len() >= 10, "{text}");
+    for s in &samples {
+        assert!(s.growth_mb.abs() <= 10.0, "{s:?}\n{text}");
+    }
+    // 初期メモリ is the loaded client (about 44 MB here), not bash or an exec in progress.
+    let initial = run.records.iter().find_map(|r| match r {
+        Record::Initial { mb } => *mb,
+        _ => None,
+    });
+    assert_eq!(initial, Some(samples[0].rss_mb), "{text}");
+    assert!(initial.is_some_and(|mb| mb > 30.0), "{text}");
+}
+
+#[test]
+fn a_broken_config_still_starts_the_client_and_says_which_file() {
+    let d = pi_dir("pi-launch-broken");
+    // A trailing comma, as a hand edit leaves it: the client itself would have run on it.
+    d.write(
+        "client_config.json",
+        "{\"memory_monitor\": {\"enabled\": true, \"interval\": 300,}}\n",
+    );
+    let out = d
+        .memmon()
+        .args(["run", "--config", "client_config.json", "--children", "--"])
+        .args(["/bin/bash", "start.sh"])
+        .env("PI_CLIENT_VENV", d.join("venv"))
+        .env("PI_CLIENT_READER_WAIT", "0.3")
+        .env("PI_CLIENT_SECONDS", "2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_client_ran_briefly(&stdout);
+    assert!(
+        stderr.contains("client_config.json") && stderr.contains("監視なしで実行します"),
+        "{stderr}"
+    );
+    let records = parse_log(&d.join("memory_usage.log"));
+    assert!(
+        matches!(records.last(), Some(Record::Unmonitored { reason }) if reason.contains("client_config.json")),
+        "{records:?}"
+    );
+}
+
+/// The client started, ran its loop and ended cleanly (a short run: few taps).
+fn assert_client_ran_briefly(stdout: &str) {
+    assert!(stdout.starts_with("pi_client: ready pid "), "{stdout}");
+    assert!(stdout.contains("pi_client: done taps "), "{stdout}");
+}
+
+/// memmon in front of the client that runs until it is stopped; returns memmon and the
+/// client's PID (bash `exec`s Python: the PID in the log's header) once two samples are in.
+fn start_until_stopped(d: &Dir) -> (Running, u32) {
+    let memmon = d
+        .memmon()
+        .args(["run", "--config", "client_config.json", "--children"])
+        .args(["--startup-delay", "2", "--interval", "0.2"])
+        .args(["--", "/bin/bash", "start.sh"])
+        .env("PI_CLIENT_VENV", d.join("venv"))
+        .env("PI_CLIENT_READER_WAIT", "0.3")
+        .env("PI_CLIENT_SECONDS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    let t0 = Instant::now();
+    while std::fs::read_to_string(d.join("memory_usage.log"))
+        .map(|t| t.matches("] 経過: ").count() < 2)
+        .unwrap_or(true)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no samples");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = d
+        .read("memory_usage.log")
+        .lines()
+        .find_map(|l| l.strip_prefix("PID: ").map(str::to_owned))
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    (memmon, pid)
+}
+
+/// A clean stop for systemd: exit 0, or death by SIGTERM, SIGINT, SIGHUP or SIGPIPE.
+fn clean_for_systemd(status: std::process::ExitStatus) -> bool {
+    status.code() == Some(0)
+        || status.signal().is_some_and(|s| {
+            [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGPIPE].contains(&s)
+        })
+}
+
+#[test]
+fn sigterm_to_memmon_alone_stops_the_client_gracefully_with_a_footer_and_no_stand_in() {
+    let d = pi_dir("pi-launch-term");
+    let (mut memmon, _) = start_until_stopped(&d);
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.wait();
+    assert!(clean_for_systemd(status), "{status:?}");
+    // The client handles SIGTERM and exits 0: so does memmon.
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let text = d.read("memory_usage.log");
+    let records = parse_log(&d.join("memory_usage.log"));
+    assert!(text.contains("プロセス終了: 終了コード 0\n"), "{text}");
+    assert_eq!(records.last(), Some(&Record::Rule), "{text}");
+    assert!(!records.contains(&Record::LastGoodUsed), "{text}");
+}
+
+#[test]
+fn sigterm_to_memmon_and_the_client_at_once_is_a_clean_stop_with_a_footer() {
+    // KillMode=control-group, systemd's default: every process of the unit gets SIGTERM.
+    let d = pi_dir("pi-launch-group");
+    let (mut memmon, client) = start_until_stopped(&d);
+    kill_process(Pid::from_raw(client as i32).unwrap(), Signal::TERM).unwrap();
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.wait();
+    assert!(clean_for_systemd(status), "{status:?}");
+    let text = d.read("memory_usage.log");
+    let records = parse_log(&d.join("memory_usage.log"));
+    assert_eq!(records.last(), Some(&Record::Rule), "{text}");
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, Record::Final { mb: Some(_) })),
+        "{text}"
+    );
 }
