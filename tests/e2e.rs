@@ -4,6 +4,7 @@
 mod analyze;
 mod fail_open;
 mod footer;
+mod hook_private;
 mod lang;
 mod metrics;
 mod metrics_hardening;

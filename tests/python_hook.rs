@@ -53,6 +53,8 @@ fn run(d: &Dir, extra: &[&str], command: &[&str]) -> String {
     for base in [
         std::env::var_os("XDG_RUNTIME_DIR"),
         Some(std::env::temp_dir().into()),
+        Some("/run/memmon".into()),
+        std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/memmon").into()),
     ]
     .into_iter()
     .flatten()

@@ -9,9 +9,18 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The hook's private directory (mode 0700): `memmon-<pid>-<random>` under `$XDG_RUNTIME_DIR`
-/// (else the temporary directory), holding `sitecustomize.py` and the clients' sockets.
-/// Removed with everything in it when dropped.
+/// The hook's private directory (mode 0700): `memmon-<pid>-<random>` under a parent that only
+/// memmon's effective user (or root) can write, holding `sitecustomize.py` and the clients'
+/// sockets. Removed with everything in it when dropped.
+///
+/// The directory goes first on `sys.path` of every Python process memmon starts (as root, often),
+/// and those processes can outlive memmon: so no other user may ever create, replace or write
+/// it, during memmon's life or after it. Its parent is therefore one of, in order:
+/// `$XDG_RUNTIME_DIR` when it is memmon's user's own; for root, `/run/memmon`; else
+/// `$HOME/.cache/memmon`; each checked with every ancestor (owned by root or memmon's user, and
+/// writable by no one else unless sticky). A world-writable `/tmp` never is (systemd sets no
+/// `XDG_RUNTIME_DIR` for a system service's `User=`): there is then no hook, and detail comes from
+/// smaps. The hook also takes the directory off its own `sys.path` once loaded.
 #[derive(Debug)]
 pub struct HookDir {
     path: PathBuf,
@@ -20,12 +29,8 @@ pub struct HookDir {
 impl HookDir {
     /// Creates the directory and writes the hook into it.
     pub fn create() -> io::Result<HookDir> {
-        // The runtime directory is per-user, private and short (socket paths are limited to
-        // 107 bytes); the temporary directory is the portable fallback.
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute() && p.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
+        // Socket paths are limited to 107 bytes: these parents are short.
+        let base = private_parent()?;
         let mut last = io::Error::new(io::ErrorKind::AlreadyExists, "no free directory name");
         for attempt in 0u32..16 {
             let path = base.join(format!(
@@ -83,6 +88,103 @@ impl Drop for HookDir {
     }
 }
 
+/// The first safe parent for the hook's directory (see [`HookDir`]), created when it is one of
+/// memmon's own (`/run/memmon`, `~/.cache/memmon`).
+fn private_parent() -> io::Result<PathBuf> {
+    let euid = rustix::process::geteuid().as_raw();
+    let mut why = Vec::new();
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        match check_private(&dir, euid) {
+            Ok(()) => return Ok(dir),
+            Err(e) => why.push(format!("$XDG_RUNTIME_DIR {}: {e}", dir.display())),
+        }
+    }
+    let own = if euid == 0 {
+        Some(PathBuf::from("/run/memmon"))
+    } else {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .map(|home| home.join(".cache").join("memmon"))
+    };
+    if let Some(dir) = own {
+        match make_private(&dir, euid) {
+            Ok(()) => return Ok(dir),
+            Err(e) => why.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "no directory that only this user can write for the Python hook ({})",
+            if why.is_empty() {
+                "no $XDG_RUNTIME_DIR or $HOME".to_owned()
+            } else {
+                why.join("; ")
+            }
+        ),
+    ))
+}
+
+/// Creates `dir` (and a missing `.cache` above it) with mode 0700 when missing, then checks it.
+fn make_private(dir: &Path, euid: u32) -> io::Result<()> {
+    if let Some(parent) = dir.parent() {
+        if !parent.exists() {
+            // `~/.cache` itself; its parent (the home) is checked below with every ancestor.
+            match std::fs::DirBuilder::new().mode(0o700).create(parent) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    check_private(dir, euid)
+}
+
+/// `dir` is an absolute directory (not a symlink) owned by `euid` and writable by no one else,
+/// and every ancestor is owned by root or `euid` and writable by no one else unless sticky
+/// (`/tmp` above a user's own directory is fine: nobody else can rename entries there).
+fn check_private(dir: &Path, euid: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |what: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, what));
+    if !dir.is_absolute() {
+        return refuse("not an absolute path".into());
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.file_type().is_dir() {
+        return refuse("not a directory (or a symlink)".into());
+    }
+    if meta.uid() != euid {
+        return refuse(format!("owned by uid {}, not {euid}", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "writable by others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    for ancestor in dir.ancestors().skip(1) {
+        let meta = std::fs::symlink_metadata(ancestor)?;
+        let sticky = meta.mode() & 0o1000 != 0;
+        if meta.file_type().is_symlink() {
+            return refuse(format!("{} is a symlink", ancestor.display()));
+        }
+        if meta.uid() != 0 && meta.uid() != euid {
+            return refuse(format!(
+                "{} is owned by uid {}",
+                ancestor.display(),
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 && !sticky {
+            return refuse(format!("{} is writable by others", ancestor.display()));
+        }
+    }
+    Ok(())
+}
+
 /// A random-enough directory suffix without a dependency: std's `RandomState` is seeded from
 /// the OS; uniqueness is enforced by `create` failing on an existing name anyway.
 fn random(attempt: u32) -> u64 {
@@ -97,6 +199,40 @@ fn random(attempt: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parent_another_user_owns_or_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let euid = rustix::process::geteuid().as_raw();
+        let base = std::env::temp_dir().join(format!("memmon-parent-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir(&base).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(check_private(&base, euid).is_ok());
+        // Another owner (as seen from a uid that is not the owner's).
+        let err = check_private(&base, euid.wrapping_add(1)).unwrap_err();
+        assert!(err.to_string().contains("owned by uid"), "{err}");
+        // Group- or world-writable.
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_private(&base, euid).unwrap_err();
+        assert!(err.to_string().contains("writable by others"), "{err}");
+        // A directory below one that others can write (and that is not sticky).
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let inner = base.join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let err = check_private(&inner, euid).unwrap_err();
+        assert!(err.to_string().contains("is writable by others"), "{err}");
+        // Sticky (like /tmp): fine.
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(check_private(&inner, euid).is_ok());
+        // A symlink is never followed.
+        let link = base.join("link");
+        std::os::unix::fs::symlink(&inner, &link).unwrap();
+        assert!(check_private(&link, euid).is_err());
+        assert!(check_private(Path::new("relative"), euid).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn hook_dir_is_private_holds_the_hook_and_goes_away() {

@@ -281,6 +281,14 @@ def _main():
         _chain(here)
     except Exception as err:
         _tell("chaining sitecustomize", err)
+    try:
+        # The hook is loaded: its directory leaves sys.path, so nothing else is ever imported
+        # from it (PYTHONPATH keeps it for the Python processes this one starts).
+        sys.path[:] = [
+            p for p in sys.path if not (isinstance(p, str) and os.path.realpath(p or ".") == here)
+        ]
+    except Exception as err:
+        _tell("leaving sys.path", err)
     global _frames
     directory = os.environ.get("MEMMON_HOOK_DIR")
     if not directory:
