@@ -93,3 +93,60 @@ fn a_log_in_a_missing_directory_is_named_and_the_command_runs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_stderr_that_cannot_be_written_never_stops_memmon_or_the_command() {
+    let d = Dir::new("stderr-full");
+    // Every 10th sample and the stop lines go to stderr: /dev/full refuses them all.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = d
+        .memmon()
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.02",
+            "--log",
+            "m.log",
+        ])
+        .args(["--", "sh", "-c", "sleep 1; exit 3"])
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    let log = d.read("m.log");
+    assert!(log.contains("プロセス終了: 終了コード 3\n"), "{log}");
+    assert!(log.trim_end().ends_with(&"=".repeat(80)), "{log}");
+
+    // A reader that takes 10 bytes and goes away: later writes get EPIPE.
+    let mut memmon = d
+        .memmon()
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.02",
+            "--log",
+            "p.log",
+        ])
+        .args(["--", "sh", "-c", "sleep 1; exit 4"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Read;
+        let mut pipe = memmon.stderr.take().unwrap();
+        let mut first = [0u8; 10];
+        pipe.read_exact(&mut first).unwrap();
+    }
+    let status = memmon.wait().unwrap();
+    assert_eq!(status.code(), Some(4), "{status:?}");
+    let log = d.read("p.log");
+    assert!(log.contains("プロセス終了: 終了コード 4\n"), "{log}");
+    assert!(log.trim_end().ends_with(&"=".repeat(80)), "{log}");
+}

@@ -2,6 +2,17 @@
 //! progress bar when `memmon test` runs on a terminal.
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+/// `eprintln!` that never panics: stderr can be closed, full (`2>/dev/full`) or a pipe whose
+/// reader is gone (`2>&1 | head -c 10`), and memmon goes on monitoring whatever happens to its
+/// console. A line that cannot be written is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
 use std::io::IsTerminal;
 
 /// The console.
@@ -34,7 +45,7 @@ impl Console {
     pub fn say(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            None => say!("{line}"),
         }
     }
 

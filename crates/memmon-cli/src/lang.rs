@@ -7,6 +7,7 @@
 //! and the original monitor's console lines (memmon-format) are Japanese whatever `--lang`
 //! says: they are the format users grep.
 
+use crate::console::say;
 use clap::ValueEnum;
 use memmon_config::{ConfigError, ConfigWarning};
 
@@ -54,16 +55,16 @@ pub(crate) use tr;
 /// Prints a configuration file's warnings (unknown keys), one line each, in `lang`.
 pub fn config_warnings(lang: Lang, warnings: &[ConfigWarning]) {
     for w in warnings {
-        eprintln!("memmon: {}{}", warning_prefix(lang), w.in_lang(lang));
+        say!("memmon: {}{}", warning_prefix(lang), w.in_lang(lang));
     }
 }
 
 /// Prints why a configuration file cannot be used, in `lang`: `memmon: FILE: …`.
 pub fn config_error(lang: Lang, error: &ConfigError) {
-    eprintln!("memmon: {}", error.in_lang(lang));
+    say!("memmon: {}", error.in_lang(lang));
 }
 
-/// `警告: ` / `warning: `, as in the guide's `[警告]` lines: `eprintln!("memmon: {}{msg}",
+/// `警告: ` / `warning: `, as in the guide's `[警告]` lines: `say!("memmon: {}{msg}",
 /// warning_prefix(lang))`.
 pub fn warning_prefix(lang: Lang) -> &'static str {
     lang.pick("警告: ", "warning: ")

@@ -7,6 +7,7 @@
 //! (`監視なしで実行します`), and ends the way the command ends. Only `--pid` keeps exit 2.
 
 use crate::cli::RunArgs;
+use crate::console::say;
 use crate::console::Console;
 use crate::exit::Ending;
 use crate::lang::{tr, Lang};
@@ -71,7 +72,7 @@ pub fn run(args: RunArgs) -> Ending {
     let command_mode = args.pid.is_none();
     if args.command.is_empty() && command_mode {
         let lang = args.lang.get();
-        eprintln!(
+        say!(
             "memmon: {}",
             tr!(
                 lang,
@@ -102,7 +103,7 @@ pub fn run(args: RunArgs) -> Ending {
     };
     if let Some(why) = no_signals {
         if !command_mode {
-            eprintln!("memmon: {why}");
+            say!("memmon: {why}");
             return Ending::Code(EXIT_USAGE);
         }
         return ctx.unmonitored(&why, None, true);
@@ -112,7 +113,7 @@ pub fn run(args: RunArgs) -> Ending {
         Err(e) => {
             let why = e.message(args.lang.get());
             if !command_mode {
-                eprintln!("memmon: {why}");
+                say!("memmon: {why}");
                 return Ending::Code(EXIT_USAGE);
             }
             // A typo must not switch on what the user switched off: no defaults, no
@@ -192,7 +193,10 @@ pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Optio
         .unwrap_or("bad arguments")
         .trim_start_matches("error: ")
         .to_owned();
-    eprint!("memmon: {rendered}");
+    {
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), "memmon: {rendered}");
+    }
     let ctx = Ctx {
         args: &args,
         tx,
@@ -242,12 +246,12 @@ impl Ctx<'_> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| lang.pick("設定", "the configuration").into());
             if !command_mode {
-                eprintln!("memmon: {}", tr!(lang,
+                say!("memmon: {}", tr!(lang,
                     "監視は無効です ({source} で enabled: false)。何もしません (それでも監視するには --enable)",
                     "monitoring is disabled (enabled: false in {source}); nothing to do (use --enable to monitor anyway)"));
                 return Ending::Code(0);
             }
-            eprintln!("memmon: {}", tr!(lang,
+            say!("memmon: {}", tr!(lang,
                 "監視は無効です ({source} で enabled: false)。コマンドを監視なしで実行します (監視するには --enable)",
                 "monitoring is disabled (enabled: false in {source}); running the command unmonitored (use --enable to monitor)"));
             return self.run_unmonitored();
@@ -263,7 +267,7 @@ impl Ctx<'_> {
             Err(e) => {
                 let why = e.message(lang);
                 if !command_mode {
-                    eprintln!("memmon: {why}");
+                    say!("memmon: {why}");
                     return Ending::Code(EXIT_USAGE);
                 }
                 return self.unmonitored(&why, None, true);
@@ -277,7 +281,7 @@ impl Ctx<'_> {
             .then(|| match HookDir::create() {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    eprintln!("memmon: {}", tr!(lang,
+                    say!("memmon: {}", tr!(lang,
                         "Python の tracemalloc フックを用意できません: {e}。詳細は smaps から取ります",
                         "cannot set up the Python tracemalloc hook: {e}; detail comes from smaps"));
                     None
@@ -306,12 +310,12 @@ impl Ctx<'_> {
             Err(e) => {
                 let why = explain(&e, pid, lang);
                 if !command_mode {
-                    eprintln!("memmon: {why}");
+                    say!("memmon: {why}");
                     return Ending::Code(EXIT_USAGE);
                 }
                 self.set_target(pid, pidfd, None);
-                eprintln!("memmon: {why}");
-                eprintln!("memmon: {}", unmonitored_notice(lang));
+                say!("memmon: {why}");
+                say!("memmon: {}", unmonitored_notice(lang));
                 let mut sink = sink;
                 write_unmonitored(&mut sink, pid, config.interval, &why);
                 return self.wait_unmonitored();
@@ -347,7 +351,7 @@ impl Ctx<'_> {
             Ok(m) => m,
             Err(e) => {
                 // The command is already running: memmon watches it anyway, without metrics.
-                eprintln!(
+                say!(
                     "memmon: {}",
                     tr!(
                         lang,
@@ -437,7 +441,7 @@ impl Ctx<'_> {
                         return Ending::like(status);
                     }
                     Ok(Wake::ChildWaitFailed(e)) => {
-                        eprintln!("memmon: {}", lost_track(self.lang(), &e));
+                        say!("memmon: {}", lost_track(self.lang(), &e));
                         session.finish(None, Final::Gone);
                         return Ending::Code(EXIT_USAGE);
                     }
@@ -499,7 +503,7 @@ impl Ctx<'_> {
             }
             None => {
                 let secs = crate::session::seconds_text(self.stop_timeout);
-                eprintln!("memmon: {}", tr!(self.lang(),
+                say!("memmon: {}", tr!(self.lang(),
                     "停止シグナルから {secs} 秒以内にコマンドが終了しませんでした (--stop-timeout)。監視を終えます",
                     "the command did not end within {secs} s of the stop signal (--stop-timeout); memmon stops watching it"));
                 session.finish(None, last);
@@ -521,7 +525,7 @@ impl Ctx<'_> {
                 Ok(Wake::ChildExited(status)) => return (Some(status), killed),
                 Ok(Wake::Signal { killed: k, .. }) => killed |= k,
                 Ok(Wake::ChildWaitFailed(e)) => {
-                    eprintln!("memmon: {}", lost_track(self.lang(), &e));
+                    say!("memmon: {}", lost_track(self.lang(), &e));
                     return (None, killed);
                 }
                 Ok(Wake::Detail | Wake::TargetGone) => {}
@@ -536,9 +540,9 @@ impl Ctx<'_> {
     /// `tell` false: the reason was already printed.
     fn unmonitored(self, why: &str, log: Option<LogTarget>, tell: bool) -> Ending {
         if tell {
-            eprintln!("memmon: {why}");
+            say!("memmon: {why}");
         }
-        eprintln!("memmon: {}", unmonitored_notice(self.lang()));
+        say!("memmon: {}", unmonitored_notice(self.lang()));
         let (pid, pidfd) = match spawn(self.args, &self.tx, None) {
             Ok(started) => started,
             Err(code) => return Ending::Code(code),
@@ -552,7 +556,7 @@ impl Ctx<'_> {
             };
             match LogSink::open(&log.path, options) {
                 Ok(mut sink) => write_unmonitored(&mut sink, pid, log.interval, why),
-                Err(e) => eprintln!("memmon: {}", e.message(self.lang())),
+                Err(e) => say!("memmon: {}", e.message(self.lang())),
             }
         }
         self.wait_unmonitored()
@@ -593,7 +597,7 @@ impl Ctx<'_> {
             match self.rx.recv() {
                 Ok(Wake::ChildExited(status)) => return Ending::like(status),
                 Ok(Wake::ChildWaitFailed(e)) => {
-                    eprintln!("memmon: {}", lost_track(self.lang(), &e));
+                    say!("memmon: {}", lost_track(self.lang(), &e));
                     return Ending::Code(EXIT_USAGE);
                 }
                 Ok(Wake::Signal { number, killed, .. }) => {
@@ -654,7 +658,7 @@ fn spawn(
         Ok(c) => c,
         Err(e) => {
             let program = program.to_string_lossy();
-            eprintln!(
+            say!(
                 "memmon: {}",
                 tr!(
                     lang,
@@ -686,7 +690,7 @@ fn spawn(
         });
     if let Err(e) = waiter {
         // Without the waiter memmon cannot tell when the command ends; the command still runs.
-        eprintln!(
+        say!(
             "memmon: {}",
             tr!(
                 lang,

@@ -19,6 +19,7 @@
 //!   baseline holds them and every step is the 1 MiB the test keeps.
 
 use crate::cli::TestArgs;
+use crate::console::say;
 use crate::console::Console;
 use crate::lang::tr;
 use crate::run::{watch_signals, Wake, EXIT_USAGE};
@@ -68,7 +69,7 @@ pub fn test(args: TestArgs) -> i32 {
     console_out.say(&console::test_start());
     let (tx, rx) = mpsc::channel();
     if let Err(e) = watch_signals(tx) {
-        eprintln!(
+        say!(
             "memmon: {}",
             tr!(
                 lang,
@@ -88,7 +89,7 @@ pub fn test(args: TestArgs) -> i32 {
     ) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("memmon: {}", e.message(lang));
+            say!("memmon: {}", e.message(lang));
             return EXIT_USAGE;
         }
     };
@@ -101,7 +102,7 @@ pub fn test(args: TestArgs) -> i32 {
     let sampler = match memmon_sampler::auto_sampler(pid, options) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
+            say!(
                 "memmon: {}",
                 tr!(
                     lang,

@@ -4,6 +4,7 @@
 //! are counted as lost, and every later sample retries; when a write works again the log gets
 //! the spec's lost-samples line first.
 
+use crate::console::say;
 use crate::lang::{tr, Lang};
 use memmon_format::{LogFormat, Record};
 use std::fs::{self, File, OpenOptions};
@@ -161,7 +162,7 @@ impl LogSink {
             Ok(()) => {
                 self.size += self.buf.len() as u64;
                 if let Some(f) = self.failing.take() {
-                    eprintln!(
+                    say!(
                         "memmon: writing to the log {} works again ({} samples were lost)",
                         self.path.display(),
                         f.lost
@@ -174,7 +175,7 @@ impl LogSink {
                 match &mut self.failing {
                     Some(f) => f.lost += samples,
                     None => {
-                        eprintln!(
+                        say!(
                             "memmon: cannot write to the log {}: {e}; monitoring goes on and retries at every sample",
                             self.path.display()
                         );
@@ -220,7 +221,7 @@ impl LogSink {
                 self.size = there.len();
                 if !self.told_truncated {
                     self.told_truncated = true;
-                    eprintln!(
+                    say!(
                         "memmon: the log {} was truncated by another program (an older client that embeds the Python monitor opens it with mode 'w'); memmon goes on appending, but give memmon a file of its own: `log_file` in the memory_monitor block of the config, or --log",
                         self.path.display()
                     );
@@ -252,7 +253,7 @@ impl LogSink {
                 if keep == 1 {
                     if !self.told_kept {
                         self.told_kept = true;
-                        eprintln!(
+                        say!(
                             "memmon: the log {} is past max_log_mb, but rotating it would delete {}.1, the only file with an earlier run (keep_logs is 1); the log keeps growing",
                             self.path.display(),
                             self.path.display()

@@ -10,6 +10,7 @@ mod render;
 mod server;
 mod textfile;
 
+use crate::console::say;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -117,7 +118,7 @@ impl Metrics {
                         },
                     })?;
                 // Port 0 picks a free port: say which, so scrapers (and tests) can find it.
-                eprintln!("memmon: metrics at http://{}/metrics", server.addr());
+                say!("memmon: metrics at http://{}/metrics", server.addr());
                 (Some(shared), Some(server))
             }
             None => (None, None),
@@ -138,7 +139,7 @@ impl Metrics {
             Err(e) => {
                 // Keep serving the previous text; a stale timestamp tells Prometheus the rest.
                 if !self.render_failed {
-                    eprintln!("memmon: cannot render metrics: {e}");
+                    say!("memmon: cannot render metrics: {e}");
                 }
                 self.render_failed = true;
                 return;

@@ -2,6 +2,7 @@
 //! collector, which reads every `*.prom` file of its directory at each scrape and must never
 //! see half a file.
 
+use crate::console::say;
 use std::fs::{File, Permissions};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -38,13 +39,13 @@ impl TextFile {
         match self.replace(text) {
             Ok(()) => {
                 if self.failing {
-                    eprintln!("memmon: metrics written to {} again", self.path.display());
+                    say!("memmon: metrics written to {} again", self.path.display());
                 }
                 self.failing = false;
             }
             Err(e) => {
                 if !self.failing {
-                    eprintln!(
+                    say!(
                         "memmon: cannot write metrics to {}: {e}; retrying every sample",
                         self.path.display()
                     );
