@@ -307,6 +307,9 @@ impl Ctx<'_> {
         let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
         let sampler = match memmon_sampler::auto_sampler(pid, options.clone()) {
             Ok(s) => s,
+            // The command ended before its `/proc` files could be opened (a crash loop's
+            // instant exit): its run still gets a header, its exit line and a footer.
+            Err(SampleError::Exited { .. }) if command_mode => Box::new(Ended(pid)),
             Err(e) => {
                 let why = explain(&e, pid, lang);
                 if !command_mode {
@@ -612,6 +615,16 @@ impl Ctx<'_> {
                 Err(_) => return Ending::Code(EXIT_USAGE),
             }
         }
+    }
+}
+
+/// The sampler of a command that ended before memmon could open its `/proc` files: every
+/// sample finds it gone, so the session waits for its exit status and writes the footer.
+struct Ended(u32);
+
+impl memmon_core::Sampler for Ended {
+    fn sample(&mut self) -> Result<Reading, SampleError> {
+        Err(SampleError::Exited { pid: self.0 })
     }
 }
 
