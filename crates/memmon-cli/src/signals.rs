@@ -139,11 +139,20 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                     last_interrupt = Some(now);
                 }
                 let mut fresh = None;
-                let mut killed = false;
                 if let Some(target) = guard.as_mut() {
                     if repeat {
+                        // The loop hears of the kill before the command's death can reach it
+                        // (from the waiter thread): it then ends by SIGINT, not by SIGKILL.
+                        let told = tx.send(Wake::Signal {
+                            number,
+                            fresh: None,
+                            killed: true,
+                        });
                         signal_tree(target, Signal::KILL);
-                        killed = true;
+                        if told.is_err() {
+                            break;
+                        }
+                        continue;
                     } else {
                         fresh = target.sampler.as_mut().and_then(|s| s.sample().ok());
                         if !from_kernel {
@@ -157,7 +166,7 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                 let wake = Wake::Signal {
                     number,
                     fresh,
-                    killed,
+                    killed: false,
                 };
                 if tx.send(wake).is_err() {
                     break;
