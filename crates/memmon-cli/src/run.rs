@@ -525,7 +525,11 @@ impl Ctx<'_> {
                 .rx
                 .recv_timeout(until.saturating_duration_since(Instant::now()))
             {
-                Ok(Wake::ChildExited(status)) => return (Some(status), killed),
+                Ok(Wake::ChildExited(status)) => {
+                    // The rest of the tree that got the signal, within the same bound.
+                    self.forwarder.wait_for_stopped(until);
+                    return (Some(status), killed);
+                }
                 Ok(Wake::Signal { killed: k, .. }) => killed |= k,
                 Ok(Wake::ChildWaitFailed(e)) => {
                     say!("memmon: {}", lost_track(self.lang(), &e));

@@ -68,12 +68,48 @@ pub(crate) struct Target {
 #[derive(Clone, Default)]
 pub(crate) struct Forwarder {
     target: Arc<Mutex<Option<Target>>>,
+    /// The descendants a stop signal went to (pinned by pidfds), for the loop to wait for.
+    stopping: Arc<Mutex<Vec<OwnedFd>>>,
 }
 
 impl Forwarder {
     /// From now on, stop signals go on to `target`'s tree.
     pub fn set(&self, target: Target) {
         *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target);
+    }
+
+    /// Waits until every descendant a stop signal went to has ended, or until `until`: a
+    /// client behind a launcher that does not `exec` is still finishing its graceful stop
+    /// when the launcher is gone, and under `KillMode=mixed` systemd kills whatever is left
+    /// of the unit as soon as memmon exits. Daemonized descendants (re-parented out of the
+    /// tree before the signal) were never signalled and are not waited for.
+    pub fn wait_for_stopped(&self, until: std::time::Instant) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds =
+            std::mem::take(&mut *self.stopping.lock().unwrap_or_else(PoisonError::into_inner));
+        while !fds.is_empty() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let mut polled: Vec<PollFd<'_>> = fds
+                .iter()
+                .map(|fd| PollFd::new(fd, PollFlags::IN))
+                .collect();
+            let timeout = Timespec::try_from(left).ok();
+            match poll(&mut polled, timeout.as_ref()) {
+                Ok(0) => return,
+                Ok(_) => {
+                    // A pidfd is readable once its process has ended.
+                    let ended: Vec<bool> = polled.iter().map(|p| !p.revents().is_empty()).collect();
+                    drop(polled);
+                    let mut ended = ended.into_iter();
+                    fds.retain(|_| !ended.next().unwrap_or(false));
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return,
+            }
+        }
     }
 }
 
@@ -106,6 +142,7 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
     let mut signals = SignalsInfo::<WithOrigin>::new(wanted)?;
     let forwarder = Forwarder::default();
     let shared = Arc::clone(&forwarder.target);
+    let stopping = Arc::clone(&forwarder.stopping);
     std::thread::Builder::new()
         .name("memmon-signals".into())
         .spawn(move || {
@@ -120,7 +157,7 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                     if let Some(target) = guard.as_ref() {
                         if !from_kernel {
                             if let Some(sig) = Signal::from_named_raw(number) {
-                                signal_tree(target, sig);
+                                let _ = signal_tree(target, sig);
                             }
                         }
                     }
@@ -138,37 +175,50 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                 if number == SIGINT {
                     last_interrupt = Some(now);
                 }
-                let mut fresh = None;
-                if let Some(target) = guard.as_mut() {
-                    if repeat {
-                        // The loop hears of the kill before the command's death can reach it
-                        // (from the waiter thread): it then ends by SIGINT, not by SIGKILL.
-                        let told = tx.send(Wake::Signal {
-                            number,
-                            fresh: None,
-                            killed: true,
-                        });
-                        signal_tree(target, Signal::KILL);
-                        if told.is_err() {
-                            break;
-                        }
-                        continue;
-                    } else {
-                        fresh = target.sampler.as_mut().and_then(|s| s.sample().ok());
-                        if !from_kernel {
-                            if let Some(sig) = Signal::from_named_raw(number) {
-                                signal_tree(target, sig);
-                            }
-                        }
+                let Some(target) = guard.as_mut() else {
+                    // --pid, or before the command runs: the loop alone is told.
+                    drop(guard);
+                    let wake = Wake::Signal {
+                        number,
+                        fresh: None,
+                        killed: false,
+                    };
+                    if tx.send(wake).is_err() {
+                        break;
                     }
-                }
-                drop(guard);
-                let wake = Wake::Signal {
+                    continue;
+                };
+                // The loop is told before the signal goes on, so it hears of the stop before
+                // the command's death can reach it from the waiter thread; it then waits for
+                // the `stopping` list, held here until every process was signalled.
+                let mut stopping = stopping.lock().unwrap_or_else(PoisonError::into_inner);
+                let (fresh, sig) = if repeat {
+                    (None, Some(Signal::KILL))
+                } else {
+                    let fresh = target.sampler.as_mut().and_then(|s| s.sample().ok());
+                    // A terminal's Ctrl-C already reached the whole foreground group: its
+                    // processes are only waited for.
+                    (
+                        fresh,
+                        Signal::from_named_raw(number).filter(|_| !from_kernel),
+                    )
+                };
+                let told = tx.send(Wake::Signal {
                     number,
                     fresh,
-                    killed: false,
+                    killed: repeat,
+                });
+                let pinned = match sig {
+                    Some(sig) => signal_tree(target, sig),
+                    None => pin_descendants(target)
+                        .into_iter()
+                        .map(|(_, fd)| fd)
+                        .collect(),
                 };
-                if tx.send(wake).is_err() {
+                stopping.extend(pinned);
+                drop(stopping);
+                drop(guard);
+                if told.is_err() {
                     break;
                 }
             }
@@ -180,33 +230,39 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
 /// first: once the command is gone its children are re-parented and can no longer be found.
 /// A launcher that does not `exec` would otherwise die alone and leave its client without the
 /// stop signal.
-pub(crate) fn signal_tree(target: &Target, sig: Signal) {
-    let descendants = target
-        .proc_root
-        .as_deref()
-        .and_then(|root| memmon_sampler::descendants(root, target.pid).ok())
-        .unwrap_or_default();
+pub(crate) fn signal_tree(target: &Target, sig: Signal) -> Vec<OwnedFd> {
+    let pinned = pin_descendants(target);
     send(target.pid, target.pidfd.as_deref(), sig);
+    for (pid, fd) in &pinned {
+        send(*pid, Some(fd), sig);
+    }
+    pinned.into_iter().map(|(_, fd)| fd).collect()
+}
+
+/// The command's descendants now, each pinned by a pidfd. A listed PID may have ended and been
+/// reused since (PIDs wrap at 32,768 on many systems): a pidfd pins whichever process has it
+/// now, and it is kept only if that process's parent is in the tree. All are checked before any
+/// signal goes: once the command dies of it, its children are re-parented and could no longer
+/// be told from strangers.
+fn pin_descendants(target: &Target) -> Vec<(u32, OwnedFd)> {
     let Some(root) = target.proc_root.as_deref() else {
-        return;
+        return Vec::new();
     };
+    let descendants = memmon_sampler::descendants(root, target.pid).unwrap_or_default();
     let mut tree: Vec<u32> = descendants.clone();
     tree.push(target.pid);
-    for pid in descendants {
-        // A listed PID may have ended and been reused since (PIDs wrap at 32,768 on many
-        // systems): the pidfd pins whichever process has it now, and the signal goes only if
-        // that process's parent is still in the tree.
-        let Some(fd) = i32::try_from(pid)
-            .ok()
-            .and_then(Pid::from_raw)
-            .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
-        else {
-            continue;
-        };
-        if parent_of(root, pid).is_some_and(|parent| tree.contains(&parent)) {
-            send(pid, Some(&fd), sig);
-        }
-    }
+    descendants
+        .into_iter()
+        .filter_map(|pid| {
+            let fd = i32::try_from(pid)
+                .ok()
+                .and_then(Pid::from_raw)
+                .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())?;
+            parent_of(root, pid)
+                .is_some_and(|parent| tree.contains(&parent))
+                .then_some((pid, fd))
+        })
+        .collect()
 }
 
 /// The parent PID from `/proc/PID/stat` (after the command name, which may hold `)`).

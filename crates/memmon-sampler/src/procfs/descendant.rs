@@ -1,8 +1,12 @@
-//! One descendant's files for `--children`: `statm` (VmSize, and RSS for a fallback) and the
-//! file its private memory is summed from, both kept open from the sample that first sees the
-//! descendant until it is gone, as the watched process's `statm` is: an open `/proc/PID/…`
-//! descriptor stays bound to its process (it reads ESRCH once the process is reaped), so a PID
-//! recycled between two samples is never read as the old process.
+//! One descendant's files for `--children`: `statm` (VmSize, and RSS for a fallback), kept open
+//! from the sample that first sees the descendant until it is gone, as the watched process's
+//! `statm` is: an open `/proc/PID/…` descriptor stays bound to its process (it reads ESRCH once
+//! the process is reaped), so a PID recycled between two samples is never read as the old
+//! process. The file its private memory is summed from (`smaps_rollup`, or `smaps`) is opened
+//! afresh at each sample, right after the kept `statm` said the process is still there: those
+//! files hold the address space they were opened on, so one kept open across an `exec` (a
+//! shell's child is seen between its fork and its exec) would read the dead pre-exec memory
+//! forever.
 
 use super::lines::{each_line, LineError};
 use super::parse::{parse_statm, PrivateSum, Statm};
@@ -10,7 +14,7 @@ use super::{read_from_start, Ends};
 use crate::error::{is_gone, not_utf8, parse_error};
 use memmon_core::SampleError;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 
 /// Where a descendant's counted memory comes from (the spec: its private memory, so that pages
@@ -19,10 +23,10 @@ use std::path::Path;
 pub(super) enum PrivateFrom {
     /// `smaps_rollup` (Linux 4.14 and later): `Private_Clean + Private_Dirty`, summed by the
     /// kernel in one pass.
-    Rollup(File),
+    Rollup,
     /// `smaps`, on kernels without `smaps_rollup`: the same two fields of every mapping,
     /// streamed (the file can be large; it is never held whole).
-    Smaps(File),
+    Smaps,
     /// Neither can be read (another user's process, a setuid one): its RSS counts instead.
     Rss,
 }
@@ -74,12 +78,13 @@ impl Descendant {
             Err(e) if is_gone(&e) => return Ok(None),
             Err(e) => return Err(crate::error::io_error(&e, &path, None)),
         };
+        // Opened here only to learn which file can be read; each sample opens it again.
         let (private, opened) = match File::open(dir.join("smaps_rollup")) {
-            Ok(f) => (PrivateFrom::Rollup(f), Opened::Rollup),
+            Ok(_) => (PrivateFrom::Rollup, Opened::Rollup),
             Err(e) if is_srch(&e) => return Ok(None),
             // Its statm opened, so the process exists: the kernel lacks smaps_rollup.
             Err(e) if e.kind() == io::ErrorKind::NotFound => match File::open(dir.join("smaps")) {
-                Ok(f) => (PrivateFrom::Smaps(f), Opened::NoRollup),
+                Ok(_) => (PrivateFrom::Smaps, Opened::NoRollup),
                 Err(e) if is_srch(&e) => return Ok(None),
                 Err(_) => (PrivateFrom::Rss, Opened::Unreadable),
             },
@@ -112,7 +117,7 @@ impl Descendant {
         let text = std::str::from_utf8(statm).map_err(|_| not_utf8(&path()))?;
         let Statm { vms, rss } =
             parse_statm(text, page_size).map_err(|e| parse_error(e, &path()))?;
-        let (file, name) = match &self.private {
+        let name = match &self.private {
             PrivateFrom::Rss => {
                 return Ok(Some(Counted {
                     vms,
@@ -120,15 +125,16 @@ impl Descendant {
                     by_rss: true,
                 }))
             }
-            PrivateFrom::Rollup(f) => (f, "smaps_rollup"),
-            PrivateFrom::Smaps(f) => (f, "smaps"),
+            PrivateFrom::Rollup => "smaps_rollup",
+            PrivateFrom::Smaps => "smaps",
+        };
+        let file = match File::open(dir.join(name)) {
+            Ok(f) => f,
+            Err(e) if is_gone(&e) || is_srch(&e) => return Ok(None),
+            Err(e) => return Err(crate::error::io_error(&e, &dir.join(name), None)),
         };
         let mut sum = PrivateSum::default();
-        let read = (|| {
-            let mut reader = file;
-            reader.seek(SeekFrom::Start(0)).map_err(LineError::Io)?;
-            each_line(reader, &mut bufs.lines, |line| sum.line(line))
-        })();
+        let read = each_line(&file, &mut bufs.lines, |line| sum.line(line));
         match read {
             Ok(()) if sum.lines == 0 => Ok(None),
             Ok(()) => Ok(Some(Counted {
