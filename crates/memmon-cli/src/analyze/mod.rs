@@ -10,6 +10,7 @@
 mod csv;
 mod font;
 mod glyphs;
+mod outputs;
 mod panel;
 mod plot;
 mod read;
@@ -86,6 +87,8 @@ enum AnalyzeError {
     Output { path: PathBuf, source: io::Error },
     #[error("{}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
+    #[error(transparent)]
+    Clash(#[from] outputs::Clash),
     #[error("writing the report: {0}")]
     Stdout(io::Error),
 }
@@ -110,6 +113,12 @@ pub fn run(args: AnalyzeArgs) -> i32 {
 }
 
 fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError> {
+    // No output may be an input (or another output): checked before any file is opened.
+    let outs: Vec<(&'static str, &Path)> = [("--csv", &args.csv), ("--plot", &args.plot)]
+        .into_iter()
+        .filter_map(|(what, p)| p.as_deref().map(|p| (what, p)))
+        .collect();
+    outputs::check(&args.logs, &outs)?;
     // A first look at every file before any output: order by time, refuse a file with no
     // sample (exit 2) before a CSV or plot is half written.
     if let Some(path) = &args.plot {
@@ -118,7 +127,12 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
             message,
         })?;
     }
-    let files = read::scan_all(&args.logs)?;
+    let read::Inputs { files, empty } = read::scan_all(&args.logs)?;
+    for path in &empty {
+        // Not an error: logrotate leaves empty files (`create`, `copytruncate`), and the
+        // report of the others is what the user asked for.
+        eprintln!("memmon: {}: empty, skipped", path.display());
+    }
     let window = Window {
         since: args.since,
         until: args.until,
@@ -132,9 +146,11 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
     };
     let mut plot = args.plot.as_ref().map(|_| plot::Collector::new());
     let mut analyzer = Analyzer::new(VerdictSettings::default(), window);
-    for file in &files {
-        let mut lines = read::open(&file.path).map_err(|source| FileError::Io {
-            path: file.path.clone(),
+    let mut paths = Vec::with_capacity(files.len());
+    for file in files {
+        let path = file.path.clone();
+        let mut lines = file.lines().map_err(|source| FileError::Io {
+            path: path.clone(),
             source,
         })?;
         feed(&mut analyzer, &mut lines, |a| {
@@ -148,11 +164,12 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
         })
         .map_err(|e| match e {
             FeedError::Read(source) => AnalyzeError::File(FileError::Io {
-                path: file.path.clone(),
+                path: path.clone(),
                 source,
             }),
             FeedError::Sink(e) => e,
         })?;
+        paths.push(path);
     }
     let analysis = analyzer.finish();
     if let (Some(w), Some(path)) = (csv, &args.csv) {
@@ -166,7 +183,6 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
             }
         })?;
     }
-    let paths: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
     let text = if args.json {
         report::json(&analysis, &paths) + "\n"
     } else {
