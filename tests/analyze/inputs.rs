@@ -69,14 +69,20 @@ fn an_empty_rotated_file_is_skipped_with_a_note() {
     d.write("c.log", REFERENCE);
     d.write("c.log.1", "");
     d.write("c.log.2", "\n\n");
-    let out = analyze(&d, &["--json", "c.log", "c.log.1", "c.log.2"]);
-    let err = stderr(&out);
-    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&out)).unwrap();
+    let v = json(&d, &["c.log", "c.log.1", "c.log.2"]);
     assert_eq!(v["runs"].as_array().unwrap().len(), 1);
     assert_eq!(v["runs"][0]["samples"], 60);
     assert_eq!(v["files"], serde_json::json!(["c.log"]));
-    assert!(err.contains("c.log.1: empty, skipped"), "{err}");
-    assert!(err.contains("c.log.2: empty, skipped"), "{err}");
+    assert_eq!(v["empty_files"], serde_json::json!(["c.log.1", "c.log.2"]));
+    let text = ok_stdout(&analyze(&d, &["c.log.1", "c.log", "c.log.2"]));
+    assert!(
+        text.contains("空のため読み飛ばしたファイル: c.log.1, c.log.2\n"),
+        "{text}"
+    );
+    let en = ok_stdout(&analyze(&d, &["--lang", "en", "c.log", "c.log.1"]));
+    assert!(en.contains("Skipped as empty: c.log.1\n"), "{en}");
+    // A report with no empty file says nothing of them (and its JSON has no such key).
+    assert!(json(&d, &["c.log"]).get("empty_files").is_none());
     // Nothing but empty files: nothing to analyse, said so.
     let out = analyze(&d, &["c.log.1", "c.log.2"]);
     assert_eq!(out.status.code(), Some(2));

@@ -127,12 +127,9 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
             message,
         })?;
     }
+    // Empty files are no error: logrotate leaves them (`create`, `copytruncate`), and the
+    // report of the others is what the user asked for; the report names them.
     let read::Inputs { files, empty } = read::scan_all(&args.logs)?;
-    for path in &empty {
-        // Not an error: logrotate leaves empty files (`create`, `copytruncate`), and the
-        // report of the others is what the user asked for.
-        eprintln!("memmon: {}: empty, skipped", path.display());
-    }
     let window = Window {
         since: args.since,
         until: args.until,
@@ -171,7 +168,8 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
         })?;
         paths.push(path);
     }
-    let analysis = analyzer.finish();
+    let mut analysis = analyzer.finish();
+    analysis.empty_files = empty;
     if let (Some(w), Some(path)) = (csv, &args.csv) {
         w.finish().map_err(output_err(path))?;
     }
