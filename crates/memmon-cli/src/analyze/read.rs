@@ -321,10 +321,29 @@ fn rotation(path: &Path) -> (PathBuf, u64) {
     }
 }
 
+/// `base` with its directory spelled canonically, so `./m.log.1` and `m.log` are one set
+/// (as given when the directory cannot be resolved).
+fn same_dir_spelling(base: PathBuf) -> PathBuf {
+    let dir = match base.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(dir), base.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => base,
+    }
+}
+
 /// Within each logrotate set, puts the set's files, in the places the time order gave them,
 /// in rotation order: highest number first, the live file (0) last.
 fn order_rotation_sets(files: &mut Vec<FileInfo>) {
-    let keys: Vec<(PathBuf, u64)> = files.iter().map(|f| rotation(&f.path)).collect();
+    let keys: Vec<(PathBuf, u64)> = files
+        .iter()
+        .map(|f| {
+            let (base, n) = rotation(&f.path);
+            (same_dir_spelling(base), n)
+        })
+        .collect();
     let mut slots: Vec<Option<FileInfo>> = files.drain(..).map(Some).collect();
     let mut placed = vec![false; keys.len()];
     let mut order: Vec<usize> = (0..keys.len()).collect();
