@@ -33,7 +33,8 @@ use std::path::{Path, PathBuf};
 /// `memmon analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Log files (rotated ones such as memory_usage.log.1 may be given together, in any order)
+    /// Log files (rotated ones such as memory_usage.log.1 may be given together, in any order;
+    /// empty ones are skipped; /dev/stdin, a FIFO or <(…) is read as a stream)
     #[arg(value_name = "LOG", required = true)]
     pub logs: Vec<PathBuf>,
     /// Print one JSON object instead of the text report
