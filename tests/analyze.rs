@@ -8,6 +8,8 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use std::process::Output;
 
+mod inputs;
+
 const REFERENCE: &str =
     include_str!("../crates/memmon-format/tests/fixtures/original-test-mode.log");
 

@@ -43,17 +43,19 @@ fn sample(line: &str) -> Option<SampleLine> {
     c.lit("] 経過: ")?;
     let elapsed_secs = c.elapsed()?;
     c.lit(" | RSS: ")?;
-    let rss_mb = c.fixed(2, Sign::Minus)?;
+    // RSS, VMS, peak, the system's use and what is free are never negative: a `-` there is
+    // a malformed line, not a figure to fit.
+    let rss_mb = c.fixed(2, Sign::None)?;
     c.lit("MB (初期比: ")?;
     let growth_mb = c.fixed(2, Sign::Always)?;
     c.lit("MB) | VMS: ")?;
-    let vms_mb = c.fixed(2, Sign::Minus)?;
+    let vms_mb = c.fixed(2, Sign::None)?;
     c.lit("MB | ピーク: ")?;
-    let peak_mb = c.fixed(2, Sign::Minus)?;
+    let peak_mb = c.fixed(2, Sign::None)?;
     c.lit("MB | システム: ")?;
-    let sys_percent = c.fixed(1, Sign::Minus)?;
+    let sys_percent = c.fixed(1, Sign::None)?;
     c.lit("% (")?;
-    let sys_available_mb = c.fixed(0, Sign::Minus)?;
+    let sys_available_mb = c.fixed(0, Sign::None)?;
     c.lit("MB空き)")?;
     c.end()?;
     Some(SampleLine {
@@ -245,6 +247,14 @@ enum Sign {
     Minus,
     /// `{:+.2}`: always `+` or `-`.
     Always,
+    /// A figure that is never negative: no sign at all.
+    None,
+}
+
+/// `text` as a finite number: 400 digits parse to infinity, which no printer wrote (memmon
+/// prints finite figures only) and which would print as `infMB` or turn a fit into NaN.
+fn finite(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// A cursor over the rest of a line.
@@ -300,8 +310,8 @@ impl<'a> Cur<'a> {
         let mut i = 0;
         match (sign, b.first()) {
             (Sign::Always, Some(b'+' | b'-')) | (Sign::Minus, Some(b'-')) => i = 1,
-            (Sign::Always, _) => return None,
-            (Sign::Minus, _) => {}
+            (Sign::Always, _) | (Sign::None, Some(b'-' | b'+')) => return None,
+            (Sign::Minus | Sign::None, _) => {}
         }
         let int_start = i;
         while b.get(i).is_some_and(u8::is_ascii_digit) {
@@ -333,7 +343,7 @@ impl<'a> Cur<'a> {
         if found != expected {
             return None;
         }
-        text.parse().ok()
+        finite(text)
     }
 
     /// An unsigned integer, no leading zeros.
@@ -360,7 +370,7 @@ impl<'a> Cur<'a> {
             Some(1) => true,
             Some(_) => return None,
         };
-        let value = text.parse().ok()?;
+        let value = finite(text)?;
         self.lit(" ")?;
         let end = self.rest.find(',').unwrap_or(self.rest.len());
         let unit = SizeUnit::from_text(&self.rest[..end])?;
@@ -460,6 +470,29 @@ mod tests {
         ] {
             assert_eq!(parse_line(line), Record::Other(line.to_owned()), "{line}");
         }
+    }
+
+    #[test]
+    fn negative_or_overflowing_sample_figures_are_not_samples() {
+        let ok = "[2026-11-24 19:00:00] 経過: 00:00:00 | RSS: 31.33MB (初期比: +0.00MB) | VMS: 400.00MB | ピーク: 31.33MB | システム: 42.0% (1024MB空き)";
+        assert!(matches!(parse_line(ok), Record::Sample(_)));
+        let huge = "9".repeat(400);
+        for bad in [
+            ok.replace("RSS: 31.33", "RSS: -31.33"),
+            ok.replace("VMS: 400.00", "VMS: -400.00"),
+            ok.replace("ピーク: 31.33", "ピーク: -31.33"),
+            ok.replace("42.0%", "-42.0%"),
+            ok.replace("1024MB空き", "-1024MB空き"),
+            ok.replace("RSS: 31.33", &format!("RSS: {huge}.00")),
+            ok.replace("+0.00MB)", &format!("+{huge}.00MB)")),
+        ] {
+            assert_eq!(parse_line(&bad), Record::Other(bad.clone()), "{bad}");
+        }
+        // A negative 初期比 is a figure (memory went down).
+        let down = ok.replace("+0.00MB)", "-1.00MB)");
+        assert!(matches!(parse_line(&down), Record::Sample(_)));
+        let footer = format!("最終メモリ: {huge}.00MB");
+        assert_eq!(parse_line(&footer), Record::Other(footer.clone()));
     }
 
     #[test]

@@ -221,6 +221,29 @@ proptest! {
         }
     }
 
+    /// A sample whose RSS, VMS, peak, use or free memory is negative, or any of whose figures
+    /// overflows to infinity (a 400-digit RSS), is a malformed line, never a sample; a valid
+    /// line with the same figures unsigned and short still parses to exactly what was printed.
+    #[test]
+    fn negative_or_overflowing_sample_figures_are_malformed(
+        line in sample_line(), field in 0usize..6, digits in 309usize..500,
+        negative in any::<bool>(),
+    ) {
+        let text = Record::Sample(line).to_string();
+        prop_assert!(matches!(parse_line(&text), Record::Sample(_)));
+        // Each figure's text starts after its label; 初期比 always carries a sign.
+        let labels = ["RSS: ", "(初期比: ", "VMS: ", "ピーク: ", "システム: ", "% ("];
+        let at = text.find(labels[field]).unwrap_or(0) + labels[field].len();
+        let sign = if field == 1 { 1 } else { 0 };
+        let bad = if negative && field != 1 {
+            format!("{}-{}", &text[..at], &text[at..])
+        } else {
+            let overflow = "9".repeat(digits);
+            format!("{}{}{}", &text[..at + sign], overflow, &text[at + sign..])
+        };
+        prop_assert_eq!(parse_line(&bad), Record::Other(bad.clone()));
+    }
+
     #[test]
     fn never_panics_on_arbitrary_text(s in any::<String>()) {
         let record = parse_line(&s);

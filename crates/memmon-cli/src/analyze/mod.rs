@@ -10,6 +10,7 @@
 mod csv;
 mod font;
 mod glyphs;
+mod outputs;
 mod panel;
 mod plot;
 mod read;
@@ -32,7 +33,8 @@ use std::path::{Path, PathBuf};
 /// `memmon analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Log files (rotated ones such as memory_usage.log.1 may be given together, in any order)
+    /// Log files (rotated ones such as memory_usage.log.1 may be given together, in any order;
+    /// empty ones are skipped; /dev/stdin, a FIFO or <(…) is read as a stream)
     #[arg(value_name = "LOG", required = true)]
     pub logs: Vec<PathBuf>,
     /// Print one JSON object instead of the text report
@@ -86,6 +88,8 @@ enum AnalyzeError {
     Output { path: PathBuf, source: io::Error },
     #[error("{}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
+    #[error(transparent)]
+    Clash(#[from] outputs::Clash),
     #[error("writing the report: {0}")]
     Stdout(io::Error),
 }
@@ -110,6 +114,12 @@ pub fn run(args: AnalyzeArgs) -> i32 {
 }
 
 fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError> {
+    // No output may be an input (or another output): checked before any file is opened.
+    let outs: Vec<(&'static str, &Path)> = [("--csv", &args.csv), ("--plot", &args.plot)]
+        .into_iter()
+        .filter_map(|(what, p)| p.as_deref().map(|p| (what, p)))
+        .collect();
+    outputs::check(&args.logs, &outs)?;
     // A first look at every file before any output: order by time, refuse a file with no
     // sample (exit 2) before a CSV or plot is half written.
     if let Some(path) = &args.plot {
@@ -118,7 +128,9 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
             message,
         })?;
     }
-    let files = read::scan_all(&args.logs)?;
+    // Empty files are no error: logrotate leaves them (`create`, `copytruncate`), and the
+    // report of the others is what the user asked for; the report names them.
+    let read::Inputs { files, empty } = read::scan_all(&args.logs)?;
     let window = Window {
         since: args.since,
         until: args.until,
@@ -132,9 +144,11 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
     };
     let mut plot = args.plot.as_ref().map(|_| plot::Collector::new());
     let mut analyzer = Analyzer::new(VerdictSettings::default(), window);
-    for file in &files {
-        let mut lines = read::open(&file.path).map_err(|source| FileError::Io {
-            path: file.path.clone(),
+    let mut paths = Vec::with_capacity(files.len());
+    for file in files {
+        let path = file.path.clone();
+        let mut lines = file.lines().map_err(|source| FileError::Io {
+            path: path.clone(),
             source,
         })?;
         feed(&mut analyzer, &mut lines, |a| {
@@ -148,13 +162,15 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
         })
         .map_err(|e| match e {
             FeedError::Read(source) => AnalyzeError::File(FileError::Io {
-                path: file.path.clone(),
+                path: path.clone(),
                 source,
             }),
             FeedError::Sink(e) => e,
         })?;
+        paths.push(path);
     }
-    let analysis = analyzer.finish();
+    let mut analysis = analyzer.finish();
+    analysis.empty_files = empty;
     if let (Some(w), Some(path)) = (csv, &args.csv) {
         w.finish().map_err(output_err(path))?;
     }
@@ -166,7 +182,6 @@ fn execute(args: &AnalyzeArgs, out: &mut impl Write) -> Result<(), AnalyzeError>
             }
         })?;
     }
-    let paths: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
     let text = if args.json {
         report::json(&analysis, &paths) + "\n"
     } else {

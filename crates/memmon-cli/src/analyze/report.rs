@@ -172,6 +172,9 @@ fn site_json(g: &GrowingSite) -> SiteJson {
 #[derive(Debug, Serialize)]
 pub struct ReportJson {
     files: Vec<String>,
+    /// Only when there are some, so reports of ordinary logs stay as they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    empty_files: Vec<String>,
     runs: Vec<RunJson>,
     restarts: usize,
     crash_loop: bool,
@@ -233,6 +236,11 @@ fn run_json(r: &RunSummary) -> RunJson {
 pub fn json(a: &Analysis, files: &[PathBuf]) -> String {
     let report = ReportJson {
         files: files.iter().map(|p| p.display().to_string()).collect(),
+        empty_files: a
+            .empty_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         runs: a.runs.iter().map(run_json).collect(),
         restarts: a.restarts(),
         crash_loop: a.crash_loop(),
@@ -526,6 +534,18 @@ pub fn text(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
     let mut out = String::new();
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let _ = writeln!(out, "{}: {}", w.files, names.join(", "));
+    if !a.empty_files.is_empty() {
+        let empty: Vec<String> = a
+            .empty_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let label = match lang {
+            Lang::Ja => "空のため読み飛ばしたファイル",
+            Lang::En => "Skipped as empty",
+        };
+        let _ = writeln!(out, "{label}: {}", empty.join(", "));
+    }
     for r in &a.runs {
         run_text(&mut out, r, a.runs.len(), lang);
     }

@@ -326,6 +326,8 @@ pub struct Analysis {
     pub lines: u64,
     /// Samples outside `--since`/`--until`.
     pub outside_window: u64,
+    /// Inputs skipped as empty (logrotate's fresh files); set by the caller, which read them.
+    pub empty_files: Vec<std::path::PathBuf>,
 }
 
 impl Analysis {
@@ -589,6 +591,7 @@ impl Analyzer {
             skipped: self.skipped,
             lines: self.lines,
             outside_window: self.outside_window,
+            empty_files: Vec::new(),
         }
     }
 }
