@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 mod analyze;
+mod config_edge;
 mod fail_open;
 mod footer;
 mod hook_private;

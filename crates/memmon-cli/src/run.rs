@@ -784,6 +784,16 @@ fn explain(e: &SampleError, pid: u32, lang: Lang) -> String {
             "プロセス {pid} を監視できません: プロセス {pid} は存在しません",
             "cannot watch process {pid}: no process {pid} exists"
         ),
+        SampleError::KernelThread { pid } => tr!(
+            lang,
+            "プロセス {pid} を監視できません: カーネルスレッドです。監視できるユーザーメモリがありません",
+            "cannot watch process {pid}: it is a kernel thread, with no user memory to watch"
+        ),
+        SampleError::Zombie { pid } => tr!(
+            lang,
+            "プロセス {pid} を監視できません: プロセスは終了していて、親プロセスが終了状態を回収するのを待っています (ゾンビ)",
+            "cannot watch process {pid}: it has exited and is waiting for its parent to collect its exit status (a zombie)"
+        ),
         SampleError::PermissionDenied { path } => tr!(
             lang,
             "プロセス {pid} を監視できません: {path} を読む権限がありません。プロセスは別のユーザーのものです。そのユーザー (または root) で memmon を実行してください",

@@ -1,0 +1,90 @@
+//! Issue 17's edges, through the real binary: `--pid` of a kernel thread or a zombie, and the
+//! config rules that `run`, `check-config` and the command line must share.
+
+use crate::util::Dir;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// The proc fixture tree of memmon-sampler's tests (kthreadd as PID 2, a zombie as 4300).
+fn fixture_proc() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../memmon-sampler/tests/fixtures/proc")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `memmon run --pid PID --lang LANG` with extra arguments; nothing may be logged.
+fn run_pid(d: &Dir, pid: u32, lang: &str, extra: &[&str]) -> Output {
+    let out = d
+        .memmon()
+        .args(["run", "--pid", &pid.to_string(), "--lang", lang])
+        .args(["--log", "m.log"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(!d.join("m.log").exists() || d.read("m.log").is_empty());
+    out
+}
+
+#[test]
+fn pid_of_a_kernel_thread_is_refused_saying_so() {
+    let d = Dir::new("kthread");
+    let root = fixture_proc();
+    let root = root.to_str().unwrap();
+    let out = run_pid(&d, 2, "en", &["--proc-root", root]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "memmon: cannot watch process 2: it is a kernel thread, with no user memory to watch\n"
+    );
+    let out = run_pid(&d, 2, "ja", &["--proc-root", root]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "memmon: プロセス 2 を監視できません: カーネルスレッドです。監視できるユーザーメモリがありません\n"
+    );
+    // The real kthreadd, where PID 2 is one (outside a PID namespace).
+    let real = std::fs::read_to_string("/proc/2/stat").unwrap_or_default();
+    if real.contains("(kthreadd)") {
+        let out = run_pid(&d, 2, "en", &[]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("kernel thread"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn pid_of_a_zombie_is_refused_as_exited_not_as_missing() {
+    let d = Dir::new("zombie");
+    // Not waited for until the end: a zombie of this test once it has exited.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap()
+        .contains(") Z ")
+    {
+        assert!(Instant::now() < deadline, "{pid} never exited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = run_pid(&d, pid, "en", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "memmon: cannot watch process {pid}: it has exited and is waiting for its parent \
+             to collect its exit status (a zombie)\n"
+        )
+    );
+    let out = run_pid(&d, pid, "ja", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "memmon: プロセス {pid} を監視できません: プロセスは終了していて、親プロセスが\
+             終了状態を回収するのを待っています (ゾンビ)\n"
+        )
+    );
+    child.wait().unwrap();
+}
