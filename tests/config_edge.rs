@@ -88,3 +88,85 @@ fn pid_of_a_zombie_is_refused_as_exited_not_as_missing() {
     );
     child.wait().unwrap();
 }
+
+#[test]
+fn check_config_refuses_the_log_file_run_refuses_in_both_languages() {
+    let d = Dir::new("nul-log");
+    d.write(
+        "c.json",
+        r#"{"memory_monitor": {"log_file": "a\u0000b", "interval": 0.1}}"#,
+    );
+    let expected_en = "memmon: c.json: memory_monitor.log_file: expected a file path (not empty, \
+                       no NUL byte, not ending in \"/\", \".\" or \"..\", at most 4095 bytes and \
+                       255 per name), got \"a\\u0000b\"\n";
+    let out = d
+        .memmon()
+        .args(["check-config", "c.json", "--lang", "en"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), expected_en);
+    let out = d
+        .memmon()
+        .args(["check-config", "c.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("NUL バイトを含まず"),
+        "{}",
+        stderr(&out)
+    );
+    // `run` refuses it with the same words, and the command runs anyway, unmonitored.
+    let out = d
+        .memmon()
+        .args([
+            "run", "--config", "c.json", "--lang", "en", "--", "sh", "-c", "exit 3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).starts_with(expected_en), "{}", stderr(&out));
+}
+
+#[test]
+fn an_empty_name_is_refused_on_the_command_line_as_in_the_config() {
+    let d = Dir::new("empty-name");
+    d.write("c.json", r#"{"memory_monitor": {"name": ""}}"#);
+    let out = d
+        .memmon()
+        .args(["check-config", "c.json", "--lang", "en"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let rule = "expected a non-empty string, got \"\"";
+    assert_eq!(
+        stderr(&out),
+        format!("memmon: c.json: memory_monitor.name: {rule}\n")
+    );
+    // With --pid, a bad flag is exit 2 naming the flag and the rule.
+    let me = std::process::id().to_string();
+    let out = d
+        .memmon()
+        .args(["run", "--pid", &me, "--name", "", "--log", "m.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("invalid value '' for '--name <NAME>': {rule}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!d.join("m.log").exists());
+    // With a command, it runs anyway, unmonitored, the reason in the log.
+    let out = d
+        .memmon()
+        .args([
+            "run", "--name", "", "--log", "m.log", "--", "sh", "-c", "exit 4",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains(rule), "{}", stderr(&out));
+    assert!(d.read("m.log").contains(rule), "{}", d.read("m.log"));
+}

@@ -221,7 +221,7 @@ fn write_got_ja(f: &mut fmt::Formatter<'_>, got: &str, kind: ValueKind) -> fmt::
 
 /// The space Japanese text puts between a Latin word or a closing bracket and the particle
 /// that follows (`true か false が`, `数値 (秒) が`), and not after kana or kanji (`整数が`).
-fn gap(before: &str) -> &'static str {
+pub(crate) fn gap(before: &str) -> &'static str {
     match before.chars().last() {
         Some(c) if c.is_ascii() => " ",
         _ => "",

@@ -27,6 +27,7 @@
 mod config;
 mod error;
 mod expected;
+mod rules;
 mod validate;
 mod value;
 
@@ -37,6 +38,7 @@ pub use config::{Config, DetailSourceKind, ParseDetailSourceError};
 pub use error::{ConfigError, ConfigWarning, Format, InLang};
 pub use expected::{Expected, ValueKind};
 pub use memmon_core::Lang;
+pub use rules::{check_file_path, check_name, parse_name, Refused, MAX_NAME_BYTES, MAX_PATH_BYTES};
 
 use validate::BLOCK;
 use value::{line_col, Val};

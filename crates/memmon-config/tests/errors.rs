@@ -18,6 +18,9 @@ fn json_err(block: &str) -> String {
         .to_string()
 }
 
+/// How `log_file` and `prom_textfile` are described.
+const FILE_PATH: &str = "a file path (not empty, no NUL byte, not ending in \"/\", \".\" or \"..\", at most 4095 bytes and 255 per name)";
+
 fn toml_err(text: &str) -> String {
     load_toml_str(text, "memmon.toml").unwrap_err().to_string()
 }
@@ -168,11 +171,43 @@ fn huge_interval_is_an_error() {
 }
 
 #[test]
+fn a_log_file_run_could_never_open_is_refused_as_run_refuses_it() {
+    for (bad, shown) in [
+        (r#""a\u0000b""#, r#""a\u0000b""#),
+        (r#""logs/""#, r#""logs/""#),
+        (r#""..""#, r#""..""#),
+    ] {
+        for key in ["log_file", "prom_textfile"] {
+            assert_eq!(
+                json_err(&format!(r#"{{"{key}": {bad}}}"#)),
+                format!(
+                    "client_config.json: memory_monitor.{key}: expected {FILE_PATH}, got {shown}"
+                )
+            );
+        }
+    }
+    assert_eq!(
+        toml_err("[memory_monitor]\nlog_file = \"a\\u0000b\"\n"),
+        format!("memmon.toml: memory_monitor.log_file: expected {FILE_PATH}, got \"a\\u0000b\"")
+    );
+}
+
+#[test]
+fn an_empty_name_gets_the_words_the_command_line_gets() {
+    let flag = memmon_config::parse_name("").unwrap_err().to_string();
+    assert_eq!(flag, r#"expected a non-empty string, got """#);
+    assert_eq!(
+        json_err(r#"{"name": ""}"#),
+        format!("client_config.json: memory_monitor.name: {flag}")
+    );
+}
+
+#[test]
 fn wrong_types_for_every_other_key() {
     let cases: &[(&str, &str, &str)] = &[
-        ("log_file", "5", "a file path (a non-empty string)"),
-        ("log_file", r#""""#, "a file path (a non-empty string)"),
-        ("log_file", "null", "a file path (a non-empty string)"),
+        ("log_file", "5", FILE_PATH),
+        ("log_file", r#""""#, FILE_PATH),
+        ("log_file", "null", FILE_PATH),
         ("warn_threshold_mb", "-1", "a number of MB >= 0"),
         ("warn_threshold_mb", r#""50""#, "a number of MB >= 0"),
         ("detail_every", "0", "an integer >= 1"),
@@ -186,7 +221,7 @@ fn wrong_types_for_every_other_key() {
         ("keep_logs", "2.5", "an integer from 0 to 4294967295"),
         ("name", "7", "a non-empty string"),
         ("name", r#""""#, "a non-empty string"),
-        ("prom_textfile", "[]", "a file path (a non-empty string)"),
+        ("prom_textfile", "[]", FILE_PATH),
         (
             "metrics_listen",
             r#""localhost""#,

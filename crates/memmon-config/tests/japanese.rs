@@ -80,7 +80,7 @@ fn every_value_check_in_japanese() {
         (
             "log_file",
             "[]",
-            "ファイルのパス (空でない文字列) が必要ですが [] (配列) でした",
+            "ファイルのパス (空でなく、NUL バイトを含まず、\"/\"・\".\"・\"..\" で終わらず、全体で 4095 バイト、名前ごとに 255 バイトまで) が必要ですが [] (配列) でした",
         ),
         (
             "metrics_listen",
@@ -115,6 +115,21 @@ fn every_value_check_in_japanese() {
             format!("client_config.json: memory_monitor.{key}: {expected}")
         );
     }
+}
+
+#[test]
+fn a_log_file_with_a_nul_and_an_empty_name_flag_in_japanese() {
+    assert_eq!(
+        ja(&json_err(r#"{"log_file": "a\u0000b"}"#)),
+        "client_config.json: memory_monitor.log_file: ファイルのパス (空でなく、NUL バイトを含まず、\"/\"・\".\"・\"..\" で終わらず、全体で 4095 バイト、名前ごとに 255 バイトまで) が必要ですが \"a\\u0000b\" (文字列) でした"
+    );
+    // `--name ""` says what `"name": ""` says after its key.
+    let flag = memmon_config::parse_name("").unwrap_err().message(Lang::Ja);
+    let config = ja(&json_err(r#"{"name": ""}"#));
+    assert_eq!(
+        config,
+        format!("client_config.json: memory_monitor.name: {flag}")
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use memmon_config::{
-    load_bytes, load_json_str, load_toml_str, ConfigError, Expected, Format, Lang, ValueKind,
+    check_file_path, check_name, load_bytes, load_json_str, load_toml_str, ConfigError, Expected,
+    Format, Lang, ValueKind,
 };
 use proptest::prelude::*;
 
@@ -247,6 +248,53 @@ proptest! {
         if let Err(err) = load_json_str(&text, "client_config.json") {
             for lang in Lang::ALL {
                 check_message(&err, lang)?;
+            }
+        }
+    }
+}
+
+/// A path's text as a JSON string value.
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+proptest! {
+    #[test]
+    fn a_path_with_a_nul_or_naming_a_directory_is_refused_everywhere(
+        before in "[^\\x00]{0,20}",
+        after in "[^\\x00]{0,20}",
+        dir in "[a-z./]{0,10}",
+    ) {
+        let with_nul = format!("{before}\0{after}");
+        prop_assert!(check_file_path(&with_nul).is_err());
+        let ends_in_slash = format!("{dir}/");
+        prop_assert!(check_file_path(&ends_in_slash).is_err());
+        for last in [".", ".."] {
+            let named = format!("{dir}/{last}");
+            prop_assert!(check_file_path(&named).is_err());
+        }
+    }
+
+    #[test]
+    fn plain_file_names_are_accepted(name in "[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", dir in "(/?[a-z]{1,8}/){0,4}") {
+        let path = format!("{dir}{name}");
+        prop_assert_eq!(check_file_path(&path), Ok(()));
+    }
+
+    #[test]
+    fn the_config_and_the_rules_agree_on_paths_and_names(s in ".{0,40}|[./a\\x00]{0,6}") {
+        for key in ["log_file", "prom_textfile", "name"] {
+            let text = format!(r#"{{"memory_monitor": {{"{key}": {}}}}}"#, json_string(&s));
+            let loaded = load_json_str(&text, "c.json");
+            let rule = if key == "name" { check_name(&s) } else { check_file_path(&s) };
+            prop_assert_eq!(loaded.is_ok(), rule.is_ok(), "{} = {:?}", key, s);
+            if let Err(err) = loaded {
+                for lang in Lang::ALL {
+                    check_message(&err, lang)?;
+                }
+            }
+            if key == "name" {
+                prop_assert_eq!(memmon_config::parse_name(&s).is_ok(), rule.is_ok());
             }
         }
     }
