@@ -170,3 +170,64 @@ fn an_empty_name_is_refused_on_the_command_line_as_in_the_config() {
     assert!(stderr(&out).contains(rule), "{}", stderr(&out));
     assert!(d.read("m.log").contains(rule), "{}", d.read("m.log"));
 }
+
+/// `memmon check-config FILE --lang LANG`: its exit code and stderr.
+fn check_config(d: &Dir, file: &str, lang: &str) -> (Option<i32>, String) {
+    let out = d
+        .memmon()
+        .args(["check-config", file, "--lang", lang])
+        .output()
+        .unwrap();
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn a_duplicate_json_key_is_refused_with_both_lines() {
+    let d = Dir::new("dup-key");
+    d.write(
+        "c.json",
+        "{\n  \"memory_monitor\": {\n    \"interval\": 60,\n    \"interval\": 5\n  }\n}\n",
+    );
+    assert_eq!(
+        check_config(&d, "c.json", "en"),
+        (
+            Some(2),
+            "memmon: c.json:4: memory_monitor.interval: duplicate key, also at line 3 (JSON \
+             would silently keep only the last one; remove one of them)\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        check_config(&d, "c.json", "ja"),
+        (
+            Some(2),
+            "memmon: c.json:4: memory_monitor.interval: キーが重複しています (3 行目にもあります)。\
+             JSON では最後の値だけが黙って使われるので、どちらかを削除してください\n"
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn a_json_number_beyond_f64_names_its_key_and_value() {
+    let d = Dir::new("1e309");
+    d.write(
+        "c.json",
+        "{\"memory_monitor\": {\n  \"interval\": 1e309\n}}\n",
+    );
+    let (code, en) = check_config(&d, "c.json", "en");
+    assert_eq!(code, Some(2));
+    assert!(
+        en.starts_with("memmon: c.json:2:") && en.ends_with(
+            ": memory_monitor.interval: the number 1e309 is out of range (numbers here must be \
+             within about ±1.8e308)\n"
+        ),
+        "{en}"
+    );
+    let (code, ja) = check_config(&d, "c.json", "ja");
+    assert_eq!(code, Some(2));
+    assert!(
+        ja.ends_with(": memory_monitor.interval: 数値 1e309 は範囲外です (絶対値がおよそ 1.8e308 までの数値が必要です)\n"),
+        "{ja}"
+    );
+}

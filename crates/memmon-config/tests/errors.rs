@@ -193,6 +193,46 @@ fn a_log_file_run_could_never_open_is_refused_as_run_refuses_it() {
 }
 
 #[test]
+fn a_duplicate_key_names_the_file_the_key_and_both_lines() {
+    let text = "{\n  \"memory_monitor\": {\n    \"interval\": 60,\n    \"interval\": 5\n  }\n}\n";
+    let err = load_json_str(text, "client_config.json").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "client_config.json:4: memory_monitor.interval: duplicate key, also at line 3 (JSON \
+         would silently keep only the last one; remove one of them)"
+    );
+    // The duplicate is refused even when both values are valid, and before a bad value.
+    let text = r#"{"memory_monitor": {"enabled": true, "interval": "x", "enabled": false}}"#;
+    let err = load_json_str(text, "c.json").unwrap_err();
+    assert!(
+        matches!(err, ConfigError::DuplicateKey { ref key, first_line: 1, line: 1, .. } if key == "memory_monitor.enabled"),
+        "{err:?}"
+    );
+    // The client's own keys are the client's business.
+    let text = r#"{"server_url": "a", "server_url": "b", "memory_monitor": {"interval": 5}}"#;
+    assert!(load_json_str(text, "c.json").is_ok());
+}
+
+#[test]
+fn a_number_too_large_for_a_float_names_its_key_and_value_as_written() {
+    let text = "{\"memory_monitor\": {\n  \"interval\": 1e309\n}}";
+    let err = load_json_str(text, "client_config.json").unwrap_err();
+    let ConfigError::NumberOutOfRange { line, column, .. } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(line, 2);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "client_config.json:2:{column}: memory_monitor.interval: the number 1e309 is out of \
+             range (numbers here must be within about ±1.8e308)"
+        )
+    );
+    // Python reads it as inf; the message keeps it as written.
+    assert!(json_err(r#"{"warn_threshold_mb": -17E+999}"#).contains("the number -17E+999 is"));
+}
+
+#[test]
 fn an_empty_name_gets_the_words_the_command_line_gets() {
     let flag = memmon_config::parse_name("").unwrap_err().to_string();
     assert_eq!(flag, r#"expected a non-empty string, got """#);

@@ -133,6 +133,25 @@ fn a_log_file_with_a_nul_and_an_empty_name_flag_in_japanese() {
 }
 
 #[test]
+fn a_duplicate_key_and_a_number_out_of_range_in_japanese() {
+    let text = "{\"memory_monitor\": {\"interval\": 60,\n\"interval\": 5}}";
+    assert_eq!(
+        ja(&load_json_str(text, "client_config.json").unwrap_err()),
+        "client_config.json:2: memory_monitor.interval: キーが重複しています (1 行目にもあります)。\
+         JSON では最後の値だけが黙って使われるので、どちらかを削除してください"
+    );
+    let err = json_err(r#"{"interval": 1e309}"#);
+    let msg = ja(&err);
+    assert!(msg.starts_with("client_config.json:1:"), "{msg}");
+    assert!(
+        msg.ends_with(
+            ": memory_monitor.interval: 数値 1e309 は範囲外です (絶対値がおよそ 1.8e308 までの数値が必要です)"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
 fn the_block_itself_and_the_top_level() {
     assert_eq!(
         ja(&json_err("true")),
