@@ -157,9 +157,11 @@ pub(crate) fn read_from_start(file: &File, buf: &mut Vec<u8>, ends: Ends) -> io:
 /// Samples a process (or process tree) from `/proc/PID/statm` and the system from
 /// `/proc/meminfo`, the cheapest files that give RSS, VMS, total and available memory.
 ///
-/// Errors: the process gone (ENOENT, ESRCH, or a zombie) is [`SampleError::Exited`]; EACCES or
-/// EPERM is [`SampleError::PermissionDenied`]; unexpected content is [`SampleError::Parse`] with
-/// the path; anything else is [`SampleError::Io`].
+/// Errors: the process gone (ENOENT, ESRCH, or a zombie) is [`SampleError::Exited`], except at
+/// creation, where a zombie is [`SampleError::Zombie`] and a kernel thread
+/// [`SampleError::KernelThread`]; EACCES or EPERM is [`SampleError::PermissionDenied`];
+/// unexpected content is [`SampleError::Parse`] with the path; anything else is
+/// [`SampleError::Io`].
 #[derive(Debug)]
 pub struct ProcfsSampler {
     pid: u32,
