@@ -388,6 +388,25 @@ mod tests {
         assert_eq!(stat_flags("garbage"), None);
     }
 
+    proptest::proptest! {
+        /// Whatever the command name holds (spaces, parentheses, digits), the flags are the
+        /// ones after it; truncated text gives none rather than another field.
+        #[test]
+        fn stat_flags_survive_any_command_name(
+            name in "[ -~]{0,16}",
+            flags in proptest::prelude::any::<u64>(),
+            state in "[RSDZTtXI]",
+            cut in 0usize..20,
+        ) {
+            let line = format!("42 ({name}) {state} 1 42 42 0 -1 {flags} 5 0 0 0 7 3 0 0 20 0 1");
+            proptest::prop_assert_eq!(stat_flags(&line), Some(flags));
+            // Cut anywhere after the name, before the flags.
+            let tail = format!(" {state} 1 42 42 0 -1");
+            let cut = format!("42 ({name}){}", &tail[..cut.min(tail.len())]);
+            proptest::prop_assert_eq!(stat_flags(&cut), None);
+        }
+    }
+
     #[test]
     fn a_kernel_thread_and_a_zombie_are_refused_at_the_start() {
         if let Ok(stat) = std::fs::read_to_string("/proc/2/stat") {
