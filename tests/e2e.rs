@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 mod analyze;
+mod config_edge;
 mod crash_loop;
 mod fail_open;
 mod footer;

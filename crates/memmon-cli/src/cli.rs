@@ -104,7 +104,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// The `name` label of the metrics, stable across restarts [config: name, default the command's file name]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = memmon_config::parse_name)]
     pub name: Option<String>,
     /// After a stop signal (passed on to the command and its descendants), wait this many seconds for the command to end before memmon writes its footer and stops [default: 90, systemd's own stop timeout]
     #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "90")]
@@ -249,5 +249,27 @@ mod tests {
             "{err}"
         );
         assert!(Cli::try_parse_from(["memmon", "run", "--pid", "1", "--", "true"]).is_err());
+    }
+
+    #[test]
+    fn an_empty_name_is_refused_by_the_config_files_rule() {
+        let err = Cli::try_parse_from(["memmon", "run", "--name", "", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        // The same words as `client_config.json: memory_monitor.name: expected …, got ""`.
+        assert!(
+            err.contains(
+                "invalid value '' for '--name <NAME>': expected a non-empty string, got \"\""
+            ),
+            "{err}"
+        );
+        let ok = Cli::try_parse_from(["memmon", "run", "--name", "reader-07", "--", "true"]);
+        let Ok(Cli {
+            command: Command::Run(run),
+        }) = ok
+        else {
+            panic!("--name reader-07 refused")
+        };
+        assert_eq!(run.name.as_deref(), Some("reader-07"));
     }
 }

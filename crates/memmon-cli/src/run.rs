@@ -309,7 +309,9 @@ impl Ctx<'_> {
             Ok(s) => s,
             // The command ended before its `/proc` files could be opened (a crash loop's
             // instant exit): its run still gets a header, its exit line and a footer.
-            Err(SampleError::Exited { .. }) if command_mode => Box::new(Ended(pid)),
+            Err(SampleError::Exited { .. } | SampleError::Zombie { .. }) if command_mode => {
+                Box::new(Ended(pid))
+            }
             Err(e) => {
                 let why = explain(&e, pid, lang);
                 if !command_mode {
@@ -804,6 +806,16 @@ fn explain(e: &SampleError, pid: u32, lang: Lang) -> String {
             lang,
             "プロセス {pid} を監視できません: プロセス {pid} は存在しません",
             "cannot watch process {pid}: no process {pid} exists"
+        ),
+        SampleError::KernelThread { pid } => tr!(
+            lang,
+            "プロセス {pid} を監視できません: カーネルスレッドです。監視できるユーザーメモリがありません",
+            "cannot watch process {pid}: it is a kernel thread, with no user memory to watch"
+        ),
+        SampleError::Zombie { pid } => tr!(
+            lang,
+            "プロセス {pid} を監視できません: プロセスは終了していて、親プロセスが終了状態を回収するのを待っています (ゾンビ)",
+            "cannot watch process {pid}: it has exited and is waiting for its parent to collect its exit status (a zombie)"
         ),
         SampleError::PermissionDenied { path } => tr!(
             lang,

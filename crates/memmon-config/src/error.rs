@@ -92,6 +92,41 @@ pub enum ConfigError {
         /// The parser's message (English in both languages), without its own position suffix.
         message: String,
     },
+    /// A key written twice in the same JSON object of the `memory_monitor` block (or the block
+    /// itself twice). JSON parsers keep the last value without a word, which hides a typo or
+    /// a stale line; TOML refuses the same file, so JSON does too.
+    #[error(
+        "{file}:{line}: {key}: duplicate key, also at line {first_line} (JSON would silently keep \
+         only the last one; remove one of them)"
+    )]
+    DuplicateKey {
+        /// The file as the user gave it.
+        file: String,
+        /// Dotted key path, e.g. `memory_monitor.interval`.
+        key: String,
+        /// 1-based line of the first occurrence.
+        first_line: usize,
+        /// 1-based line of the second occurrence.
+        line: usize,
+    },
+    /// A JSON number too large for a 64-bit float (`1e309`): serde_json refuses it where
+    /// Python's `json` reads `inf`, and its own message names no key.
+    #[error(
+        "{file}:{line}:{column}: {key}: the number {written} is out of range (numbers here \
+         must be within about ±1.8e308)"
+    )]
+    NumberOutOfRange {
+        /// The file as the user gave it.
+        file: String,
+        /// 1-based line of the number.
+        line: usize,
+        /// 1-based column where the parser stopped.
+        column: usize,
+        /// Dotted key path, e.g. `memory_monitor.interval`.
+        key: String,
+        /// The number as written.
+        written: String,
+    },
     /// The JSON document is not an object (`{ … }`).
     #[error("{file}: expected a JSON object at the top level, got {got}")]
     NotAnObject {
@@ -139,6 +174,8 @@ impl ConfigError {
             | ConfigError::TooLarge { file, .. }
             | ConfigError::NotUtf8 { file, .. }
             | ConfigError::Syntax { file, .. }
+            | ConfigError::DuplicateKey { file, .. }
+            | ConfigError::NumberOutOfRange { file, .. }
             | ConfigError::NotAnObject { file, .. }
             | ConfigError::Invalid { file, .. } => file,
         }
@@ -181,6 +218,27 @@ impl ConfigError {
                 column,
                 message,
             } => write!(f, "{file}:{line}:{column}: {format}の構文エラー: {message}"),
+            ConfigError::DuplicateKey {
+                file,
+                key,
+                first_line,
+                line,
+            } => write!(
+                f,
+                "{file}:{line}: {key}: キーが重複しています ({first_line} 行目にもあります)。\
+                 JSON では最後の値だけが黙って使われるので、どちらかを削除してください"
+            ),
+            ConfigError::NumberOutOfRange {
+                file,
+                line,
+                column,
+                key,
+                written,
+            } => write!(
+                f,
+                "{file}:{line}:{column}: {key}: 数値 {written} は範囲外です \
+                 (絶対値がおよそ 1.8e308 までの数値が必要です)"
+            ),
             ConfigError::NotAnObject {
                 file,
                 got,
@@ -221,7 +279,7 @@ fn write_got_ja(f: &mut fmt::Formatter<'_>, got: &str, kind: ValueKind) -> fmt::
 
 /// The space Japanese text puts between a Latin word or a closing bracket and the particle
 /// that follows (`true か false が`, `数値 (秒) が`), and not after kana or kanji (`整数が`).
-fn gap(before: &str) -> &'static str {
+pub(crate) fn gap(before: &str) -> &'static str {
     match before.chars().last() {
         Some(c) if c.is_ascii() => " ",
         _ => "",

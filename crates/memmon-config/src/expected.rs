@@ -44,7 +44,7 @@ pub enum Expected {
     },
     /// A string that is not empty.
     NonEmptyString,
-    /// A file path: a string that is not empty.
+    /// A file path the OS could open as a file: see [`crate::check_file_path`].
     FilePath,
     /// An address and port such as `127.0.0.1:9464`.
     SocketAddr,
@@ -72,7 +72,7 @@ impl Expected {
                 Expected::IntegerAtLeastOne => "1 以上の整数".to_owned(),
                 Expected::IntegerIn { min, max } => format!("{min} 以上 {max} 以下の整数"),
                 Expected::NonEmptyString => "空でない文字列".to_owned(),
-                Expected::FilePath => "ファイルのパス (空でない文字列)".to_owned(),
+                Expected::FilePath => "ファイルのパス (空でなく、NUL バイトを含まず、\"/\"・\".\"・\"..\" で終わらず、全体で 4095 バイト、名前ごとに 255 バイトまで)".to_owned(),
                 Expected::SocketAddr => "\"127.0.0.1:9464\" のようなアドレスとポート".to_owned(),
                 Expected::OneOf(words) => format!("{} のいずれか", quoted_list(words, "、")),
                 Expected::Object => "オブジェクト ({ … })".to_owned(),
@@ -99,7 +99,10 @@ impl fmt::Display for Expected {
             Expected::IntegerAtLeastOne => f.write_str("an integer >= 1"),
             Expected::IntegerIn { min, max } => write!(f, "an integer from {min} to {max}"),
             Expected::NonEmptyString => f.write_str("a non-empty string"),
-            Expected::FilePath => f.write_str("a file path (a non-empty string)"),
+            Expected::FilePath => f.write_str(
+                "a file path (not empty, no NUL byte, not ending in \"/\", \".\" or \"..\", \
+                 at most 4095 bytes and 255 per name)",
+            ),
             Expected::SocketAddr => f.write_str("an address and port like \"127.0.0.1:9464\""),
             Expected::OneOf(words) => write!(f, "one of {}", quoted_list(words, ", ")),
             Expected::Object => f.write_str("an object"),

@@ -27,6 +27,8 @@
 mod config;
 mod error;
 mod expected;
+mod json;
+mod rules;
 mod validate;
 mod value;
 
@@ -37,6 +39,7 @@ pub use config::{Config, DetailSourceKind, ParseDetailSourceError};
 pub use error::{ConfigError, ConfigWarning, Format, InLang};
 pub use expected::{Expected, ValueKind};
 pub use memmon_core::Lang;
+pub use rules::{check_file_path, check_name, parse_name, Refused, MAX_NAME_BYTES, MAX_PATH_BYTES};
 
 use validate::BLOCK;
 use value::{line_col, Val};
@@ -125,6 +128,15 @@ pub fn format_of(file: &Path) -> Format {
 pub fn load_json_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     let text = strip_bom(text);
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        if let Some(number) = json::scan(text).out_of_range {
+            return ConfigError::NumberOutOfRange {
+                file: file.to_owned(),
+                line: e.line().max(1),
+                column: e.column().max(1),
+                key: number.key,
+                written: number.written,
+            };
+        }
         let full = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
         let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
@@ -137,6 +149,15 @@ pub fn load_json_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
             message,
         }
     })?;
+    // Before validation: a last-wins value may be the one that was not meant.
+    if let Some(dup) = json::scan(text).duplicate {
+        return Err(ConfigError::DuplicateKey {
+            file: file.to_owned(),
+            key: dup.key,
+            first_line: dup.first_line,
+            line: dup.line,
+        });
+    }
     let serde_json::Value::Object(top) = doc else {
         let got = Val::from_json(&doc);
         return Err(ConfigError::NotAnObject {

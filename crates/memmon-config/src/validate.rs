@@ -13,6 +13,7 @@ use memmon_core::{IntervalError, IntervalSpec};
 use crate::config::{Config, DetailSourceKind};
 use crate::error::{ConfigError, ConfigWarning, Format};
 use crate::expected::Expected;
+use crate::rules;
 use crate::value::{key_label, Val};
 use crate::Loaded;
 
@@ -74,7 +75,7 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
             "detail_every" => config.detail_every = c.positive_integer()?,
             "max_log_mb" => config.max_log_mb = c.positive_number("MB")?,
             "keep_logs" => config.keep_logs = c.integer_in(0, i64::from(u32::MAX))?,
-            "name" => config.name = c.optional(Check::non_empty_string)?,
+            "name" => config.name = c.optional(Check::name)?,
             "prom_textfile" => config.prom_textfile = c.optional(Check::path)?,
             "metrics_listen" => config.metrics_listen = c.optional(Check::socket_addr)?,
             "tracemalloc_frames" => config.tracemalloc_frames = c.integer_in(1, MAX_FRAMES)?,
@@ -185,16 +186,25 @@ impl Check<'_> {
         }
     }
 
-    fn non_empty_string(&self) -> Result<String, ConfigError> {
+    /// `name`: the rule `--name` uses too ([`rules::check_name`]).
+    fn name(&self) -> Result<String, ConfigError> {
         match self.value {
-            Val::Str(s) if !s.is_empty() => Ok(s.clone()),
+            Val::Str(s) => match rules::check_name(s) {
+                Ok(()) => Ok(s.clone()),
+                Err(expected) => self.fail(expected),
+            },
             _ => self.fail(Expected::NonEmptyString),
         }
     }
 
+    /// A file memmon writes: refused here exactly when `run` could never open it
+    /// ([`rules::check_file_path`]), so `check-config` and `run` agree.
     fn path(&self) -> Result<PathBuf, ConfigError> {
         match self.value {
-            Val::Str(s) if !s.is_empty() => Ok(PathBuf::from(s)),
+            Val::Str(s) => match rules::check_file_path(s) {
+                Ok(()) => Ok(PathBuf::from(s)),
+                Err(expected) => self.fail(expected),
+            },
             _ => self.fail(Expected::FilePath),
         }
     }

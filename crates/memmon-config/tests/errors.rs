@@ -18,6 +18,9 @@ fn json_err(block: &str) -> String {
         .to_string()
 }
 
+/// How `log_file` and `prom_textfile` are described.
+const FILE_PATH: &str = "a file path (not empty, no NUL byte, not ending in \"/\", \".\" or \"..\", at most 4095 bytes and 255 per name)";
+
 fn toml_err(text: &str) -> String {
     load_toml_str(text, "memmon.toml").unwrap_err().to_string()
 }
@@ -168,11 +171,83 @@ fn huge_interval_is_an_error() {
 }
 
 #[test]
+fn a_log_file_run_could_never_open_is_refused_as_run_refuses_it() {
+    for (bad, shown) in [
+        (r#""a\u0000b""#, r#""a\u0000b""#),
+        (r#""logs/""#, r#""logs/""#),
+        (r#""..""#, r#""..""#),
+    ] {
+        for key in ["log_file", "prom_textfile"] {
+            assert_eq!(
+                json_err(&format!(r#"{{"{key}": {bad}}}"#)),
+                format!(
+                    "client_config.json: memory_monitor.{key}: expected {FILE_PATH}, got {shown}"
+                )
+            );
+        }
+    }
+    assert_eq!(
+        toml_err("[memory_monitor]\nlog_file = \"a\\u0000b\"\n"),
+        format!("memmon.toml: memory_monitor.log_file: expected {FILE_PATH}, got \"a\\u0000b\"")
+    );
+}
+
+#[test]
+fn a_duplicate_key_names_the_file_the_key_and_both_lines() {
+    let text = "{\n  \"memory_monitor\": {\n    \"interval\": 60,\n    \"interval\": 5\n  }\n}\n";
+    let err = load_json_str(text, "client_config.json").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "client_config.json:4: memory_monitor.interval: duplicate key, also at line 3 (JSON \
+         would silently keep only the last one; remove one of them)"
+    );
+    // The duplicate is refused even when both values are valid, and before a bad value.
+    let text = r#"{"memory_monitor": {"enabled": true, "interval": "x", "enabled": false}}"#;
+    let err = load_json_str(text, "c.json").unwrap_err();
+    assert!(
+        matches!(err, ConfigError::DuplicateKey { ref key, first_line: 1, line: 1, .. } if key == "memory_monitor.enabled"),
+        "{err:?}"
+    );
+    // The client's own keys are the client's business.
+    let text = r#"{"server_url": "a", "server_url": "b", "memory_monitor": {"interval": 5}}"#;
+    assert!(load_json_str(text, "c.json").is_ok());
+}
+
+#[test]
+fn a_number_too_large_for_a_float_names_its_key_and_value_as_written() {
+    let text = "{\"memory_monitor\": {\n  \"interval\": 1e309\n}}";
+    let err = load_json_str(text, "client_config.json").unwrap_err();
+    let ConfigError::NumberOutOfRange { line, column, .. } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(line, 2);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "client_config.json:2:{column}: memory_monitor.interval: the number 1e309 is out of \
+             range (numbers here must be within about ±1.8e308)"
+        )
+    );
+    // Python reads it as inf; the message keeps it as written.
+    assert!(json_err(r#"{"warn_threshold_mb": -17E+999}"#).contains("the number -17E+999 is"));
+}
+
+#[test]
+fn an_empty_name_gets_the_words_the_command_line_gets() {
+    let flag = memmon_config::parse_name("").unwrap_err().to_string();
+    assert_eq!(flag, r#"expected a non-empty string, got """#);
+    assert_eq!(
+        json_err(r#"{"name": ""}"#),
+        format!("client_config.json: memory_monitor.name: {flag}")
+    );
+}
+
+#[test]
 fn wrong_types_for_every_other_key() {
     let cases: &[(&str, &str, &str)] = &[
-        ("log_file", "5", "a file path (a non-empty string)"),
-        ("log_file", r#""""#, "a file path (a non-empty string)"),
-        ("log_file", "null", "a file path (a non-empty string)"),
+        ("log_file", "5", FILE_PATH),
+        ("log_file", r#""""#, FILE_PATH),
+        ("log_file", "null", FILE_PATH),
         ("warn_threshold_mb", "-1", "a number of MB >= 0"),
         ("warn_threshold_mb", r#""50""#, "a number of MB >= 0"),
         ("detail_every", "0", "an integer >= 1"),
@@ -186,7 +261,7 @@ fn wrong_types_for_every_other_key() {
         ("keep_logs", "2.5", "an integer from 0 to 4294967295"),
         ("name", "7", "a non-empty string"),
         ("name", r#""""#, "a non-empty string"),
-        ("prom_textfile", "[]", "a file path (a non-empty string)"),
+        ("prom_textfile", "[]", FILE_PATH),
         (
             "metrics_listen",
             r#""localhost""#,

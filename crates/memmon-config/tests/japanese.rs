@@ -80,7 +80,7 @@ fn every_value_check_in_japanese() {
         (
             "log_file",
             "[]",
-            "ファイルのパス (空でない文字列) が必要ですが [] (配列) でした",
+            "ファイルのパス (空でなく、NUL バイトを含まず、\"/\"・\".\"・\"..\" で終わらず、全体で 4095 バイト、名前ごとに 255 バイトまで) が必要ですが [] (配列) でした",
         ),
         (
             "metrics_listen",
@@ -115,6 +115,40 @@ fn every_value_check_in_japanese() {
             format!("client_config.json: memory_monitor.{key}: {expected}")
         );
     }
+}
+
+#[test]
+fn a_log_file_with_a_nul_and_an_empty_name_flag_in_japanese() {
+    assert_eq!(
+        ja(&json_err(r#"{"log_file": "a\u0000b"}"#)),
+        "client_config.json: memory_monitor.log_file: ファイルのパス (空でなく、NUL バイトを含まず、\"/\"・\".\"・\"..\" で終わらず、全体で 4095 バイト、名前ごとに 255 バイトまで) が必要ですが \"a\\u0000b\" (文字列) でした"
+    );
+    // `--name ""` says what `"name": ""` says after its key.
+    let flag = memmon_config::parse_name("").unwrap_err().message(Lang::Ja);
+    let config = ja(&json_err(r#"{"name": ""}"#));
+    assert_eq!(
+        config,
+        format!("client_config.json: memory_monitor.name: {flag}")
+    );
+}
+
+#[test]
+fn a_duplicate_key_and_a_number_out_of_range_in_japanese() {
+    let text = "{\"memory_monitor\": {\"interval\": 60,\n\"interval\": 5}}";
+    assert_eq!(
+        ja(&load_json_str(text, "client_config.json").unwrap_err()),
+        "client_config.json:2: memory_monitor.interval: キーが重複しています (1 行目にもあります)。\
+         JSON では最後の値だけが黙って使われるので、どちらかを削除してください"
+    );
+    let err = json_err(r#"{"interval": 1e309}"#);
+    let msg = ja(&err);
+    assert!(msg.starts_with("client_config.json:1:"), "{msg}");
+    assert!(
+        msg.ends_with(
+            ": memory_monitor.interval: 数値 1e309 は範囲外です (絶対値がおよそ 1.8e308 までの数値が必要です)"
+        ),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use memmon_config::{
-    load_bytes, load_json_str, load_toml_str, ConfigError, Expected, Format, Lang, ValueKind,
+    check_file_path, check_name, load_bytes, load_json_str, load_toml_str, ConfigError, Expected,
+    Format, Lang, ValueKind,
 };
 use proptest::prelude::*;
 
@@ -178,6 +179,19 @@ fn every_error(
             column: n,
             message: text.to_owned(),
         },
+        ConfigError::DuplicateKey {
+            file: file.to_owned(),
+            key: format!("memory_monitor.{text}"),
+            first_line: n,
+            line: n,
+        },
+        ConfigError::NumberOutOfRange {
+            file: file.to_owned(),
+            line: n,
+            column: n,
+            key: format!("memory_monitor.{text}"),
+            written: text.to_owned(),
+        },
         ConfigError::NotAnObject {
             file: file.to_owned(),
             got: text.to_owned(),
@@ -216,6 +230,30 @@ fn check_message(err: &ConfigError, lang: Lang) -> Result<(), TestCaseError> {
             "{lang}: no expectation in {msg:?}"
         );
     }
+    if let ConfigError::DuplicateKey {
+        key,
+        first_line,
+        line,
+        ..
+    } = err
+    {
+        prop_assert!(msg.contains(key.as_str()), "{lang}: no key in {msg:?}");
+        prop_assert!(
+            msg.contains(&first_line.to_string()),
+            "{lang}: no line in {msg:?}"
+        );
+        prop_assert!(
+            msg.contains(&format!(":{line}:")),
+            "{lang}: no line in {msg:?}"
+        );
+    }
+    if let ConfigError::NumberOutOfRange { key, written, .. } = err {
+        prop_assert!(msg.contains(key.as_str()), "{lang}: no key in {msg:?}");
+        prop_assert!(
+            msg.contains(written.as_str()),
+            "{lang}: no value in {msg:?}"
+        );
+    }
     if lang == Lang::En {
         prop_assert_eq!(msg, err.to_string());
     }
@@ -248,6 +286,121 @@ proptest! {
             for lang in Lang::ALL {
                 check_message(&err, lang)?;
             }
+        }
+    }
+}
+
+/// A path's text as a JSON string value.
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+proptest! {
+    #[test]
+    fn a_path_with_a_nul_or_naming_a_directory_is_refused_everywhere(
+        before in "[^\\x00]{0,20}",
+        after in "[^\\x00]{0,20}",
+        dir in "[a-z./]{0,10}",
+    ) {
+        let with_nul = format!("{before}\0{after}");
+        prop_assert!(check_file_path(&with_nul).is_err());
+        let ends_in_slash = format!("{dir}/");
+        prop_assert!(check_file_path(&ends_in_slash).is_err());
+        for last in [".", ".."] {
+            let named = format!("{dir}/{last}");
+            prop_assert!(check_file_path(&named).is_err());
+        }
+    }
+
+    #[test]
+    fn plain_file_names_are_accepted(name in "[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", dir in "(/?[a-z]{1,8}/){0,4}") {
+        let path = format!("{dir}{name}");
+        prop_assert_eq!(check_file_path(&path), Ok(()));
+    }
+
+    #[test]
+    fn the_config_and_the_rules_agree_on_paths_and_names(s in ".{0,40}|[./a\\x00]{0,6}") {
+        for key in ["log_file", "prom_textfile", "name"] {
+            let text = format!(r#"{{"memory_monitor": {{"{key}": {}}}}}"#, json_string(&s));
+            let loaded = load_json_str(&text, "c.json");
+            let rule = if key == "name" { check_name(&s) } else { check_file_path(&s) };
+            prop_assert_eq!(loaded.is_ok(), rule.is_ok(), "{} = {:?}", key, s);
+            if let Err(err) = loaded {
+                for lang in Lang::ALL {
+                    check_message(&err, lang)?;
+                }
+            }
+            if key == "name" {
+                prop_assert_eq!(memmon_config::parse_name(&s).is_ok(), rule.is_ok());
+            }
+        }
+    }
+}
+
+proptest! {
+    /// Any key of the block written twice, anywhere among the others and on any lines, is
+    /// refused naming that key and both lines; the same block without the repeat loads.
+    #[test]
+    fn a_key_written_twice_in_the_block_is_named_with_both_lines(
+        keys in prop::collection::btree_set("[a-z_]{1,12}", 1..6),
+        pick in any::<prop::sample::Index>(),
+        gaps in prop::collection::vec(0usize..3, 8),
+    ) {
+        let keys: Vec<String> = keys.into_iter().collect();
+        let dup = pick.index(keys.len());
+        let mut entries: Vec<(String, usize)> = keys.iter().cloned().map(|k| (k, 0)).collect();
+        entries.push((keys[dup].clone(), 0));
+        // Each entry after some newlines, so the lines differ from case to case.
+        let mut text = String::from("{\"memory_monitor\": {");
+        let mut line = 1;
+        for (i, (key, at)) in entries.iter_mut().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            let newlines = gaps.get(i).copied().unwrap_or(1);
+            text.push_str(&"\n".repeat(newlines));
+            line += newlines;
+            *at = line;
+            text.push_str(&format!("\"{key}\": null"));
+        }
+        text.push_str("}}");
+        let first_line = entries[dup].1;
+        let second_line = entries[entries.len() - 1].1;
+        match load_json_str(&text, "c.json") {
+            Err(ConfigError::DuplicateKey { key, first_line: f, line: l, .. }) => {
+                prop_assert_eq!(key, format!("memory_monitor.{}", keys[dup]));
+                prop_assert_eq!(f, first_line);
+                prop_assert_eq!(l, second_line);
+            }
+            other => prop_assert!(false, "{:?} for {}", other, text),
+        }
+    }
+
+    /// A number beyond f64, as any key's value (in or out of the block), is named with that
+    /// key and as written; one that fits is never called out of range.
+    #[test]
+    fn a_number_beyond_f64_is_named_with_its_key(
+        key in "[a-z_]{1,12}",
+        mantissa in "-?[1-9][0-9]{0,3}(\\.[0-9]{1,3})?",
+        e in "[eE]\\+?",
+        exponent in 0u32..700,
+        in_block in any::<bool>(),
+    ) {
+        let written = format!("{mantissa}{e}{exponent}");
+        let fits = written.parse::<f64>().is_ok_and(f64::is_finite);
+        let (text, path) = if in_block {
+            (format!(r#"{{"memory_monitor": {{"{key}": {written}}}}}"#), format!("memory_monitor.{key}"))
+        } else {
+            (format!(r#"{{"other": {{"{key}": [{written}]}}}}"#), format!("other.{key}[0]"))
+        };
+        match load_json_str(&text, "c.json") {
+            Err(ConfigError::NumberOutOfRange { key: k, written: w, .. }) => {
+                prop_assert!(!fits, "{} fits", written);
+                prop_assert_eq!(k, path);
+                prop_assert_eq!(w, written);
+            }
+            Err(ConfigError::Syntax { message, .. }) => prop_assert!(false, "{}: {}", written, message),
+            _ => prop_assert!(fits, "{} was accepted", written),
         }
     }
 }

@@ -38,6 +38,22 @@ pub enum SampleError {
         /// The process that was being read.
         pid: u32,
     },
+    /// The process is a kernel thread: it has no address space, so there is no user memory to
+    /// watch (its `statm` reads all zeros for as long as it lives). Given when a sampler is
+    /// created, so `--pid 2` is refused instead of logging 0.00 MB forever.
+    #[error("process {pid} is a kernel thread: it has no user memory to watch")]
+    KernelThread {
+        /// The process that was asked for.
+        pid: u32,
+    },
+    /// The process has exited but its parent has not yet collected its exit status (a
+    /// zombie): the PID still exists, its memory is gone. Given when a sampler is created;
+    /// during a run a zombie is [`SampleError::Exited`], the end of the run.
+    #[error("process {pid} has exited and is waiting for its parent to collect its exit status (a zombie)")]
+    Zombie {
+        /// The process that was asked for.
+        pid: u32,
+    },
     /// The OS refused to let memmon read the process (another user's process, hardened /proc).
     #[error("permission denied reading {path}")]
     PermissionDenied {

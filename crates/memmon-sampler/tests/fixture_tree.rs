@@ -92,13 +92,16 @@ fn a_missing_process_has_exited() {
 }
 
 #[test]
-fn a_zombie_has_exited_but_a_kernel_thread_reads_zero() {
+fn a_zombie_and_a_kernel_thread_are_refused_at_the_start() {
     assert_eq!(
         sampler("proc", 4300, false).unwrap_err(),
-        SampleError::Exited { pid: 4300 }
+        SampleError::Zombie { pid: 4300 }
     );
-    let mut kthread = sampler("proc", 2, false).unwrap();
-    assert_eq!(kthread.sample().unwrap().rss, 0);
+    // The fixture's kthreadd has no `stat`: its all-zero statm and live state decide.
+    assert_eq!(
+        sampler("proc", 2, false).unwrap_err(),
+        SampleError::KernelThread { pid: 2 }
+    );
 }
 
 #[test]

@@ -157,9 +157,11 @@ pub(crate) fn read_from_start(file: &File, buf: &mut Vec<u8>, ends: Ends) -> io:
 /// Samples a process (or process tree) from `/proc/PID/statm` and the system from
 /// `/proc/meminfo`, the cheapest files that give RSS, VMS, total and available memory.
 ///
-/// Errors: the process gone (ENOENT, ESRCH, or a zombie) is [`SampleError::Exited`]; EACCES or
-/// EPERM is [`SampleError::PermissionDenied`]; unexpected content is [`SampleError::Parse`] with
-/// the path; anything else is [`SampleError::Io`].
+/// Errors: the process gone (ENOENT, ESRCH, or a zombie) is [`SampleError::Exited`], except at
+/// creation, where a zombie is [`SampleError::Zombie`] and a kernel thread
+/// [`SampleError::KernelThread`]; EACCES or EPERM is [`SampleError::PermissionDenied`];
+/// unexpected content is [`SampleError::Parse`] with the path; anything else is
+/// [`SampleError::Io`].
 #[derive(Debug)]
 pub struct ProcfsSampler {
     pid: u32,
@@ -178,7 +180,8 @@ pub struct ProcfsSampler {
 impl ProcfsSampler {
     /// Opens the files of process `pid` under `options.root` and takes one reading to check
     /// that they can be read and parsed. A PID that does not exist gives
-    /// [`SampleError::Exited`]; one memmon may not read, [`SampleError::PermissionDenied`].
+    /// [`SampleError::Exited`]; one memmon may not read, [`SampleError::PermissionDenied`]; a
+    /// zombie, [`SampleError::Zombie`]; a kernel thread, [`SampleError::KernelThread`].
     pub fn new(pid: u32, options: ProcfsOptions) -> Result<Self, SampleError> {
         let root = options.root;
         // meminfo first: a wrong root then reads as an I/O error, not as "process exited".
@@ -201,8 +204,34 @@ impl ProcfsSampler {
             told_rss_counted: false,
             told_no_rollup: false,
         };
+        sampler.check_watchable()?;
         sampler.sample()?;
         Ok(sampler)
+    }
+
+    /// Refuses, at the start, a process with no user memory: a zombie (exited, not yet
+    /// collected by its parent) and a kernel thread. Both read all zeros in `statm`, which a
+    /// live user process never does, so only then are `status` and `stat` read. Without this a
+    /// kernel thread was watched at 0.00 MB forever and a zombie was reported as no process.
+    fn check_watchable(&mut self) -> Result<(), SampleError> {
+        let pid = self.pid;
+        let text = self.statm.read(Some(pid))?;
+        let statm =
+            parse_statm(text, self.page_size).map_err(|e| parse_error(e, &self.statm.path))?;
+        if statm.vms != 0 {
+            return Ok(());
+        }
+        if self.is_dead()? {
+            return Err(SampleError::Zombie { pid });
+        }
+        // PF_KTHREAD in `stat`'s flags says so for certain. A live user process without an
+        // address space is one between freeing it and becoming a zombie: it is exiting. A
+        // `stat` that cannot be read (fixture trees) leaves the zeros to decide: a kernel thread.
+        let stat = std::fs::read_to_string(self.root.join(pid.to_string()).join("stat"));
+        match stat.ok().as_deref().and_then(stat_flags) {
+            Some(flags) if flags & PF_KTHREAD == 0 => Err(SampleError::Exited { pid }),
+            _ => Err(SampleError::KernelThread { pid }),
+        }
     }
 
     /// Converts `statm` pages with `page_size` bytes instead of the running kernel's: for fixture
@@ -319,6 +348,17 @@ impl Sampler for ProcfsSampler {
     }
 }
 
+/// The kernel's flag for a kernel thread in `/proc/PID/stat`'s `flags` (include/linux/sched.h).
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// The `flags` field (the 9th) of `/proc/PID/stat`, counted after the command name's closing
+/// parenthesis because the name itself may hold spaces and parentheses.
+fn stat_flags(text: &str) -> Option<u64> {
+    let (_, after_name) = text.rsplit_once(')')?;
+    // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+    after_name.split_ascii_whitespace().nth(6)?.parse().ok()
+}
+
 /// Reads a whole file into `buf` (cleared first), for files opened afresh at every sample.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
@@ -334,6 +374,60 @@ mod tests {
         let p = std::env::temp_dir().join(format!("memmon-procfs-{name}-{}", std::process::id()));
         std::fs::write(&p, content).unwrap();
         p
+    }
+
+    #[test]
+    fn stat_flags_are_read_after_the_name() {
+        let kthreadd = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 6 0 0";
+        assert_eq!(stat_flags(kthreadd), Some(2_129_984));
+        assert_ne!(2_129_984 & PF_KTHREAD, 0);
+        let odd_name = "7 (a) S 1 (b) S 1 7 7 0 -1 4194560 0 0";
+        assert_eq!(stat_flags(odd_name), Some(4_194_560));
+        assert_eq!(4_194_560 & PF_KTHREAD, 0);
+        assert_eq!(stat_flags("7 (a) S 1"), None);
+        assert_eq!(stat_flags("garbage"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the command name holds (spaces, parentheses, digits), the flags are the
+        /// ones after it; truncated text gives none rather than another field.
+        #[test]
+        fn stat_flags_survive_any_command_name(
+            name in "[ -~]{0,16}",
+            flags in proptest::prelude::any::<u64>(),
+            state in "[RSDZTtXI]",
+            cut in 0usize..20,
+        ) {
+            let line = format!("42 ({name}) {state} 1 42 42 0 -1 {flags} 5 0 0 0 7 3 0 0 20 0 1");
+            proptest::prop_assert_eq!(stat_flags(&line), Some(flags));
+            // Cut anywhere after the name, before the flags.
+            let tail = format!(" {state} 1 42 42 0 -1");
+            let cut = format!("42 ({name}){}", &tail[..cut.min(tail.len())]);
+            proptest::prop_assert_eq!(stat_flags(&cut), None);
+        }
+    }
+
+    #[test]
+    fn a_kernel_thread_and_a_zombie_are_refused_at_the_start() {
+        if let Ok(stat) = std::fs::read_to_string("/proc/2/stat") {
+            // PID 2 is kthreadd outside a PID namespace; inside one it may be anything.
+            if stat_flags(&stat).is_some_and(|f| f & PF_KTHREAD != 0) {
+                let err = ProcfsSampler::new(2, ProcfsOptions::default()).unwrap_err();
+                assert_eq!(err, SampleError::KernelThread { pid: 2 });
+            }
+        }
+        // A child not yet waited for is a zombie once it has exited.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let status = PathBuf::from(format!("/proc/{pid}/stat"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string(&status).unwrap().contains(") Z ") {
+            assert!(std::time::Instant::now() < deadline, "{pid} never exited");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let err = ProcfsSampler::new(pid, ProcfsOptions::default()).unwrap_err();
+        assert_eq!(err, SampleError::Zombie { pid });
+        child.wait().unwrap();
     }
 
     #[test]
