@@ -1,11 +1,11 @@
 //! The signals memmon passes on: what a service manager, a terminal or a user sends reaches the
 //! command; job-control stops stop both; an ignored signal stays ignored (`nohup`).
 
-use crate::util::{Dir, Running};
+use crate::util::{wait_for, Dir, Running};
 use rustix::process::{kill_process, Pid, Signal};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A Python command that notes each signal it gets in `got`, and whether SIGHUP was ignored
 /// when it started.
@@ -19,14 +19,6 @@ for s in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM):
 open("client.pid", "w").write(str(os.getpid()))
 while True: time.sleep(0.02)
 "#;
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !done() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn start(d: &Dir, nohup: bool) -> Running {
     d.write("client.py", CLIENT);

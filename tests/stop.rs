@@ -1,7 +1,7 @@
 //! Stopping: the final sample first, then the stop signal to the whole watched tree, then the
 //! footer, and memmon ends as the command ended (the wait status systemd sees).
 
-use crate::util::{parse_log, samples, Dir, Running};
+use crate::util::{parse_log, samples, wait_for, Dir, Running};
 use memmon_format::{ExitKind, Record};
 use rustix::process::{kill_process, Pid, Signal};
 use std::os::unix::process::ExitStatusExt;
@@ -25,14 +25,6 @@ signal.signal(signal.SIGTERM, stop)
 open("client.pid", "w").write(str(os.getpid()))
 while True: time.sleep(0.05)
 "#;
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !done() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Whether the process has ended: gone, or a zombie nobody reaped yet (re-parented to an init
 /// that does not reap, as in a container).

@@ -123,3 +123,15 @@ pub fn make_venv(d: &Dir) {
         .unwrap();
     assert!(made.success());
 }
+
+/// Waits (at most 30 s, polling every 20 ms) until `done` says so; fails the test naming `what`.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "timed out: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -17,22 +17,26 @@ use crate::settings;
 use crate::signals::{Forwarder, Target};
 use crate::sink::{LogSink, SinkOptions};
 use memmon_config::{Config, DetailSourceKind};
-use memmon_core::{DetailSource, IntervalSpec, Reading};
+use memmon_core::{DetailSource, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
-use memmon_format::{ExitKind, LogFormat};
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource};
 use rustix::process::{Pid, PidfdFlags};
 use signal_hook::consts::SIGINT;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 pub(crate) use crate::signals::{watch as watch_signals, Wake};
+pub use fail_open::bad_arguments;
+use fail_open::{write_unmonitored, Ended, LogTarget};
+use words::{exit_kind, explain, lost_track, unmonitored_notice};
+
+mod fail_open;
+mod words;
 
 /// How long a sample that found the command gone waits for its exit status.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -129,102 +133,6 @@ pub fn run(args: RunArgs) -> Ending {
         }
     };
     ctx.monitor(resolved.config, resolved.source.as_deref())
-}
-
-/// `memmon run … -- COMMAND` whose flags clap refused (a bad value, an unknown flag): the
-/// command runs unmonitored, as for a broken config, with clap's message on stderr and its
-/// first line in the log. `None` when this is not such a command line (then clap reports the
-/// error and exits 2, as for `--pid`, help and version).
-pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Option<Ending> {
-    use clap::error::ErrorKind;
-    use clap::Parser;
-    if matches!(
-        error.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        return None;
-    }
-    if raw.get(1).is_none_or(|a| a != "run") {
-        return None;
-    }
-    let dash = raw.iter().position(|a| a == "--")?;
-    let command = &raw[dash + 1..];
-    if command.is_empty()
-        || raw[..dash]
-            .iter()
-            .any(|a| a == "--pid" || a.to_string_lossy().starts_with("--pid="))
-    {
-        return None;
-    }
-    // Only the two flags that say where the reason can go are kept, when clap takes them.
-    let mut kept: Vec<std::ffi::OsString> = vec!["memmon".into(), "run".into()];
-    for flag in ["--config", "--log", "--lang"] {
-        if let Some(value) = flag_value(&raw[..dash], flag) {
-            if flag == "--lang" && value != "en" && value != "ja" {
-                continue;
-            }
-            kept.push(flag.into());
-            kept.push(value);
-        }
-    }
-    kept.push("--".into());
-    kept.extend(command.iter().cloned());
-    let args = match crate::cli::Cli::try_parse_from(&kept) {
-        Ok(crate::cli::Cli {
-            command: crate::cli::Command::Run(args),
-        }) => *args,
-        _ => return None,
-    };
-    let (tx, rx) = mpsc::channel();
-    let forwarder = watch_signals(tx.clone()).unwrap_or_default();
-    let config = settings::load_config(args.config.as_deref(), args.lang.get())
-        .map(|r| r.config)
-        .unwrap_or_default();
-    let log = LogTarget {
-        path: args.log.clone().unwrap_or(config.log_file),
-        interval: config.interval,
-    };
-    let rendered = error.render().to_string();
-    let why = rendered
-        .lines()
-        .next()
-        .unwrap_or("bad arguments")
-        .trim_start_matches("error: ")
-        .to_owned();
-    {
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), "memmon: {rendered}");
-    }
-    let ctx = Ctx {
-        args: &args,
-        tx,
-        rx,
-        forwarder,
-        stop_timeout: args.stop_timeout,
-    };
-    Some(ctx.unmonitored(&why, Some(log), false))
-}
-
-/// The value of `--flag V` or `--flag=V` among `args`, the last one given.
-fn flag_value(args: &[std::ffi::OsString], flag: &str) -> Option<std::ffi::OsString> {
-    let mut found = None;
-    let prefix = format!("{flag}=");
-    for (i, a) in args.iter().enumerate() {
-        if a == flag {
-            found = args.get(i + 1).cloned();
-        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix(&prefix)) {
-            found = Some(v.into());
-        }
-    }
-    found
-}
-
-/// Where the `監視なしで実行します` line goes, and the interval its header shows.
-struct LogTarget {
-    path: PathBuf,
-    interval: IntervalSpec,
 }
 
 impl Ctx<'_> {
@@ -543,44 +451,6 @@ impl Ctx<'_> {
         }
     }
 
-    /// Monitoring cannot be had: says why, starts the command anyway, writes the spec's
-    /// `監視なしで実行します` line after a header when the log can take one, and ends as the
-    /// command ends.
-    /// `tell` false: the reason was already printed.
-    fn unmonitored(self, why: &str, log: Option<LogTarget>, tell: bool) -> Ending {
-        if tell {
-            say!("memmon: {why}");
-        }
-        say!("memmon: {}", unmonitored_notice(self.lang()));
-        let (pid, pidfd) = match spawn(self.args, &self.tx, None) {
-            Ok(started) => started,
-            Err(code) => return Ending::Code(code),
-        };
-        self.set_target(pid, pidfd, None);
-        if let Some(log) = log {
-            let options = SinkOptions {
-                max_bytes: u64::MAX,
-                keep: 0,
-                sync: true,
-            };
-            match LogSink::open(&log.path, options) {
-                Ok(mut sink) => write_unmonitored(&mut sink, pid, log.interval, why),
-                Err(e) => say!("memmon: {}", e.message(self.lang())),
-            }
-        }
-        self.wait_unmonitored()
-    }
-
-    /// `enabled: false`: the command runs, memmon only passes signals and the exit on.
-    fn run_unmonitored(self) -> Ending {
-        let (pid, pidfd) = match spawn(self.args, &self.tx, None) {
-            Ok(started) => started,
-            Err(code) => return Ending::Code(code),
-        };
-        self.set_target(pid, pidfd, None);
-        self.wait_unmonitored()
-    }
-
     fn set_target(
         &self,
         pid: u32,
@@ -598,48 +468,6 @@ impl Ctx<'_> {
             sampler,
         });
     }
-
-    /// Waits for the command without monitoring it (signals go on from the signal thread);
-    /// ends as it ends.
-    fn wait_unmonitored(&self) -> Ending {
-        loop {
-            match self.rx.recv() {
-                Ok(Wake::ChildExited(status)) => return Ending::like(status),
-                Ok(Wake::ChildWaitFailed(e)) => {
-                    say!("memmon: {}", lost_track(self.lang(), &e));
-                    return Ending::Code(EXIT_USAGE);
-                }
-                Ok(Wake::Signal { number, killed, .. }) => {
-                    let (status, killed) = self.wait_after_stop(killed);
-                    return match (status, killed) {
-                        (_, true) => Ending::Signal(SIGINT),
-                        (Some(status), false) => Ending::like(status),
-                        (None, false) => Ending::Signal(number),
-                    };
-                }
-                Ok(Wake::TargetGone | Wake::Detail) => {}
-                Err(_) => return Ending::Code(EXIT_USAGE),
-            }
-        }
-    }
-}
-
-/// The sampler of a command that ended before memmon could open its `/proc` files: every
-/// sample finds it gone, so the session waits for its exit status and writes the footer.
-struct Ended(u32);
-
-impl memmon_core::Sampler for Ended {
-    fn sample(&mut self) -> Result<Reading, SampleError> {
-        Err(SampleError::Exited { pid: self.0 })
-    }
-}
-
-/// The header and the `監視なしで実行します` line, and nothing else of the run.
-fn write_unmonitored(sink: &mut LogSink, pid: u32, interval: IntervalSpec, why: &str) {
-    let format = LogFormat::system();
-    let mut records = format.header(SystemTime::now(), pid, interval, false);
-    records.push(format.unmonitored(why));
-    sink.write(&format, &records, 0);
 }
 
 /// The metrics' `name` label: the config's `name`, else the command's file name (stable across
@@ -748,117 +576,5 @@ fn watch_pid(pid: u32, tx: Sender<Wake>) {
         });
     if let Err(e) = spawned {
         tracing::debug!("no pid watcher thread: {e}");
-    }
-}
-
-fn exit_kind(status: ExitStatus) -> ExitKind {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => ExitKind::Code(code),
-        (None, Some(sig)) => ExitKind::Signal {
-            number: sig,
-            name: signal_name(sig).to_string(),
-        },
-        (None, None) => ExitKind::Code(-1),
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGSTKFLT => "SIGSTKFLT",
-        libc::SIGCHLD => "SIGCHLD",
-        libc::SIGCONT => "SIGCONT",
-        libc::SIGSTOP => "SIGSTOP",
-        libc::SIGTSTP => "SIGTSTP",
-        libc::SIGTTIN => "SIGTTIN",
-        libc::SIGTTOU => "SIGTTOU",
-        libc::SIGURG => "SIGURG",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        libc::SIGVTALRM => "SIGVTALRM",
-        libc::SIGPROF => "SIGPROF",
-        libc::SIGWINCH => "SIGWINCH",
-        libc::SIGIO => "SIGIO",
-        libc::SIGPWR => "SIGPWR",
-        libc::SIGSYS => "SIGSYS",
-        _ => "SIG?",
-    }
-}
-
-/// Turns a sampler error into advice for the user.
-fn explain(e: &SampleError, pid: u32, lang: Lang) -> String {
-    match e {
-        SampleError::Exited { pid } => tr!(
-            lang,
-            "プロセス {pid} を監視できません: プロセス {pid} は存在しません",
-            "cannot watch process {pid}: no process {pid} exists"
-        ),
-        SampleError::KernelThread { pid } => tr!(
-            lang,
-            "プロセス {pid} を監視できません: カーネルスレッドです。監視できるユーザーメモリがありません",
-            "cannot watch process {pid}: it is a kernel thread, with no user memory to watch"
-        ),
-        SampleError::Zombie { pid } => tr!(
-            lang,
-            "プロセス {pid} を監視できません: プロセスは終了していて、親プロセスが終了状態を回収するのを待っています (ゾンビ)",
-            "cannot watch process {pid}: it has exited and is waiting for its parent to collect its exit status (a zombie)"
-        ),
-        SampleError::PermissionDenied { path } => tr!(
-            lang,
-            "プロセス {pid} を監視できません: {path} を読む権限がありません。プロセスは別のユーザーのものです。そのユーザー (または root) で memmon を実行してください",
-            "cannot watch process {pid}: permission denied reading {path}: the process belongs to another user; run memmon as that user (or root)"
-        ),
-        other => tr!(
-            lang,
-            "プロセス {pid} を監視できません: {other}",
-            "cannot watch process {pid}: {other}"
-        ),
-    }
-}
-
-/// The stderr line that says the command runs without monitoring (the log's line is Japanese).
-fn unmonitored_notice(lang: Lang) -> &'static str {
-    lang.pick("監視なしで実行します", "running the command unmonitored")
-}
-
-fn lost_track(lang: Lang, e: &str) -> String {
-    tr!(
-        lang,
-        "コマンドを見失いました: {e}",
-        "lost track of the command: {e}"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_kinds_name_the_signal() {
-        assert_eq!(exit_kind(ExitStatus::from_raw(3 << 8)), ExitKind::Code(3));
-        assert_eq!(
-            exit_kind(ExitStatus::from_raw(9)),
-            ExitKind::Signal {
-                number: 9,
-                name: "SIGKILL".into()
-            }
-        );
-        for sig in 1..=31 {
-            assert_ne!(signal_name(sig), "SIG?", "{sig}");
-        }
     }
 }
