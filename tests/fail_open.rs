@@ -150,3 +150,29 @@ fn a_stderr_that_cannot_be_written_never_stops_memmon_or_the_command() {
     assert!(log.contains("プロセス終了: 終了コード 4\n"), "{log}");
     assert!(log.trim_end().ends_with(&"=".repeat(80)), "{log}");
 }
+
+#[test]
+fn notices_during_a_run_are_japanese_unless_told() {
+    let d = Dir::new("notice-lang");
+    let run = |lang: &[&str]| {
+        let out = d
+            .memmon()
+            .args(["run", "--startup-delay", "0", "--interval", "0.05"])
+            .args(lang)
+            .args(["--log", "/dev/full", "--", "sleep", "0.3"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let ja = run(&[]);
+    assert!(
+        ja.contains("memmon: ログ /dev/full に書けません: No space left on device"),
+        "{ja}"
+    );
+    let en = run(&["--lang", "en"]);
+    assert!(
+        en.contains("memmon: cannot write to the log /dev/full: No space left on device"),
+        "{en}"
+    );
+}

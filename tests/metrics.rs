@@ -317,7 +317,13 @@ fn an_unwritable_textfile_is_reported_once_and_the_run_goes_on() {
             "--log",
             "m.log",
         ])
-        .args(["--prom-textfile", "no-such-dir/memmon.prom", "--"])
+        .args([
+            "--lang",
+            "en",
+            "--prom-textfile",
+            "no-such-dir/memmon.prom",
+            "--",
+        ])
         .args(["sleep", "1.2"])
         .output()
         .unwrap();

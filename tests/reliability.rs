@@ -86,6 +86,8 @@ fn a_full_device_never_stops_monitoring_or_the_command() {
             "0",
             "--interval",
             "0.05",
+            "--lang",
+            "en",
             "--log",
             "/dev/full",
             "--",
@@ -115,6 +117,8 @@ fn a_log_moved_away_deleted_or_truncated_is_reopened_with_a_continuation_header(
             "0",
             "--interval",
             "0.05",
+            "--lang",
+            "en",
             "--log",
             "m.log",
             "--",
@@ -466,7 +470,7 @@ fn another_users_process_gives_a_permission_message_not_a_panic() {
             "0.02",
             "--detail",
         ])
-        .args(["--duration", "0.5", "--log", "m.log"])
+        .args(["--lang", "en", "--duration", "0.5", "--log", "m.log"])
         .output()
         .unwrap();
     let _ = target.kill();

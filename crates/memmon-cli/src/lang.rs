@@ -52,6 +52,27 @@ macro_rules! tr {
 }
 pub(crate) use tr;
 
+/// The language of the notices printed deep inside a run (the log sink, the metrics), where no
+/// `--lang` is passed down: one per process, set once by the subcommand from its flag.
+static CURRENT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets [`current`] (the subcommand does, from its `--lang`).
+pub fn set_current(lang: Lang) {
+    let code = match lang {
+        Lang::Ja => 0,
+        Lang::En => 1,
+    };
+    CURRENT.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The language `--lang` chose for this process (Japanese until a subcommand sets it).
+pub fn current() -> Lang {
+    match CURRENT.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => Lang::En,
+        _ => Lang::Ja,
+    }
+}
+
 /// Prints a configuration file's warnings (unknown keys), one line each, in `lang`.
 pub fn config_warnings(lang: Lang, warnings: &[ConfigWarning]) {
     for w in warnings {

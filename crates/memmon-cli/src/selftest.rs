@@ -63,6 +63,7 @@ fn wait_until(rx: &Receiver<Wake>, until: Instant) -> bool {
 
 /// Runs the test mode; returns the exit code (130 when interrupted).
 pub fn test(args: TestArgs) -> i32 {
+    crate::lang::set_current(args.lang.get());
     let lang = args.lang.get();
     let steps = (args.duration.as_secs_f64() / args.interval.as_secs_f64()).ceil() as u64;
     let console_out = Console::with_progress(steps);

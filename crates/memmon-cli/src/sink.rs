@@ -5,6 +5,7 @@
 //! the spec's lost-samples line first.
 
 use crate::console::say;
+use crate::lang::current;
 use crate::lang::{tr, Lang};
 use memmon_format::{LogFormat, Record};
 use std::fs::{self, File, OpenOptions};
@@ -162,10 +163,14 @@ impl LogSink {
             Ok(()) => {
                 self.size += self.buf.len() as u64;
                 if let Some(f) = self.failing.take() {
+                    let (path, lost) = (self.path.display(), f.lost);
                     say!(
-                        "memmon: writing to the log {} works again ({} samples were lost)",
-                        self.path.display(),
-                        f.lost
+                        "memmon: {}",
+                        tr!(
+                            current(),
+                            "ログ {path} にまた書けるようになりました ({lost} 件のサンプルが失われました)",
+                            "writing to the log {path} works again ({lost} samples were lost)"
+                        )
                     );
                 }
                 true
@@ -175,9 +180,14 @@ impl LogSink {
                 match &mut self.failing {
                     Some(f) => f.lost += samples,
                     None => {
+                        let path = self.path.display();
                         say!(
-                            "memmon: cannot write to the log {}: {e}; monitoring goes on and retries at every sample",
-                            self.path.display()
+                            "memmon: {}",
+                            tr!(
+                                current(),
+                                "ログ {path} に書けません: {e}。監視は続け、サンプルごとに書き直します",
+                                "cannot write to the log {path}: {e}; monitoring goes on and retries at every sample"
+                            )
                         );
                         self.failing = Some(Failing {
                             reason: e.to_string(),
@@ -221,9 +231,14 @@ impl LogSink {
                 self.size = there.len();
                 if !self.told_truncated {
                     self.told_truncated = true;
+                    let path = self.path.display();
                     say!(
-                        "memmon: the log {} was truncated by another program (an older client that embeds the Python monitor opens it with mode 'w'); memmon goes on appending, but give memmon a file of its own: `log_file` in the memory_monitor block of the config, or --log",
-                        self.path.display()
+                        "memmon: {}",
+                        tr!(
+                            current(),
+                            "ログ {path} が別のプログラムに切り詰められました (Python のモニターを組み込んだ古いクライアントはモード 'w' で開きます)。memmon は追記を続けますが、memmon 専用のファイルを指定してください: 設定の memory_monitor ブロックの `log_file`、または --log",
+                            "the log {path} was truncated by another program (an older client that embeds the Python monitor opens it with mode 'w'); memmon goes on appending, but give memmon a file of its own: `log_file` in the memory_monitor block of the config, or --log"
+                        )
                     );
                 }
                 Some(Reopened::Truncated)
@@ -253,10 +268,14 @@ impl LogSink {
                 if keep == 1 {
                     if !self.told_kept {
                         self.told_kept = true;
+                        let path = self.path.display();
                         say!(
-                            "memmon: the log {} is past max_log_mb, but rotating it would delete {}.1, the only file with an earlier run (keep_logs is 1); the log keeps growing",
-                            self.path.display(),
-                            self.path.display()
+                            "memmon: {}",
+                            tr!(
+                                current(),
+                                "ログ {path} は max_log_mb を超えましたが、ローテーションすると以前の実行を持つ唯一のファイル {path}.1 が消えます (keep_logs が 1)。ログはこのまま大きくなります",
+                                "the log {path} is past max_log_mb, but rotating it would delete {path}.1, the only file with an earlier run (keep_logs is 1); the log keeps growing"
+                            )
                         );
                     }
                     return Ok(false);

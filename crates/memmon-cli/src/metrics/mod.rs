@@ -11,6 +11,7 @@ mod server;
 mod textfile;
 
 use crate::console::say;
+use crate::lang::{current, tr};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -139,7 +140,14 @@ impl Metrics {
             Err(e) => {
                 // Keep serving the previous text; a stale timestamp tells Prometheus the rest.
                 if !self.render_failed {
-                    say!("memmon: cannot render metrics: {e}");
+                    say!(
+                        "memmon: {}",
+                        tr!(
+                            current(),
+                            "メトリクスを作れません: {e}",
+                            "cannot render metrics: {e}"
+                        )
+                    );
                 }
                 self.render_failed = true;
                 return;

@@ -3,6 +3,7 @@
 //! see half a file.
 
 use crate::console::say;
+use crate::lang::{current, tr};
 use std::fs::{File, Permissions};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -39,15 +40,28 @@ impl TextFile {
         match self.replace(text) {
             Ok(()) => {
                 if self.failing {
-                    say!("memmon: metrics written to {} again", self.path.display());
+                    let path = self.path.display();
+                    say!(
+                        "memmon: {}",
+                        tr!(
+                            current(),
+                            "メトリクスをまた {path} に書けるようになりました",
+                            "metrics written to {path} again"
+                        )
+                    );
                 }
                 self.failing = false;
             }
             Err(e) => {
                 if !self.failing {
+                    let path = self.path.display();
                     say!(
-                        "memmon: cannot write metrics to {}: {e}; retrying every sample",
-                        self.path.display()
+                        "memmon: {}",
+                        tr!(
+                            current(),
+                            "メトリクスを {path} に書けません: {e}。サンプルごとに書き直します",
+                            "cannot write metrics to {path}: {e}; retrying every sample"
+                        )
                     );
                 }
                 self.failing = true;

@@ -73,6 +73,7 @@ struct Ctx<'a> {
 
 /// Runs `memmon run` and says how memmon ends.
 pub fn run(args: RunArgs) -> Ending {
+    crate::lang::set_current(args.lang.get());
     let command_mode = args.pid.is_none();
     if args.command.is_empty() && command_mode {
         let lang = args.lang.get();

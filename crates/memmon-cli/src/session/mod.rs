@@ -309,9 +309,14 @@ impl Session {
                 // smaps) fails the same way every time.
                 if !self.told_detail_failed {
                     self.told_detail_failed = true;
+                    let pid = self.pid;
                     self.console.say(&format!(
-                        "memmon: no detail block for process {}: {e}; sample lines go on",
-                        self.pid
+                        "memmon: {}",
+                        crate::lang::tr!(
+                            crate::lang::current(),
+                            "プロセス {pid} の詳細ブロックはありません: {e}。サンプル行は続けます",
+                            "no detail block for process {pid}: {e}; sample lines go on"
+                        )
                     ));
                 }
                 tracing::debug!("detail block skipped: {e}");
@@ -420,10 +425,17 @@ impl Session {
                     .header(SystemTime::now(), self.pid, self.interval, true);
                 self.sink.write(&self.format, &header, 0);
             }
-            Err(e) => self.console.say(&format!(
-                "memmon: cannot rotate the log {}: {e}; it keeps growing",
-                self.sink.path().display()
-            )),
+            Err(e) => {
+                let path = self.sink.path().display();
+                self.console.say(&format!(
+                    "memmon: {}",
+                    crate::lang::tr!(
+                        crate::lang::current(),
+                        "ログ {path} をローテーションできません: {e}。ログはこのまま大きくなります",
+                        "cannot rotate the log {path}: {e}; it keeps growing"
+                    )
+                ))
+            }
         }
     }
 
