@@ -176,3 +176,57 @@ fn notices_during_a_run_are_japanese_unless_told() {
         "{en}"
     );
 }
+
+#[test]
+fn check_config_and_analyze_never_panic_on_a_full_stdout_or_stderr() {
+    let d = Dir::new("full-out");
+    d.write("c.json", r#"{"memory_monitor": {"interval": 5}}"#);
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // The settings cannot be printed: still exit 0 (valid), never 101 (a panic).
+    let status = d
+        .memmon()
+        .args(["check-config", "c.json"])
+        .stdout(full())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    // analyze's error cannot be printed: still exit 2.
+    let status = d
+        .memmon()
+        .args(["analyze", "no-such.log"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
+
+#[test]
+fn a_metrics_port_in_use_leaves_the_command_and_its_monitoring_running() {
+    let d = Dir::new("port-in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = d
+        .memmon()
+        .args(["run", "--startup-delay", "0", "--interval", "0.05"])
+        .args(["--metrics-listen", &addr, "--log", "m.log", "--"])
+        .args(["sh", "-c", "sleep 0.5; exit 3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&addr) && err.contains("この実行ではメトリクスを出しません"),
+        "{err}"
+    );
+    // Monitoring went on without metrics: sample lines, the exit line and a footer.
+    let log = d.read("m.log");
+    assert!(log.contains("] 経過: "), "{log}");
+    assert!(log.contains("プロセス終了: 終了コード 3\n"), "{log}");
+    assert!(log.trim_end().ends_with(&"=".repeat(80)), "{log}");
+    drop(taken);
+}

@@ -12,8 +12,12 @@ pub fn check_config(args: CheckConfigArgs) -> i32 {
     match memmon_config::load(&args.file) {
         Ok(loaded) => {
             lang::config_warnings(lang, &loaded.warnings);
-            println!("{}: OK", args.file.display());
-            print!("{}", loaded.config.describe());
+            // A closed pipe (`| head -1`) ends the listing, never a panic.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}: OK", args.file.display())
+                .and_then(|()| out.write_all(loaded.config.describe().as_bytes()))
+                .and_then(|()| out.flush());
             0
         }
         Err(e) => {

@@ -107,7 +107,7 @@ pub fn run(args: AnalyzeArgs) -> i32 {
     match execute(&args, &mut stdout.lock()) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("memmon: {e}");
+            crate::console::say!("memmon: {e}");
             2
         }
     }
