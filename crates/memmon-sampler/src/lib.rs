@@ -14,16 +14,15 @@
 //! - [`oom_kills`], [`OomCounter`]: the kernel's OOM-kill counter, for the OOM warning line.
 //! - [`MockSampler`] and [`MockDetail`]: scripted stand-ins for tests across the workspace.
 //! - [`parse`]: the pure `/proc` parsers behind them, usable on any text.
-//! - [`alloc`]: the tracking global allocator ([`TrackingAllocator`], for a binary to install),
-//!   its tracemalloc-style detail block ([`AllocDetail`]) and an in-process [`Monitor`] thread
-//!   that writes `memory_usage.log` through memmon-format.
+//! - [`alloc`]: the tracking global allocator ([`TrackingAllocator`], for a binary to install)
+//!   and its tracemalloc-style detail block ([`AllocDetail`]).
 //!
 //! Every figure leaves this crate in bytes: pages are converted with the running kernel's
 //! [`page_size`], the kernel's "kB" as KiB.
 //!
-//! What it never does: lay out log lines (memmon-format does; the in-process [`Monitor`] only
-//! writes the records memmon-format builds) or decide policy — when to
-//! sample, when a detail block is due, what counts as growth (memmon-core does).
+//! What it never does: lay out or write log lines (memmon-format lays them out, memmon-watch
+//! writes them) or decide policy — when to sample, when a detail block is due, what counts as
+//! growth (memmon-core does). Samplers produce numbers, not lines.
 //!
 //! # Example
 //! ```
@@ -47,7 +46,7 @@ mod sysinfo;
 mod test_text;
 mod vmstat;
 
-pub use crate::alloc::{AllocDetail, Monitor, MonitorConfig, TrackingAllocator};
+pub use crate::alloc::{AllocDetail, TrackingAllocator};
 pub use crate::mock::{MockDetail, MockSampler};
 pub use crate::procfs::{descendants, page_size, parse, ProcfsOptions, ProcfsSampler};
 pub use crate::python::{HookDir, PythonDetail, PythonOptions};

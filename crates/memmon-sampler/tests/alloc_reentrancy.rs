@@ -1,9 +1,8 @@
-//! The allocator never deadlocks or recurses: while the monitor thread allocates as it samples
-//! and resolves sites, and while other threads allocate during panic unwinding.
+//! The allocator never deadlocks or recurses while other threads allocate during panic
+//! unwinding and a reporter resolves sites (the monitor thread's case is memmon-watch's
+//! `tests/in_process.rs`).
 
-use memmon_core::IntervalSpec;
-use memmon_sampler::alloc::{self, AllocDetail, Monitor, MonitorConfig, TrackingAllocator};
-use std::num::NonZeroU64;
+use memmon_sampler::alloc::{self, AllocDetail, TrackingAllocator};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -84,42 +83,5 @@ fn allocating_during_unwinding_on_many_threads_while_reports_resolve() {
         assert!(reporter.join().expect("reporter") > 0);
     });
     std::panic::set_hook(previous);
-    alloc::set_sample_interval(alloc::DEFAULT_SAMPLE_INTERVAL);
-}
-
-#[test]
-fn monitor_thread_samples_and_reports_while_the_program_allocates() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    alloc::set_sample_interval(4096);
-    let dir = std::env::temp_dir().join(format!("memmon-alloc-reentrancy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let log = dir.join("memory_usage.log");
-    let _ = std::fs::remove_file(&log);
-    let config = MonitorConfig {
-        log_file: log.clone(),
-        interval: IntervalSpec::Decimal(0.02),
-        warn_threshold_mb: 1.0,
-        detail_every: NonZeroU64::new(1),
-        tracemalloc: true,
-    };
-    within(120, || {
-        let monitor = Monitor::start(config).expect("monitor starts");
-        let mut kept = Vec::new();
-        for round in 0..200 {
-            kept.push(vec![round as u8; 16 * 1024]);
-            let churn: Vec<String> = (0..100).map(|i| i.to_string()).collect();
-            std::hint::black_box(churn);
-            thread::sleep(Duration::from_millis(1));
-        }
-        monitor.stop().expect("log written");
-        drop(kept);
-    });
-    let text = std::fs::read_to_string(&log).expect("log");
-    assert!(text.contains("メモリモニタリング開始"), "{text}");
-    assert!(text.contains("  [tracemalloc] Current: "), "{text}");
-    assert!(text.contains("  [Top 10 メモリ消費箇所]"), "{text}");
-    assert!(text.contains("alloc_reentrancy.rs:"), "{text}");
-    assert!(text.contains("モニタリング終了"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
     alloc::set_sample_interval(alloc::DEFAULT_SAMPLE_INTERVAL);
 }

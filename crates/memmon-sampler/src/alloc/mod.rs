@@ -2,20 +2,9 @@
 //! block (`[tracemalloc] Current: …, Peak: …` and the top 10 allocation sites).
 //!
 //! Install [`TrackingAllocator`] in a binary (never in a library: the binary picks the global
-//! allocator), then ask [`stats`] for the traced heap, [`AllocDetail`] for the detail block, or
-//! start a [`Monitor`] that writes `memory_usage.log` from a background thread:
-//!
-//! ```no_run
-//! use memmon_sampler::alloc::{Monitor, MonitorConfig, TrackingAllocator};
-//!
-//! #[global_allocator]
-//! static GLOBAL: TrackingAllocator = TrackingAllocator::new();
-//!
-//! let monitor = Monitor::start(MonitorConfig::from_file("client_config.json".as_ref())?)?;
-//! // … the program runs …
-//! monitor.stop()?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! allocator), then ask [`stats`] for the traced heap or [`AllocDetail`] for the detail block.
+//! A background thread that writes `memory_usage.log` from inside the process is memmon-watch's
+//! `Monitor`, which uses [`AllocDetail`] for its detail blocks.
 //!
 //! # What is counted, and how exactly
 //!
@@ -59,19 +48,17 @@
 //! - [`AllocDetail`] is the [`memmon_core::DetailSource`]: `Detail::Traced` with the traced
 //!   current and peak and the top sites, laid out by memmon-format as tracemalloc's block.
 //! - [`HeapSampler`] is a [`memmon_core::Sampler`] over the traced heap alone: `rss` = live
-//!   bytes, `vms` = peak, system fields 0. The [`Monitor`] does not use it: its sample lines
+//!   bytes, `vms` = peak, system fields 0. memmon-watch's `Monitor` does not use it: its sample lines
 //!   report the process's real RSS (procfs), like the original monitor, and the allocator only
 //!   fills the detail block.
 
 mod counters;
-mod monitor;
 mod report;
 mod sampling;
 mod stack;
 pub mod table;
 
 pub use counters::{flush_thread, BATCH_BYTES, BATCH_COUNT};
-pub use monitor::{Monitor, MonitorConfig};
 pub use report::{AllocDetail, HeapSampler};
 pub use sampling::{
     sample_interval, set_sample_interval, set_seed, weight, DEFAULT_SAMPLE_INTERVAL, MAX_FRAMES,

@@ -200,13 +200,16 @@ fn is_internal(name: Option<&str>, file: Option<&Path>) -> bool {
         return file.is_none();
     };
     let path = name.trim_start_matches('<');
-    const CRATES: [&str; 6] = [
+    // The in-process monitor thread (memmon-watch's, here before issue #18 moved it) is
+    // memmon's own work, not the program's: skipped as it was when it lived in this module.
+    const CRATES: [&str; 7] = [
         "std::",
         "core::",
         "alloc::",
         "backtrace::",
         "hashbrown::",
         "memmon_sampler::alloc::",
+        "memmon_watch::monitor::",
     ];
     if CRATES.iter().any(|c| path.starts_with(c)) {
         return true;
@@ -234,7 +237,7 @@ fn is_this_allocator(file: &Path) -> bool {
 
 /// A [`Sampler`] over the traced heap alone: `rss` = live bytes, `vms` = peak, and the system
 /// fields 0 (unknown). For programs that want 初期比 and warnings on the heap rather than RSS;
-/// the [`super::Monitor`] samples real RSS instead.
+/// memmon-watch's `Monitor` samples real RSS instead.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HeapSampler;
 

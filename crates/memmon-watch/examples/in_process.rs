@@ -1,11 +1,12 @@
 //! An in-process monitor, as a Rust program would embed it: install the tracking allocator,
 //! start the monitor from `client_config.json`, leak for a few seconds, stop.
 //!
-//! `cargo run -p memmon-sampler --example in_process [CONFIG]`. Without an argument it writes a
+//! `cargo run -p memmon-watch --example in_process [CONFIG]`. Without an argument it writes a
 //! temporary config (interval 1 s, tracemalloc on, a detail block every 2nd sample) and a log
 //! beside it, and prints the log at the end.
 
-use memmon_sampler::alloc::{Monitor, MonitorConfig, TrackingAllocator};
+use memmon_sampler::TrackingAllocator;
+use memmon_watch::{Monitor, MonitorConfig};
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -6,12 +6,11 @@
 //! allocator fills the detail block. It prints nothing to the console: a library leaves the
 //! terminal to its program.
 
-use super::report::AllocDetail;
-use crate::{auto_sampler, ProcfsOptions};
 use memmon_core::{
     DetailSource, IntervalSpec, Monitor as Core, MonitorSettings, Sampler, Schedule, Stamp,
 };
 use memmon_format::{write_records, LogFormat, Record};
+use memmon_sampler::{auto_sampler, AllocDetail, ProcfsOptions};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::num::NonZeroU64;
