@@ -49,7 +49,7 @@ mod vmstat;
 pub use crate::alloc::{AllocDetail, TrackingAllocator};
 pub use crate::mock::{MockDetail, MockSampler};
 pub use crate::procfs::{descendants, page_size, parse, ProcfsOptions, ProcfsSampler};
-pub use crate::python::{HookDir, PythonDetail, PythonOptions};
+pub use crate::python::{HookDir, PythonDetail, PythonOptions, WithSmaps};
 pub use crate::smaps::SmapsSource;
 pub use crate::sysinfo::SysinfoSampler;
 pub use crate::vmstat::{oom_kills, OomCounter};

@@ -19,7 +19,7 @@ use crate::sink::{LogSink, SinkOptions};
 use memmon_config::{Config, DetailSourceKind};
 use memmon_core::{DetailSource, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
-use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource};
+use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource, WithSmaps};
 use rustix::process::{Pid, PidfdFlags};
 use signal_hook::consts::SIGINT;
 use std::os::fd::OwnedFd;
@@ -251,7 +251,7 @@ impl Ctx<'_> {
                     PythonOptions {
                         children: args.children,
                         timeout: config.tracemalloc_timeout,
-                        kind: config.detail_source,
+                        smaps: with_smaps(config.detail_source),
                     },
                 )),
                 None => Box::new(SmapsSource::new(pid, args.proc_root.clone())),
@@ -473,6 +473,15 @@ impl Ctx<'_> {
 
 /// The metrics' `name` label: the config's `name`, else the command's file name (stable across
 /// restarts, unlike a PID), else `pid-N` for --pid.
+/// The configuration's `detail_source` as the Python detail takes it (`smaps` never builds one).
+fn with_smaps(kind: DetailSourceKind) -> WithSmaps {
+    match kind {
+        DetailSourceKind::Auto => WithSmaps::WhenNoAnswer,
+        DetailSourceKind::Both => WithSmaps::Always,
+        DetailSourceKind::Python | DetailSourceKind::Smaps => WithSmaps::Never,
+    }
+}
+
 fn metrics_name(config: &memmon_config::Config, args: &RunArgs, pid: u32) -> String {
     if let Some(n) = &config.name {
         return n.clone();

@@ -28,7 +28,6 @@ use crate::smaps::SmapsSource;
 use client::Snapshot;
 pub use client::PROTOCOL;
 pub use hook_dir::HookDir;
-use memmon_config::DetailSourceKind;
 use memmon_core::{Detail, DetailResult, DetailSource, Site};
 use std::collections::HashSet;
 use std::io;
@@ -58,9 +57,21 @@ pub struct PythonOptions {
     pub children: bool,
     /// How long to wait for replies (`tracemalloc_timeout`).
     pub timeout: Duration,
-    /// `Auto`: smaps of the watched process when no Python process answers; `Both`: smaps after
-    /// the tracemalloc blocks; `Python` (and `Smaps`, which should not build this): hook only.
-    pub kind: DetailSourceKind,
+    /// When the watched process's smaps block joins the tracemalloc blocks.
+    pub smaps: WithSmaps,
+}
+
+/// When [`PythonDetail`] adds the smaps block of the watched process. The caller maps the
+/// configuration's `detail_source` onto it (`auto`, `both`, `python`): the sampler knows no
+/// configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithSmaps {
+    /// Only when no Python process answered (`detail_source = "auto"`).
+    WhenNoAnswer,
+    /// After the tracemalloc blocks, always (`"both"`).
+    Always,
+    /// Never: the hook only (`"python"`).
+    Never,
 }
 
 /// How one process's request ended.
@@ -284,7 +295,7 @@ impl PythonDetail {
     }
 
     /// Ends the request in flight: the blocks of those that answered, `NoAnswer` for those
-    /// that did not, and smaps as `options.kind` asks.
+    /// that did not, and smaps as `options.smaps` asks.
     fn finish(&mut self) -> DetailResult {
         let Some(req) = self.in_flight.take() else {
             return Ok(Vec::new());
@@ -310,9 +321,9 @@ impl PythonDetail {
                 },
             })
             .collect();
-        match self.options.kind {
-            DetailSourceKind::Auto if blocks.is_empty() => self.smaps.detail(),
-            DetailSourceKind::Both => match self.smaps.detail() {
+        match self.options.smaps {
+            WithSmaps::WhenNoAnswer if blocks.is_empty() => self.smaps.detail(),
+            WithSmaps::Always => match self.smaps.detail() {
                 Ok(more) => {
                     blocks.extend(more);
                     Ok(blocks)
@@ -478,7 +489,7 @@ mod tests {
         let options = PythonOptions {
             children: false,
             timeout: Duration::from_secs(5),
-            kind: DetailSourceKind::Python,
+            smaps: WithSmaps::Never,
         };
         let source = PythonDetail::new(pid, "/proc", &dir, options);
         (dir, pid, source)
@@ -575,7 +586,7 @@ mod tests {
             PythonOptions {
                 children: true,
                 timeout: Duration::from_millis(100),
-                kind: DetailSourceKind::Python,
+                smaps: WithSmaps::Never,
             },
         );
         assert_eq!(source.detail().ok(), Some(vec![]));
