@@ -2,14 +2,15 @@
 //!
 //! The value itself is [`memmon_core::Lang`], so memmon-config can render its errors with it;
 //! this module adds the clap side ([`LangArg`]) and what the subcommands share to print a
-//! message in the chosen language: [`tr!`] for memmon's own sentences, [`config_error`] and
+//! message in the chosen language: `tr!` (memmon-core's) for memmon's own sentences, the
+//! per-process [`current`] language (memmon-watch's), [`config_error`] and
 //! [`config_warnings`] for memmon-config's, [`warning_prefix`] for other warnings. The log file
 //! and the original monitor's console lines (memmon-format) are Japanese whatever `--lang`
 //! says: they are the format users grep.
 
-use crate::console::say;
 use clap::ValueEnum;
 use memmon_config::{ConfigError, ConfigWarning};
+use memmon_watch::say;
 
 pub use memmon_core::Lang;
 
@@ -39,39 +40,8 @@ impl From<LangArg> for Lang {
     }
 }
 
-/// A message built in one language only, the other never formatted:
-/// `tr!(lang, "プロセス {pid} を監視できません", "cannot watch process {pid}")` is a `String`.
-/// Both literals take the same inline arguments as `format!`.
-macro_rules! tr {
-    ($lang:expr, $ja:literal, $en:literal $(,)?) => {
-        match $lang {
-            $crate::lang::Lang::Ja => format!($ja),
-            $crate::lang::Lang::En => format!($en),
-        }
-    };
-}
-pub(crate) use tr;
-
-/// The language of the notices printed deep inside a run (the log sink, the metrics), where no
-/// `--lang` is passed down: one per process, set once by the subcommand from its flag.
-static CURRENT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// Sets [`current`] (the subcommand does, from its `--lang`).
-pub fn set_current(lang: Lang) {
-    let code = match lang {
-        Lang::Ja => 0,
-        Lang::En => 1,
-    };
-    CURRENT.store(code, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The language `--lang` chose for this process (Japanese until a subcommand sets it).
-pub fn current() -> Lang {
-    match CURRENT.load(std::sync::atomic::Ordering::Relaxed) {
-        1 => Lang::En,
-        _ => Lang::Ja,
-    }
-}
+pub use memmon_core::tr;
+pub use memmon_watch::lang::{current, set_current};
 
 /// Prints a configuration file's warnings (unknown keys), one line each, in `lang`.
 pub fn config_warnings(lang: Lang, warnings: &[ConfigWarning]) {
@@ -104,19 +74,6 @@ mod tests {
             let name = arg.to_possible_value().map(|v| v.get_name().to_owned());
             assert_eq!(name.as_deref(), Some(arg.get().code()));
         }
-    }
-
-    #[test]
-    fn tr_formats_only_the_chosen_language() {
-        let pid = 42;
-        assert_eq!(
-            tr!(Lang::Ja, "プロセス {pid}", "process {pid}"),
-            "プロセス 42"
-        );
-        assert_eq!(
-            tr!(Lang::En, "プロセス {pid}", "process {pid}"),
-            "process 42"
-        );
     }
 
     #[test]

@@ -8,7 +8,6 @@ mod cli;
 mod console;
 mod exit;
 mod lang;
-mod metrics;
 mod run;
 mod selftest;
 mod session;

@@ -65,6 +65,20 @@ impl FromStr for Lang {
     }
 }
 
+/// A message built in one language only, the other never formatted:
+/// `tr!(lang, "プロセス {pid} を監視できません", "cannot watch process {pid}")` is a `String`.
+/// Both literals take the same inline arguments as `format!`. Every crate that speaks to the
+/// user in both languages uses it, so a message is always written in pairs.
+#[macro_export]
+macro_rules! tr {
+    ($lang:expr, $ja:literal, $en:literal $(,)?) => {
+        match $lang {
+            $crate::Lang::Ja => format!($ja),
+            $crate::Lang::En => format!($en),
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +105,18 @@ mod tests {
     fn pick_chooses_by_language() {
         assert_eq!(Lang::Ja.pick("はい", "yes"), "はい");
         assert_eq!(Lang::En.pick("はい", "yes"), "yes");
+    }
+
+    #[test]
+    fn tr_formats_only_the_chosen_language() {
+        let pid = 42;
+        assert_eq!(
+            tr!(Lang::Ja, "プロセス {pid}", "process {pid}"),
+            "プロセス 42"
+        );
+        assert_eq!(
+            tr!(Lang::En, "プロセス {pid}", "process {pid}"),
+            "process 42"
+        );
     }
 }

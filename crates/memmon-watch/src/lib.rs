@@ -23,6 +23,9 @@
 //! (memmon-format does), or know a command line, a child process or an exit code (memmon-cli
 //! does). It installs no global allocator: the program that embeds it picks one.
 
+pub mod console;
+pub mod lang;
+pub mod metrics;
 mod monitor;
 
 pub use monitor::{Monitor, MonitorConfig};

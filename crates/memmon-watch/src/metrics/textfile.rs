@@ -2,8 +2,8 @@
 //! collector, which reads every `*.prom` file of its directory at each scrape and must never
 //! see half a file.
 
-use crate::console::say;
 use crate::lang::{current, tr};
+use crate::say;
 use std::fs::{File, Permissions};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -10,8 +10,8 @@ mod render;
 mod server;
 mod textfile;
 
-use crate::console::say;
 use crate::lang::{current, tr};
+use crate::say;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
