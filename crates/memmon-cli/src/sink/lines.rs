@@ -77,8 +77,8 @@ impl Lines {
         self.errors_total
     }
 
-    /// Writes what is kept, the lost-samples line when samples were lost, then `records`, in
-    /// one `write` when the file takes it all.
+    /// Writes what is kept, a header that begins `records`, the lost-samples line when samples
+    /// were lost, then the rest of `records`, in one `write` when the file takes it all.
     pub fn write(
         &mut self,
         out: &mut impl Write,
@@ -91,17 +91,22 @@ impl Lines {
             self.buf.extend_from_slice(&self.pending);
             self.segments.push((self.buf.len(), Part::Pending));
         }
+        // A header in this write (the run's, or a continuation header in a new file) comes
+        // before the lost-samples line, which belongs to the run the header opens.
+        let (header, rest) = records.split_at(header_len(records));
+        for record in header {
+            memmon_format::append_records(&mut self.buf, std::slice::from_ref(record));
+            self.segments.push((self.buf.len(), Part::Header));
+        }
         if let Some(f) = self.failing.as_ref().filter(|f| f.unreported > 0) {
             let line = format.lost_samples(f.unreported, &f.reason);
             memmon_format::append_records(&mut self.buf, std::slice::from_ref(&line));
             self.segments
                 .push((self.buf.len(), Part::Lost(f.unreported)));
         }
-        let header = header_len(records);
-        for (i, record) in records.iter().enumerate() {
+        for record in rest {
             memmon_format::append_records(&mut self.buf, std::slice::from_ref(record));
             let part = match record {
-                _ if i < header => Part::Header,
                 Record::Sample(_) => Part::Sample,
                 _ => Part::Other,
             };
