@@ -426,6 +426,15 @@ fn a_symlink_is_followed_only_when_no_other_user_could_have_planted_it_and_only_
     let to_file = d.join("file.log");
     symlink(d.join("file"), &to_file).unwrap();
     assert!(refusal(&to_file).starts_with("the symlink leads to the regular file "));
+    let Err(e) = open_log(&to_file) else {
+        panic!("followed a link to a file")
+    };
+    assert!(
+        e.message(Lang::Ja)
+            .starts_with("シンボリックリンクの先は通常のファイル "),
+        "{}",
+        e.message(Lang::Ja)
+    );
     // To a directory: refused.
     let to_dir = d.join("dir.log");
     symlink("/tmp", &to_dir).unwrap();
