@@ -16,6 +16,7 @@ mod python_hook;
 mod reliability;
 mod sampler_e2e;
 mod signals;
+mod sink_hardening;
 mod startup;
 mod stop;
 mod test_mode;
