@@ -13,7 +13,6 @@ mod selftest;
 mod session;
 mod settings;
 mod signals;
-mod sink;
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;

@@ -27,5 +27,6 @@ pub mod console;
 pub mod lang;
 pub mod metrics;
 mod monitor;
+pub mod sink;
 
 pub use monitor::{Monitor, MonitorConfig};

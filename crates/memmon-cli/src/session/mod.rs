@@ -2,13 +2,13 @@
 //! `run` and `test` both drive a `Session`; they differ only in what they watch and how they wait.
 
 use crate::console::Console;
-use crate::sink::LogSink;
 use memmon_core::{
     DetailResult, DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler,
     Schedule, Stamp, TrendEstimator, TrendSettings,
 };
 use memmon_format::{console, ExitKind, LogFormat, Record};
 use memmon_watch::metrics::{Metrics, Snapshot};
+use memmon_watch::sink::LogSink;
 use std::path::PathBuf;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};

@@ -11,9 +11,9 @@ mod open;
 #[cfg(test)]
 mod tests;
 
-use crate::console::say;
 use crate::lang::current;
 use crate::lang::{tr, Lang};
+use crate::say;
 use lines::Lines;
 use memmon_format::{LogFormat, Record};
 use open::{open_log, Failure, Opened};
