@@ -3,7 +3,7 @@
 //! The value itself is [`memmon_core::Lang`], so memmon-config can render its errors with it;
 //! this module adds the clap side ([`LangArg`]) and what the subcommands share to print a
 //! message in the chosen language: `tr!` (memmon-core's) for memmon's own sentences, the
-//! per-process [`current`] language (memmon-watch's), [`config_error`] and
+//! per-process language (memmon-watch's `set_current`), [`config_error`] and
 //! [`config_warnings`] for memmon-config's, [`warning_prefix`] for other warnings. The log file
 //! and the original monitor's console lines (memmon-format) are Japanese whatever `--lang`
 //! says: they are the format users grep.
@@ -41,7 +41,7 @@ impl From<LangArg> for Lang {
 }
 
 pub use memmon_core::tr;
-pub use memmon_watch::lang::{current, set_current};
+pub use memmon_watch::lang::set_current;
 
 /// Prints a configuration file's warnings (unknown keys), one line each, in `lang`.
 pub fn config_warnings(lang: Lang, warnings: &[ConfigWarning]) {

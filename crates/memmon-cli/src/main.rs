@@ -10,7 +10,6 @@ mod exit;
 mod lang;
 mod run;
 mod selftest;
-mod session;
 mod settings;
 mod signals;
 

@@ -27,6 +27,7 @@ pub mod console;
 pub mod lang;
 pub mod metrics;
 mod monitor;
+pub mod session;
 pub mod sink;
 
 pub use monitor::{Monitor, MonitorConfig};

@@ -11,7 +11,6 @@ use crate::console::say;
 use crate::console::Console;
 use crate::exit::Ending;
 use crate::lang::{tr, Lang};
-use crate::session::{Attempt, Final, Session, SessionParts};
 use crate::settings;
 use crate::signals::{Forwarder, Target};
 use memmon_config::{Config, DetailSourceKind};
@@ -19,6 +18,7 @@ use memmon_core::{DetailSource, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource, WithSmaps};
 use memmon_watch::metrics::{Metrics, MetricsOptions};
+use memmon_watch::session::{Attempt, Final, Session, SessionParts};
 use memmon_watch::sink::{LogSink, SinkOptions};
 use rustix::process::{Pid, PidfdFlags};
 use signal_hook::consts::SIGINT;
@@ -416,7 +416,7 @@ impl Ctx<'_> {
                 }
             }
             None => {
-                let secs = crate::session::seconds_text(self.stop_timeout);
+                let secs = memmon_watch::session::seconds_text(self.stop_timeout);
                 say!("memmon: {}", tr!(self.lang(),
                     "停止シグナルから {secs} 秒以内にコマンドが終了しませんでした (--stop-timeout)。監視を終えます",
                     "the command did not end within {secs} s of the stop signal (--stop-timeout); memmon stops watching it"));

@@ -1,10 +1,10 @@
 //! Session tests with scripted samplers and detail sources: exact lines in a real log file.
 
 use super::*;
+use crate::sink::SinkOptions;
 use memmon_core::{Detail, Reading, Site, MIB};
 use memmon_format::{parse_line, Record};
 use memmon_sampler::{MockDetail, MockSampler};
-use memmon_watch::sink::SinkOptions;
 use std::time::{Duration, Instant};
 
 fn reading(rss_mib: u64) -> Reading {

@@ -2,13 +2,13 @@
 //! `run` and `test` both drive a `Session`; they differ only in what they watch and how they wait.
 
 use crate::console::Console;
+use crate::metrics::{Metrics, Snapshot};
+use crate::sink::LogSink;
 use memmon_core::{
     DetailResult, DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler,
     Schedule, Stamp, TrendEstimator, TrendSettings,
 };
 use memmon_format::{console, ExitKind, LogFormat, Record};
-use memmon_watch::metrics::{Metrics, Snapshot};
-use memmon_watch::sink::LogSink;
 use std::path::PathBuf;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
@@ -484,7 +484,7 @@ fn startup_wait(delay: Duration, lang: crate::lang::Lang) -> String {
 }
 
 /// Whole seconds as an integer (`60`), others as Python prints a float (`2.5`).
-pub(crate) fn seconds_text(d: Duration) -> String {
+pub fn seconds_text(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         d.as_secs().to_string()
     } else {
