@@ -5,16 +5,35 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// `eprintln!` that never panics: stderr can be closed, full (`2>/dev/full`) or a pipe whose
 /// reader is gone (`2>&1 | head -c 10`), and memmon goes on monitoring whatever happens to its
-/// console. A line that cannot be written is dropped.
+/// console. A line that cannot be written is dropped, and none is written once [`set_quiet`]
+/// was called (a program embedding the in-process monitor keeps its terminal).
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        if !$crate::console::quiet() {
+            let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        }
     }};
 }
 pub use crate::say;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether memmon-watch keeps quiet in this process (see [`set_quiet`]).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Silences every console line memmon-watch would print in this process: the in-process
+/// [`crate::Monitor`] does, since a library leaves the terminal to its program. The `memmon`
+/// binary never calls it.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether [`set_quiet`] silenced the console (read by [`say!`]).
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 /// The console.
 #[derive(Clone, Default)]

@@ -1,23 +1,23 @@
 //! [`Monitor`]: the original monitor's background thread for Rust programs, writing the same
 //! `memory_usage.log` from inside the process.
 //!
-//! It is glue only: memmon-core decides (schedule, baseline, peak, warnings, when a detail block
-//! is due), memmon-format lays out every line, procfs (or sysinfo) measures RSS, and the tracking
-//! allocator fills the detail block. It prints nothing to the console: a library leaves the
-//! terminal to its program.
+//! It drives the same [`Session`] as `memmon run` and `memmon test`: memmon-core decides
+//! (schedule, baseline, peak, warnings, when a detail block is due), memmon-format lays out every
+//! line, the log sink appends (and recovers from a failed write with the lost-samples line),
+//! procfs (or sysinfo) measures RSS, and the tracking allocator fills the detail block. It prints
+//! nothing to the console: a library leaves the terminal to its program.
 
-use memmon_core::{
-    DetailSource, IntervalSpec, Monitor as Core, MonitorSettings, Sampler, Schedule, Stamp,
-};
-use memmon_format::{write_records, LogFormat, Record};
+use crate::console::{self, Console};
+use crate::session::{Final, Session, SessionParts};
+use crate::sink::{LogSink, SinkOptions};
+use memmon_core::{DetailSource, IntervalSpec, Lang, MonitorSettings, MIB};
 use memmon_sampler::{auto_sampler, AllocDetail, ProcfsOptions};
-use std::fs::{File, OpenOptions};
 use std::io;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// What the in-process monitor needs: the `memory_monitor` keys that concern it.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,27 +73,62 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Opens the log and starts the thread. Fails when the log cannot be opened, the process
-    /// cannot be measured, or the thread cannot be spawned.
+    /// Opens the log and starts the thread. Fails when the log cannot be opened (a symlink at
+    /// its path is followed only as the log sink allows), the process cannot be measured, or
+    /// the thread cannot be spawned.
     pub fn start(config: MonitorConfig) -> io::Result<Monitor> {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&config.log_file)?;
+        // A library leaves the terminal to its program: memmon-watch's notices (a failed log
+        // write, say) are not printed in this process.
+        console::set_quiet(true);
+        let sink = LogSink::open(
+            &config.log_file,
+            SinkOptions {
+                // As `memmon run` rotates (the spec's rotation), so a long-lived program's log
+                // is bounded too.
+                max_bytes: 10 * MIB,
+                keep: 5,
+                sync: config.interval.as_duration() >= Duration::from_secs(1),
+            },
+        )
+        .map_err(io::Error::other)?;
         let pid = std::process::id();
         let sampler = auto_sampler(pid, ProcfsOptions::default()).map_err(io::Error::other)?;
+        let detail = config
+            .tracemalloc
+            .then(|| Box::new(AllocDetail::new()) as Box<dyn DetailSource + Send>);
+        let parts = SessionParts {
+            sampler,
+            detail,
+            sink,
+            settings: MonitorSettings {
+                warn_threshold: MonitorSettings::threshold_from_mib(config.warn_threshold_mb),
+                detail_every: config.detail_every.filter(|_| config.tracemalloc),
+            },
+            interval: config.interval,
+            duration: None,
+            startup_delay: Duration::ZERO,
+            lang: Lang::Ja,
+            pid,
+            // The OOM line is about a watched child; a process cannot outlive its own kill.
+            proc_root: None,
+            console: Console::plain(),
+            metrics: None,
+            // The tracking allocator answers at once: no block is ever pending.
+            waker: std::task::Waker::noop().clone(),
+        };
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("memmon".to_owned())
-            .spawn(move || run(config, pid, log, sampler, stopped))?;
+            .spawn(move || run(parts, stopped))?;
         Ok(Monitor {
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// Takes the final sample, writes the footer and waits for the thread. Returns the first
-    /// error writing the log met (the thread keeps going after one, as the binary does).
+    /// Takes the final sample, writes the footer and waits for the thread. An error says how
+    /// many writes to the log failed (the thread keeps going after one, as the binary does, and
+    /// the log then says how many samples were lost).
     pub fn stop(mut self) -> io::Result<()> {
         self.finish()
     }
@@ -116,75 +151,21 @@ impl Drop for Monitor {
     }
 }
 
-/// Remembers the first write error and keeps writing.
-struct Log {
-    file: File,
-    first_error: Option<io::Error>,
-}
-
-impl Log {
-    fn write(&mut self, records: &[Record]) {
-        if let Err(e) = write_records(&mut self.file, records) {
-            self.first_error.get_or_insert(e);
-        }
-    }
-}
-
-fn run(
-    config: MonitorConfig,
-    pid: u32,
-    file: File,
-    mut sampler: Box<dyn Sampler + Send>,
-    stopped: mpsc::Receiver<()>,
-) -> io::Result<()> {
-    let format = LogFormat::system();
-    let started = Instant::now();
-    let mut log = Log {
-        file,
-        first_error: None,
-    };
-    log.write(&format.header(SystemTime::now(), pid, config.interval, false));
-    let mut core = Core::new(MonitorSettings {
-        warn_threshold: MonitorSettings::threshold_from_mib(config.warn_threshold_mb),
-        detail_every: config.detail_every.filter(|_| config.tracemalloc),
-    });
-    let mut detail = AllocDetail::new();
-    let mut schedule = Schedule::new(config.interval.as_duration(), None);
-    let stamp = || Stamp {
-        wall: SystemTime::now(),
-        elapsed: started.elapsed(),
-    };
-    while let Some(deadline) = schedule.next(started.elapsed()) {
-        let wait = deadline.at.saturating_sub(started.elapsed());
+/// The thread: the session's schedule, until a stop request (or the `Monitor` dropped).
+fn run(parts: SessionParts, stopped: mpsc::Receiver<()>) -> io::Result<()> {
+    let mut session = Session::start(parts);
+    while let Some(deadline) = session.next_deadline() {
+        let wait = deadline.saturating_duration_since(Instant::now());
         match stopped.recv_timeout(wait) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
         }
-        let at = stamp();
-        let mut records = Vec::with_capacity(16);
-        match sampler.sample() {
-            Ok(reading) => {
-                let outcome = core.on_sample(at, reading);
-                records.push(format.sample(&outcome.sample));
-                if let Some(warning) = &outcome.warning {
-                    records.push(format.warning(warning));
-                }
-                if outcome.detail_due {
-                    // A failed report (allocator not installed) leaves the block out: the sample
-                    // line stands, as when the original's tracemalloc was off.
-                    for block in detail.detail().unwrap_or_default() {
-                        records.extend(format.detail(&block));
-                    }
-                }
-            }
-            Err(error) => records.push(format.failed(&core.on_failure(at, error))),
-        }
-        log.write(&records);
+        session.sample();
     }
-    let at = stamp();
-    log.write(&format.footer(&core.finish(at, sampler.sample().ok())));
-    match log.first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    match session.finish(None, Final::Take) {
+        0 => Ok(()),
+        n => Err(io::Error::other(format!(
+            "{n} writes to the log failed (the log says how many samples were lost)"
+        ))),
     }
 }

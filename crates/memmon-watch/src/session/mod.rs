@@ -440,8 +440,8 @@ impl Session {
     }
 
     /// Ends the session: the exit line (when the command ended), the final sample `last`
-    /// says, and the footer.
-    pub fn finish(mut self, exit: Option<ExitKind>, last: Final) {
+    /// says, and the footer. Returns how many writes to the log failed in the whole session.
+    pub fn finish(mut self, exit: Option<ExitKind>, last: Final) -> u64 {
         // A block still on its way is written with what has come: the footer ends the run.
         self.settle_detail(true);
         let at = self.stamp();
@@ -462,6 +462,7 @@ impl Session {
         let shown =
             std::path::absolute(self.sink.path()).unwrap_or_else(|_| self.sink.path().into());
         self.console.say(&console::stop(&shown));
+        self.sink.errors_total()
     }
 }
 
