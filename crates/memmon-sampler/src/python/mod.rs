@@ -103,7 +103,7 @@ impl InFlight {
 /// timeout has passed. A process still busy with an earlier conversation (an abandoned
 /// request's query, the `start` of the first sample) is asked once that ends, within this
 /// request's timeout: it is reported silent only if the whole timeout passes without an answer,
-/// never at once (see [`busy`]). [`DetailSource::detail`] does the same and waits for it (at
+/// never at once (see `busy.rs`). [`DetailSource::detail`] does the same and waits for it (at
 /// most the timeout).
 pub struct PythonDetail {
     pid: u32,
