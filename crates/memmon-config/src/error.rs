@@ -109,8 +109,9 @@ pub enum ConfigError {
         /// 1-based line of the second occurrence.
         line: usize,
     },
-    /// A JSON number too large for a 64-bit float (`1e309`): serde_json refuses it where
-    /// Python's `json` reads `inf`, and its own message names no key.
+    /// A number too large for a 64-bit float (`1e309`), in JSON or TOML: serde_json and the
+    /// toml crate refuse it (where Python's `json` reads `inf`), and their own messages name no
+    /// key.
     #[error(
         "{file}:{line}:{column}: {key}: the number {written} is out of range (numbers here \
          must be within about ±1.8e308)"
@@ -120,7 +121,7 @@ pub enum ConfigError {
         file: String,
         /// 1-based line of the number.
         line: usize,
-        /// 1-based column where the parser stopped.
+        /// 1-based column: where the JSON parser stopped, where the TOML number starts.
         column: usize,
         /// Dotted key path, e.g. `memory_monitor.interval`.
         key: String,

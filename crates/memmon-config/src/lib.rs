@@ -29,6 +29,7 @@ mod error;
 mod expected;
 mod json;
 mod rules;
+mod toml_number;
 mod validate;
 mod value;
 
@@ -180,6 +181,16 @@ pub fn load_json_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
 pub fn load_toml_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     let text = strip_bom(text);
     let top: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        if let Some(number) = toml_number::out_of_range(text, &e) {
+            let (line, column) = line_col(text, number.start);
+            return ConfigError::NumberOutOfRange {
+                file: file.to_owned(),
+                line,
+                column,
+                key: number.key,
+                written: number.written,
+            };
+        }
         let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
         ConfigError::Syntax {
             file: file.to_owned(),

@@ -232,6 +232,30 @@ fn a_number_too_large_for_a_float_names_its_key_and_value_as_written() {
     assert!(json_err(r#"{"warn_threshold_mb": -17E+999}"#).contains("the number -17E+999 is"));
 }
 
+/// TOML's own error for `1e309` named only a position ("floating-point number overflowed");
+/// it names the file, the key and the number as written, as JSON's does.
+#[test]
+fn a_toml_number_too_large_for_a_float_names_its_key_and_value_as_written() {
+    assert_eq!(
+        toml_err("[memory_monitor]\ninterval = 1e309\n"),
+        "memmon.toml:2:12: memory_monitor.interval: the number 1e309 is out of range (numbers \
+         here must be within about ±1.8e308)"
+    );
+    assert_eq!(
+        toml_err("memory_monitor.warn_threshold_mb = -17E+999"),
+        "memmon.toml:1:36: memory_monitor.warn_threshold_mb: the number -17E+999 is out of range \
+         (numbers here must be within about ±1.8e308)"
+    );
+    assert!(matches!(
+        load_toml_str("[memory_monitor]\ninterval = 1e309\n", "memmon.toml"),
+        Err(ConfigError::NumberOutOfRange {
+            line: 2,
+            column: 12,
+            ..
+        })
+    ));
+}
+
 #[test]
 fn an_empty_name_gets_the_words_the_command_line_gets() {
     let flag = memmon_config::parse_name("").unwrap_err().to_string();

@@ -152,6 +152,15 @@ fn a_duplicate_key_and_a_number_out_of_range_in_japanese() {
 }
 
 #[test]
+fn a_toml_number_out_of_range_in_japanese() {
+    let err = load_toml_str("[memory_monitor]\ninterval = 1e309\n", "memmon.toml").unwrap_err();
+    assert_eq!(
+        ja(&err),
+        "memmon.toml:2:12: memory_monitor.interval: 数値 1e309 は範囲外です (絶対値がおよそ 1.8e308 までの数値が必要です)"
+    );
+}
+
+#[test]
 fn the_block_itself_and_the_top_level() {
     assert_eq!(
         ja(&json_err("true")),

@@ -403,4 +403,32 @@ proptest! {
             _ => prop_assert!(fits, "{} was accepted", written),
         }
     }
+
+    /// The same in TOML, under a `[table]`, as a dotted key or in an array: named with its key
+    /// and as written (underscores too), never left a bare syntax error.
+    #[test]
+    fn a_toml_number_beyond_f64_is_named_with_its_key(
+        key in "[a-z_]{1,12}",
+        mantissa in "-?[1-9](_?[0-9]){0,3}(\\.[0-9]{1,3})?",
+        e in "[eE]\\+?",
+        exponent in 0u32..700,
+        layout in 0u8..3,
+    ) {
+        let written = format!("{mantissa}{e}{exponent}");
+        let fits = written.replace('_', "").parse::<f64>().is_ok_and(f64::is_finite);
+        let (text, path) = match layout {
+            0 => (format!("[memory_monitor]\nenabled = true\n{key} = {written}\n"), format!("memory_monitor.{key}")),
+            1 => (format!("memory_monitor.{key} = {written}"), format!("memory_monitor.{key}")),
+            _ => (format!("[other]\n{key} = [1, {written}]"), format!("other.{key}[1]")),
+        };
+        match load_toml_str(&text, "m.toml") {
+            Err(ConfigError::NumberOutOfRange { key: k, written: w, .. }) => {
+                prop_assert!(!fits, "{} fits", written);
+                prop_assert_eq!(k, path);
+                prop_assert_eq!(w, written);
+            }
+            Err(ConfigError::Syntax { message, .. }) => prop_assert!(false, "{}: {}", written, message),
+            _ => prop_assert!(fits, "{} was accepted", written),
+        }
+    }
 }

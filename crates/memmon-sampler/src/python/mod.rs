@@ -21,19 +21,20 @@
 //! sockets found there are exactly the Python processes of the watched tree; no tree walk is
 //! needed to find them.
 
+mod busy;
 mod client;
 mod hook_dir;
 
 use crate::smaps::SmapsSource;
+use busy::Busy;
 use client::Snapshot;
 pub use client::PROTOCOL;
 pub use hook_dir::HookDir;
 use memmon_core::{Detail, DetailResult, DetailSource, Site};
-use std::collections::HashSet;
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -110,17 +111,19 @@ impl InFlight {
 /// [`DetailSource::request`] asks all processes at once, each on a short-lived thread, and
 /// returns without waiting; the threads wake the caller as answers come, and
 /// [`DetailSource::poll`] turns them into blocks once every process has answered or the
-/// timeout has passed. A process still busy with an earlier request is reported silent at once
-/// rather than asked again, so a stopped process never piles up threads.
-/// [`DetailSource::detail`] does the same and waits for it (at most the timeout).
+/// timeout has passed. A process still busy with an earlier conversation (an abandoned
+/// request's query, the `start` of the first sample) is asked once that ends, within this
+/// request's timeout: it is reported silent only if the whole timeout passes without an answer,
+/// never at once (see `busy.rs`). [`DetailSource::detail`] does the same and waits for it (at
+/// most the timeout).
 pub struct PythonDetail {
     pid: u32,
     proc_root: PathBuf,
     dir: PathBuf,
     options: PythonOptions,
     smaps: SmapsSource,
-    /// Processes with a query thread still running (even for an abandoned request).
-    busy: Arc<Mutex<HashSet<u32>>>,
+    /// Processes with a query thread talking to them (even for an abandoned request).
+    busy: Busy,
     replies_tx: mpsc::Sender<Reply>,
     replies: mpsc::Receiver<Reply>,
     in_flight: Option<InFlight>,
@@ -154,7 +157,7 @@ impl PythonDetail {
             proc_root,
             dir: dir.into(),
             options,
-            busy: Arc::new(Mutex::new(HashSet::new())),
+            busy: Busy::default(),
             replies_tx,
             replies,
             in_flight: None,
@@ -193,61 +196,60 @@ impl PythonDetail {
             .open(self.dir.join(TRACE_FROM_START));
         let timeout = self.options.timeout;
         for pid in self.sockets() {
-            if !lock(&self.busy).insert(pid) {
+            let Some(claim) = self.busy.try_claim(pid) else {
                 continue;
-            }
+            };
             let socket = self.dir.join(format!("{pid}.sock"));
-            let busy = Arc::clone(&self.busy);
-            let spawned = std::thread::Builder::new()
+            // Should no thread start, the claim is dropped with the closure and the process is
+            // free for its first snapshot request.
+            let _ = std::thread::Builder::new()
                 .name("memmon-python".into())
                 .spawn(move || {
                     // A failure here is the snapshot's to report: a process that is gone or
                     // silent shows as such in the next block.
                     let _ = client::start(&socket, timeout);
-                    lock(&busy).remove(&pid);
+                    drop(claim);
                 });
-            if spawned.is_err() {
-                lock(&self.busy).remove(&pid);
-            }
         }
     }
 
     /// Asks every process with a socket at once, each on its own thread; `waker` is woken as
-    /// each answer arrives.
+    /// each answer arrives. A thread whose process is busy with an earlier conversation waits
+    /// for it to end, within this request's timeout, then asks for what time is left.
     fn send(&mut self, waker: &Waker) -> InFlight {
         let id = self.next_id;
         self.next_id += 1;
-        let timeout = self.options.timeout;
+        let sent = Instant::now();
+        let deadline = sent + self.options.timeout;
         let mut outcomes = Vec::new();
         for pid in self.sockets() {
-            let busy = !lock(&self.busy).insert(pid);
-            if busy {
-                outcomes.push((pid, Some(Outcome::Silent)));
-                continue;
-            }
             let socket = self.dir.join(format!("{pid}.sock"));
             let alive = self.proc_root.join(pid.to_string());
-            let (tx, busy, waker) = (
-                self.replies_tx.clone(),
-                Arc::clone(&self.busy),
-                waker.clone(),
-            );
+            let (tx, busy, waker) = (self.replies_tx.clone(), self.busy.clone(), waker.clone());
             let spawned = std::thread::Builder::new()
                 .name("memmon-python".into())
                 .spawn(move || {
-                    let outcome = match client::query(&socket, timeout) {
-                        Ok(s) => Outcome::Answer(s),
-                        Err(e) if is_timeout(&e) => Outcome::Silent,
-                        Err(_) => {
-                            // A process that died without removing its socket (SIGKILL):
-                            // the stale name goes, so it is not asked again.
-                            if !alive.exists() {
-                                let _ = std::fs::remove_file(&socket);
-                            }
-                            Outcome::Gone
+                    let outcome = match busy.claim_by(pid, deadline) {
+                        // Still talking to an earlier request for the whole timeout.
+                        None => Outcome::Silent,
+                        Some(claim) => {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            let outcome = match client::query(&socket, left) {
+                                Ok(s) => Outcome::Answer(s),
+                                Err(e) if is_timeout(&e) => Outcome::Silent,
+                                Err(_) => {
+                                    // A process that died without removing its socket
+                                    // (SIGKILL): the stale name goes, so it is not asked again.
+                                    if !alive.exists() {
+                                        let _ = std::fs::remove_file(&socket);
+                                    }
+                                    Outcome::Gone
+                                }
+                            };
+                            drop(claim);
+                            outcome
                         }
                     };
-                    lock(&busy).remove(&pid);
                     let _ = tx.send(Reply {
                         request: id,
                         pid,
@@ -257,17 +259,10 @@ impl PythonDetail {
                 });
             match spawned {
                 Ok(_) => outcomes.push((pid, None)),
-                Err(_) => {
-                    lock(&self.busy).remove(&pid);
-                    outcomes.push((pid, Some(Outcome::Gone)));
-                }
+                Err(_) => outcomes.push((pid, Some(Outcome::Gone))),
             }
         }
-        InFlight {
-            id,
-            sent: Instant::now(),
-            outcomes,
-        }
+        InFlight { id, sent, outcomes }
     }
 
     /// Files one reply with the request it answers (late replies to older requests go).
@@ -411,185 +406,5 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// The in-flight set stays usable even if a query thread panicked while holding it.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    /// The protocol has one description (`docs/hook-protocol.md`): its version is the one both
-    /// sides speak, and every request memmon sends is in its table and the hook's `_REQUESTS`.
-    #[test]
-    fn the_protocol_doc_the_hook_and_memmon_agree() {
-        let doc = include_str!("../../../../docs/hook-protocol.md");
-        assert!(doc.contains(&format!("**Version: {PROTOCOL}.**")));
-        assert!(HOOK_SOURCE.contains(&format!("\n_PROTOCOL = {PROTOCOL}\n")));
-        assert!(HOOK_SOURCE.contains(&format!("\n_MARKER = \"{TRACE_FROM_START}\"\n")));
-        for request in [client::Request::Start, client::Request::Snapshot] {
-            let line = request.line();
-            let verb = line.split(' ').next().unwrap_or_default();
-            assert!(
-                doc.contains(&format!("| `{}` |", line.trim_end())),
-                "{verb}"
-            );
-            assert!(
-                HOOK_SOURCE.contains(&format!("\"{verb}\": _{verb}")),
-                "{verb}"
-            );
-        }
-        for var in [HOOK_DIR_VAR, PROTOCOL_VAR, FRAMES_VAR] {
-            assert!(doc.contains(&format!("| `{var}` |")), "{var}");
-            assert!(HOOK_SOURCE.contains(var), "{var}");
-        }
-    }
-
-    /// Counts wake-ups, as `memmon run`'s loop would receive them.
-    struct Count(std::sync::atomic::AtomicUsize);
-
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    /// A hook stand-in on `<dir>/<pid>.sock` that answers one request after `delay` and
-    /// returns the request line it got.
-    fn fake_hook(dir: &Path, pid: u32, delay: Duration) -> std::thread::JoinHandle<String> {
-        use std::io::Write;
-        let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{pid}.sock")))
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            if let Ok((mut stream, _)) = listener.accept() {
-                let _ = io::BufRead::read_line(&mut io::BufReader::new(&stream), &mut line);
-                std::thread::sleep(delay);
-                let reply = if line.starts_with("start ") {
-                    format!("{{\"tracing\":true,\"v\":1,\"pid\":{pid}}}\n")
-                } else {
-                    format!(
-                        "{{\"current\":3145728,\"peak\":4194304,\"sites\":[[\"/app/c.py:7\",2097152,2]],\"v\":1,\"pid\":{pid}}}\n"
-                    )
-                };
-                let _ = stream.write_all(reply.as_bytes());
-            }
-            line
-        })
-    }
-
-    /// A fresh directory and a source watching this very process (alive, so never "gone").
-    fn fake_setup(name: &str) -> (PathBuf, u32, PythonDetail) {
-        let dir = std::env::temp_dir().join(format!("memmon-py-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::create_dir_all(&dir);
-        let pid = std::process::id();
-        let options = PythonOptions {
-            children: false,
-            timeout: Duration::from_secs(5),
-            smaps: WithSmaps::Never,
-        };
-        let source = PythonDetail::new(pid, "/proc", &dir, options);
-        (dir, pid, source)
-    }
-
-    #[test]
-    fn a_request_does_not_wait_and_the_answer_wakes_the_caller() {
-        let (dir, pid, mut source) = fake_setup("async");
-        let hook = fake_hook(&dir, pid, Duration::from_millis(300));
-        let count = Arc::new(Count(0.into()));
-        let waker = Waker::from(Arc::clone(&count));
-        let asked = Instant::now();
-        assert!(source.request(&waker).is_pending());
-        assert!(asked.elapsed() < Duration::from_millis(250));
-        assert!(source.poll(false).is_pending());
-        let _ = hook.join();
-        let woken = Instant::now();
-        while count.0.load(std::sync::atomic::Ordering::SeqCst) == 0
-            && woken.elapsed() < Duration::from_secs(5)
-        {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        let Poll::Ready(Ok(blocks)) = source.poll(false) else {
-            panic!("the answer came but poll is not ready");
-        };
-        assert_eq!(
-            blocks,
-            vec![Detail::Traced {
-                pid: None,
-                current: 3 << 20,
-                peak: 4 << 20,
-                sites: vec![Site {
-                    location: "/app/c.py:7".into(),
-                    size: 2 << 20,
-                    count: 2,
-                }],
-            }]
-        );
-        // Nothing in flight any more.
-        assert!(matches!(source.poll(false), Poll::Ready(Ok(ref b)) if b.is_empty()));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn the_first_sample_leaves_the_marker_then_asks_for_start() {
-        let (dir, pid, mut source) = fake_setup("start");
-        let hook = fake_hook(&dir, pid, Duration::ZERO);
-        source.on_first_sample();
-        assert!(dir.join(TRACE_FROM_START).is_file());
-        assert_eq!(hook.join().ok().as_deref(), Some("start 1\n"));
-        // The start thread lets go of the process, so the next snapshot asks it again.
-        let freed = Instant::now();
-        while !lock(&source.busy).is_empty() && freed.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert!(lock(&source.busy).is_empty());
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn giving_up_reports_the_silent_process_with_the_time_waited() {
-        let (dir, pid, mut source) = fake_setup("giveup");
-        let hook = fake_hook(&dir, pid, Duration::from_millis(1500));
-        assert!(source.request(Waker::noop()).is_pending());
-        std::thread::sleep(Duration::from_millis(1100));
-        let Poll::Ready(Ok(blocks)) = source.poll(true) else {
-            panic!("giving up must complete the request");
-        };
-        let [Detail::NoAnswer {
-            pid: silent,
-            waited,
-        }] = blocks.as_slice()
-        else {
-            panic!("{blocks:?}");
-        };
-        assert_eq!(*silent, pid);
-        assert!(*waited >= Duration::from_millis(1100) && *waited < Duration::from_secs(5));
-        // The late answer to the abandoned request is dropped, not taken for the next one.
-        let _ = hook.join();
-        std::thread::sleep(Duration::from_millis(100));
-        assert!(matches!(source.poll(false), Poll::Ready(Ok(ref b)) if b.is_empty()));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn no_sockets_with_python_only_gives_no_block() {
-        let dir = std::env::temp_dir().join(format!("memmon-py-empty-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let mut source = PythonDetail::new(
-            std::process::id(),
-            "/proc",
-            &dir,
-            PythonOptions {
-                children: true,
-                timeout: Duration::from_millis(100),
-                smaps: WithSmaps::Never,
-            },
-        );
-        assert_eq!(source.detail().ok(), Some(vec![]));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

@@ -103,6 +103,8 @@ class _Server:
         thread.start()
 
     def serve(self):
+        import socket
+
         listener = self.listener
         while True:
             try:
@@ -119,6 +121,8 @@ class _Server:
                         if not chunk:
                             break
                         request += chunk
+                    if _abandoned(conn, socket):
+                        continue
                     conn.sendall(_answer(request))
             except OSError:
                 # memmon gave up waiting (or went away): the next request starts afresh.
@@ -143,6 +147,22 @@ class _Server:
                 os.unlink(self.path)
             except OSError:
                 pass
+
+
+def _abandoned(conn, socket):
+    """Whether memmon closed the connection after its request: it gave up waiting (this process
+    was stopped or busy past the timeout). Connections queue while the process cannot accept;
+    answering each would cost a snapshot (and the client its GIL) nobody reads. memmon never
+    half-closes, so an end of stream here means it is gone."""
+    # A socket with a timeout first waits for data, whatever the flags: look without waiting.
+    timeout = conn.gettimeout()
+    conn.setblocking(False)
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    finally:
+        conn.settimeout(timeout)
 
 
 def _answer(request):

@@ -90,6 +90,8 @@ pub struct Session {
     waker: Waker,
     /// A detail request in flight, and when it gives up.
     detail_deadline: Option<Instant>,
+    /// Detail blocks that fell due while a request was in flight (not sent, not silent).
+    details_skipped: u64,
     /// Whether the detail source has been told of the first sample.
     first_sample_told: bool,
     /// The online leak trend, kept only when metrics are published (its only reader).
@@ -134,6 +136,7 @@ impl Session {
             told_detail_failed: false,
             waker: parts.waker,
             detail_deadline: None,
+            details_skipped: 0,
             first_sample_told: false,
             trend: None,
         };
@@ -238,10 +241,18 @@ impl Session {
     /// Starts the detail block due with this sample. A source that answers at once has its
     /// block in this sample's write; one that takes time (Python processes asked over their
     /// sockets) is written by [`Session::detail_ready`] when it completes, so the schedule never
-    /// waits for it. A request still in flight (its timeout longer than ten intervals) is ended
-    /// first, so blocks never interleave.
+    /// waits for it. A block that falls due while a request is still in flight and within its
+    /// timeout (a cadence faster than a snapshot takes) is skipped and counted: ending the
+    /// request early would report processes that are answering as silent (`応答なし (0s)`, issue
+    /// 17 item 14), and asking again would only queue behind the answer on its way. A request
+    /// past its timeout (the loop has not yet collected it) is ended first, so blocks never
+    /// interleave.
     fn request_detail(&mut self) {
-        if self.detail_deadline.is_some() {
+        if let Some(deadline) = self.detail_deadline {
+            if Instant::now() < deadline {
+                self.skip_detail();
+                return;
+            }
             let pending = std::mem::take(&mut self.records);
             self.settle_detail(true);
             self.records = pending;
@@ -268,6 +279,59 @@ impl Session {
     pub fn detail_ready(&mut self) {
         let give_up = self.detail_deadline.is_some_and(|d| Instant::now() >= d);
         self.settle_detail(give_up);
+    }
+
+    /// Counts a block skipped because a request is still in flight; the first one is said at
+    /// once (why blocks are fewer than every 10th sample), the total at the end of the run.
+    fn skip_detail(&mut self) {
+        self.details_skipped += 1;
+        if self.details_skipped == 1 {
+            let timeout =
+                seconds_text(self.detail.as_ref().map_or(Duration::ZERO, |d| d.timeout()));
+            self.console.say(&format!(
+                "memmon: {}",
+                crate::lang::tr!(
+                    crate::lang::current(),
+                    "詳細ブロックの時刻ですが、前のブロックの応答をまだ待っています (最長 {timeout}秒): このブロックは省略します。省略した数は終了時に表示します",
+                    "a detail block is due while the previous one's answers are still awaited (up to {timeout} s): this block is skipped; the number skipped is shown at the end"
+                )
+            ));
+        }
+    }
+
+    /// Ends the run's detail requests: one still in flight is waited for until it completes or
+    /// its timeout passes, as during the run, so a process that is answering is never written
+    /// silent because the run ended first (the command has usually exited by now, and its
+    /// processes' sockets end at once: they are then left out). Then the skipped blocks, if
+    /// any, are counted on stderr.
+    fn settle_detail_at_end(&mut self) {
+        while let Some(deadline) = self.detail_deadline {
+            if Instant::now() >= deadline {
+                self.settle_detail(true);
+                break;
+            }
+            self.settle_detail(false);
+            if self.detail_deadline.is_some() {
+                // The source wakes the run loop's waker, which this loop no longer reads: a
+                // short sleep is the wait, bounded by the timeout.
+                std::thread::sleep(
+                    deadline
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(5)),
+                );
+            }
+        }
+        if self.details_skipped > 0 {
+            let n = self.details_skipped;
+            self.console.say(&format!(
+                "memmon: {}",
+                crate::lang::tr!(
+                    crate::lang::current(),
+                    "省略した詳細ブロック: {n}件 (前のブロックの応答を待っている間に時刻が来たもの。detail_every × interval をスナップショットにかかる時間より長くすると省略されません)",
+                    "detail blocks skipped: {n} (due while the previous block's answers were awaited; a detail_every × interval longer than a snapshot takes skips none)"
+                )
+            ));
+        }
     }
 
     /// Polls a pending request and writes its block (in a write of its own) when complete.
@@ -442,8 +506,8 @@ impl Session {
     /// Ends the session: the exit line (when the command ended), the final sample `last`
     /// says, and the footer. Returns how many writes to the log failed in the whole session.
     pub fn finish(mut self, exit: Option<ExitKind>, last: Final) -> u64 {
-        // A block still on its way is written with what has come: the footer ends the run.
-        self.settle_detail(true);
+        // A block still on its way is written before the footer, which ends the run.
+        self.settle_detail_at_end();
         let at = self.stamp();
         self.records.clear();
         if let Some(kind) = exit {
@@ -493,5 +557,7 @@ pub fn seconds_text(d: Duration) -> String {
     }
 }
 
+#[cfg(test)]
+mod cadence_tests;
 #[cfg(test)]
 mod tests;
