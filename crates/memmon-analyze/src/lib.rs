@@ -204,4 +204,6 @@ pub fn analyze_reader(reader: impl BufRead) -> io::Result<Analysis> {
 }
 
 #[cfg(test)]
+mod request_tests;
+#[cfg(test)]
 mod tests;
