@@ -58,6 +58,12 @@ fn parse_until(s: &str) -> Result<DateTime, String> {
 }
 
 /// Runs `memmon analyze`; returns the exit code (2 when the analysis fails).
+///
+/// Never inlined: `main`, which `memmon run` executes, sits in `.text.hot` (hot-text.ld), and
+/// with the analysis inlined into it (as LTO did once it came from another crate) about 22 KiB
+/// of code `run` never calls went hot with it. Out of line, it stays in `.text.cold`
+/// (cold-text.ld's `memmon::analyze` and `memmon_analyze` patterns).
+#[inline(never)]
 pub fn run(args: AnalyzeArgs) -> i32 {
     let request = Request {
         logs: args.logs,
