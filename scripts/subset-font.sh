@@ -1,14 +1,14 @@
 #!/bin/sh
-# Rebuilds crates/memmon-cli/assets/memmon-labels.otf: the glyphs of `memmon analyze --plot`'s
+# Rebuilds crates/memmon-analyze/assets/memmon-labels.otf: the glyphs of `memmon analyze --plot`'s
 # fixed labels (assets/subset-chars.txt) plus printable ASCII, cut from Noto Sans CJK JP
 # Regular (SIL Open Font License 1.1) as shipped by Debian's `fonts-noto-cjk` package.
 # Needs: apt-get (Debian/Ubuntu), dpkg-deb, python3 with pip. Run from anywhere.
-# When a label in src/analyze/font.rs, or a line of the verdict band (src/analyze/panel.rs,
+# When a label in src/font.rs, or a line of the verdict band (src/panel.rs,
 # report.rs), gains a character, add it to subset-chars.txt and rerun.
 # Layout tables and vertical metrics are dropped: plotters draws horizontal text glyph by glyph.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-assets="$root/crates/memmon-cli/assets"
+assets="$root/crates/memmon-analyze/assets"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

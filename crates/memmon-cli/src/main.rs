@@ -1,6 +1,6 @@
-//! The `memmon` binary: glue between clap, memmon-config, the samplers, memmon-core and
-//! memmon-format. It holds no log format and no policy of its own; it knows clap, signals,
-//! child processes and exit codes.
+//! The `memmon` binary: glue between clap, memmon-config, the samplers, memmon-core,
+//! memmon-format and memmon-analyze. It holds no log format and no policy of its own; it knows
+//! clap, signals, child processes and exit codes.
 
 mod analyze;
 mod check;

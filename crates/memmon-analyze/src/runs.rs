@@ -6,8 +6,8 @@
 //! clock set back or forward mid-run changes nothing. State per run is bounded (the estimator
 //! keeps at most `MAX_BINS` bins); finished runs keep only their summary.
 
-use super::read::Line;
-use super::sites::{GrowingSite, SiteTracker};
+use crate::read::Line;
+use crate::sites::{GrowingSite, SiteTracker};
 use jiff::civil::DateTime;
 use memmon_core::{
     time_to_exhaustion, InconclusiveReason, TrendEstimate, TrendEstimator, TrendSettings, Verdict,

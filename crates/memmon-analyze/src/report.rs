@@ -1,8 +1,8 @@
 //! The report: text in the log's own Japanese terms (or English), or one JSON object.
 
-use super::runs::{Analysis, Ending, RunSummary};
-use super::sites::GrowingSite;
-use super::Lang;
+use crate::runs::{Analysis, Ending, RunSummary};
+use crate::sites::GrowingSite;
+use crate::Lang;
 use memmon_core::MIB;
 use memmon_core::{InconclusiveReason, Verdict};
 use memmon_format::{Elapsed, ExitKind, Size};
@@ -27,7 +27,7 @@ fn verdict_words(v: Verdict) -> (&'static str, Option<&'static str>) {
 }
 
 /// The verdict in words, as the report and the plot say it.
-pub(super) fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
+pub(crate) fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
     use InconclusiveReason::*;
     match (lang, v) {
         (Lang::Ja, Verdict::Normal) => "正常",
@@ -383,7 +383,7 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
 }
 
 /// `再起動: 3回`, and ` — 再起動が繰り返されています (クラッシュループの疑い)` for a crash loop.
-pub(super) fn restarts_text(a: &Analysis, lang: Lang) -> String {
+pub(crate) fn restarts_text(a: &Analysis, lang: Lang) -> String {
     let w = words(lang);
     let mut s = format!("{}: {}{}", w.restarts, a.restarts(), w.times);
     if a.crash_loop() {
@@ -402,7 +402,7 @@ fn words(lang: Lang) -> &'static Words {
 /// `初期メモリ: 15.20MB | 最終メモリ: 74.54MB | ピークメモリ: 74.52MB | メモリ増加量: +59.34MB`:
 /// the footer's figures when there is one (see `RunSummary::figures`), `-` as the footer prints
 /// a figure nothing measured.
-pub(super) fn figures_text(r: &RunSummary, lang: Lang) -> String {
+pub(crate) fn figures_text(r: &RunSummary, lang: Lang) -> String {
     let w = words(lang);
     let f = r.figures();
     let mb = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}MB"));
@@ -421,7 +421,7 @@ pub(super) fn figures_text(r: &RunSummary, lang: Lang) -> String {
 }
 
 /// `ウォームアップ除外: 00:00:00 | 増加率: +723.47MB/時 (r² 1.000)`, when the run was fitted.
-pub(super) fn rate_text(r: &RunSummary, lang: Lang) -> Option<String> {
+pub(crate) fn rate_text(r: &RunSummary, lang: Lang) -> Option<String> {
     let w = words(lang);
     r.fit.map(|f| {
         format!(
@@ -437,7 +437,7 @@ pub(super) fn rate_text(r: &RunSummary, lang: Lang) -> Option<String> {
 }
 
 /// `空きメモリ枯渇までの推定: 1日 8時間 (空き 23666MB)`, for a leak.
-pub(super) fn exhaustion_text(r: &RunSummary, lang: Lang) -> Option<String> {
+pub(crate) fn exhaustion_text(r: &RunSummary, lang: Lang) -> Option<String> {
     let w = words(lang);
     let (t, last) = r.time_to_exhaustion_s.zip(r.last)?;
     Some(format!(

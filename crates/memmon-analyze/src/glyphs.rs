@@ -7,7 +7,7 @@
 //! backend and draws text itself, each glyph at pen + bearing, everything else passing through.
 //! (The SVG backend writes `<text>` elements that the viewer lays out: it needs no fix.)
 
-use super::font;
+use crate::font;
 use ab_glyph::{point, Font, FontRef, ScaleFont};
 use plotters::prelude::DrawingBackend;
 use plotters_backend::text_anchor::{HPos, VPos};

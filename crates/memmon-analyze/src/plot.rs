@@ -10,15 +10,15 @@
 //! MB at each block, dots on the points), named in the legend with their rate. The legend and
 //! the verdict are in a band under the chart (see `panel`), so they cover no curve.
 //!
-//! The PNG's text goes through [`GlyphFix`], which keeps each glyph's bearing (plotters 0.3.7
+//! The PNG's text goes through `GlyphFix`, which keeps each glyph's bearing (plotters 0.3.7
 //! drops it and left gaps in Japanese labels).
 
-use super::font::{self, Label};
-use super::glyphs::GlyphFix;
-use super::panel::{self, LegendEntry};
-use super::runs::{Accepted, Analysis};
-use super::sites::GrowingSite;
-use super::Lang;
+use crate::font::{self, Label};
+use crate::glyphs::GlyphFix;
+use crate::panel::{self, LegendEntry};
+use crate::runs::{Accepted, Analysis};
+use crate::sites::GrowingSite;
+use crate::Lang;
 use memmon_core::MIB;
 use plotters::coord::Shift;
 use plotters::prelude::*;

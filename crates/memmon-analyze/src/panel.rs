@@ -3,10 +3,10 @@
 //! `memmon analyze` says: per run the verdict, the growth rate, the time until available
 //! memory runs out and the footer's figures, then the restarts.
 
-use super::font;
-use super::report::{exhaustion_text, figures_text, rate_text, restarts_text, verdict_text};
-use super::runs::{Analysis, RunSummary};
-use super::Lang;
+use crate::font;
+use crate::report::{exhaustion_text, figures_text, rate_text, restarts_text, verdict_text};
+use crate::runs::{Analysis, RunSummary};
+use crate::Lang;
 use memmon_core::Verdict;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -163,7 +163,7 @@ pub fn draw<DB: DrawingBackend>(
 mod tests {
     use super::super::tests::Gen;
     use super::*;
-    use crate::analyze::analyze_reader;
+    use crate::analyze_reader;
     use jiff::civil::date;
 
     /// Every line the band can show draws in Japanese with the embedded font.

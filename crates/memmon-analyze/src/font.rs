@@ -6,13 +6,13 @@
 //! by `scripts/subset-font.sh` from `assets/subset-chars.txt`. A Japanese label with a character
 //! the subset lacks is replaced by its English one rather than drawn as boxes.
 
-use super::Lang;
+use crate::Lang;
 use ab_glyph::{Font, FontRef};
 use plotters::style::FontStyle;
 use std::sync::OnceLock;
 
 /// The subset font (about 32 KiB).
-static FONT: &[u8] = include_bytes!("../../assets/memmon-labels.otf");
+static FONT: &[u8] = include_bytes!("../assets/memmon-labels.otf");
 
 /// The family name the plot asks for.
 pub const FAMILY: &str = "sans-serif";

@@ -4,7 +4,7 @@
 //! only), so no quoting is needed. Numbers keep the log's precision; the timestamp keeps the
 //! log's `YYYY-MM-DD HH:MM:SS`, which spreadsheets read as a date-time.
 
-use super::runs::Accepted;
+use crate::runs::Accepted;
 use std::io::{self, Write};
 
 /// The header row.
