@@ -281,6 +281,21 @@ impl LogFormat {
         }
     }
 
+    /// The command ended and `pids` (all of them, in any number) of its descendants still run:
+    /// `watched` with `--children` (monitoring goes on), else left running unwatched. At most
+    /// [`Self::LISTED_PIDS`] PIDs are listed, then `…`.
+    pub fn descendants(&self, watched: bool, pids: &[u32]) -> Record {
+        Record::Descendants {
+            watched,
+            count: pids.len() as u64,
+            pids: pids.iter().copied().take(Self::LISTED_PIDS).collect(),
+        }
+    }
+
+    /// How many PIDs a [`Record::Descendants`] line lists: enough to find a daemon, short
+    /// enough for one line whatever the tree.
+    pub const LISTED_PIDS: usize = 8;
+
     /// `count` samples could not be written (written once writing works again).
     pub fn lost_samples(&self, count: u64, reason: &str) -> Record {
         Record::LostSamples {

@@ -183,6 +183,9 @@ fn other_prefixes(line: &str) -> Option<Record> {
                 reason: reason.to_owned(),
             });
         }
+        if let Some(rest) = rest.strip_prefix("コマンドの終了後も子孫プロセス ") {
+            return descendants(rest);
+        }
         let mut c = Cur::new(rest);
         let count = c.uint()?;
         c.lit("件のサンプルをログに書けませんでした (")?;
@@ -253,6 +256,43 @@ enum Sign {
 
 /// `text` as a finite number: 400 digits parse to infinity, which no printer wrote (memmon
 /// prints finite figures only) and which would print as `infMB` or turn a fit into NaN.
+/// The rest of `コマンドの終了後も子孫プロセス N個 (PID A, B, …) の監視を続けます` (or
+/// `が監視されずに実行中です`): only the shape `Display` prints, so it re-formats to itself.
+fn descendants(rest: &str) -> Option<Record> {
+    let mut c = Cur::new(rest);
+    let count = c.uint()?;
+    c.lit("個 (PID ")?;
+    let (list, watched) = if let Some(list) = c.rest.strip_suffix(") の監視を続けます") {
+        (list, true)
+    } else {
+        (c.rest.strip_suffix(") が監視されずに実行中です")?, false)
+    };
+    let (list, more) = match list.strip_suffix('…') {
+        Some("") => ("", true),
+        Some(l) => (l.strip_suffix(", ")?, true),
+        None => (list, false),
+    };
+    let mut pids = Vec::new();
+    if !list.is_empty() {
+        for item in list.split(", ") {
+            let mut p = Cur::new(item);
+            let pid = p.uint()?;
+            p.end()?;
+            pids.push(u32::try_from(pid).ok()?);
+        }
+    }
+    // The ellipsis is there exactly when fewer PIDs than `count` are listed.
+    let listed = pids.len() as u64;
+    if listed > count || more != (listed < count) {
+        return None;
+    }
+    Some(Record::Descendants {
+        watched,
+        count,
+        pids,
+    })
+}
+
 fn finite(text: &str) -> Option<f64> {
     text.parse::<f64>().ok().filter(|v| v.is_finite())
 }

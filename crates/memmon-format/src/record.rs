@@ -133,6 +133,20 @@ pub enum Record {
         /// Why (the same text as on stderr).
         reason: String,
     },
+    /// The command ended while descendants of it still ran (daemons it started, re-parented
+    /// to memmon): `⚠️ [memmon] コマンドの終了後も子孫プロセス 2個 (PID 101, 102) の監視を続けます`
+    /// with `--children` (samples go on until the last one ends), or `⚠️ [memmon]
+    /// コマンドの終了後も子孫プロセス 2個 (PID 101, 102) が監視されずに実行中です` without.
+    /// Written right after the exit line. When fewer PIDs are listed than `count`, the list
+    /// ends in `…`.
+    Descendants {
+        /// Whether monitoring goes on (`--children`) or they are left running unwatched.
+        watched: bool,
+        /// How many descendants still run.
+        count: u64,
+        /// The first of them (at most `count`).
+        pids: Vec<u32>,
+    },
     /// Any line of no known shape, kept as is (reading a log never fails on a line).
     Other(String),
 }
@@ -525,6 +539,30 @@ impl fmt::Display for Record {
             ),
             Record::Unmonitored { reason } => {
                 write!(f, "⚠️ [memmon] 監視なしで実行します: {}", OneLine(reason))
+            }
+            Record::Descendants {
+                watched,
+                count,
+                pids,
+            } => {
+                write!(
+                    f,
+                    "⚠️ [memmon] コマンドの終了後も子孫プロセス {count}個 (PID "
+                )?;
+                for (i, pid) in pids.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{pid}")?;
+                }
+                if (pids.len() as u64) < *count {
+                    f.write_str(if pids.is_empty() { "…" } else { ", …" })?;
+                }
+                f.write_str(if *watched {
+                    ") の監視を続けます"
+                } else {
+                    ") が監視されずに実行中です"
+                })
             }
             Record::Other(line) => OneLine(line).fmt(f),
         }

@@ -221,6 +221,17 @@ proptest! {
         }
     }
 
+    #[test]
+    fn descendants_lines_round_trip(
+        watched in any::<bool>(),
+        (count, pids) in (0u64..40).prop_flat_map(|count| {
+            (Just(count), proptest::collection::vec(any::<u32>(), 0..=count.min(10) as usize))
+        }),
+    ) {
+        let record = Record::Descendants { watched, count, pids };
+        prop_assert_eq!(parse_line(&record.to_string()), record);
+    }
+
     /// A sample whose RSS, VMS, peak, use or free memory is negative, or any of whose figures
     /// overflows to infinity (a 400-digit RSS), is a malformed line, never a sample; a valid
     /// line with the same figures unsigned and short still parses to exactly what was printed.

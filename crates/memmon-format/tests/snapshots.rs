@@ -313,3 +313,22 @@ fn unmonitored_run() {
     let text: Vec<String> = records.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!(text.join("\n"));
 }
+
+#[test]
+fn descendants_left_when_the_command_ends() {
+    // A command that daemonized and exited: its exit line, then what became of its
+    // descendants (watched with --children, else left running), a long tree cut at 8 PIDs.
+    let format = jst();
+    let many: Vec<u32> = (5000..5012).collect();
+    let records = [
+        format.process_exit(ExitKind::Code(3)),
+        format.descendants(true, &[4701]),
+        format.descendants(true, &many),
+        format.descendants(false, &[4701, 4702]),
+    ];
+    let text: Vec<String> = records.iter().map(ToString::to_string).collect();
+    for (line, record) in text.iter().zip(&records) {
+        assert_eq!(&parse_line(line), record);
+    }
+    insta::assert_snapshot!(text.join("\n"));
+}
