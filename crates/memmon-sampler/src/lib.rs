@@ -49,7 +49,9 @@ mod vmstat;
 
 pub use crate::alloc::{AllocDetail, Monitor, MonitorConfig, TrackingAllocator};
 pub use crate::mock::{MockDetail, MockSampler};
-pub use crate::procfs::{descendants, page_size, parse, ProcfsOptions, ProcfsSampler};
+pub use crate::procfs::{
+    adopted, children, descendants, page_size, parse, ProcfsOptions, ProcfsSampler,
+};
 pub use crate::python::{HookDir, PythonDetail, PythonOptions};
 pub use crate::smaps::SmapsSource;
 pub use crate::sysinfo::SysinfoSampler;
