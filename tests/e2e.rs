@@ -4,6 +4,7 @@
 mod analyze;
 mod config_edge;
 mod crash_loop;
+mod daemonize;
 mod fail_open;
 mod footer;
 mod hook_private;

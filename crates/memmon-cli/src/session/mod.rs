@@ -439,9 +439,32 @@ impl Session {
         }
     }
 
+    /// The command ended while descendants it started still run and are watched
+    /// (`--children`): its exit line now, then the line that says monitoring goes on for
+    /// `left`; sample lines follow until the last of them ends, then [`Session::finish`]
+    /// (without an exit line).
+    pub fn command_ended(&mut self, exit: ExitKind, left: &[u32]) {
+        self.records.clear();
+        self.records.push(self.format.process_exit(exit));
+        self.records.push(self.format.descendants(true, left));
+        self.write_records(0, true);
+    }
+
+    /// Ends the session as [`Session::finish`] does, with, after the exit line, the line that
+    /// names the descendants `left` running unwatched (no `--children`).
+    pub fn finish_leaving(self, exit: ExitKind, left: &[u32], last: Final) {
+        let line = self.format.descendants(false, left);
+        self.finish_with(Some(exit), Some(line), last);
+    }
+
     /// Ends the session: the exit line (when the command ended), the final sample `last`
     /// says, and the footer.
-    pub fn finish(mut self, exit: Option<ExitKind>, last: Final) {
+    pub fn finish(self, exit: Option<ExitKind>, last: Final) {
+        self.finish_with(exit, None, last);
+    }
+
+    /// [`Session::finish`], with `after_exit` written right after the exit line.
+    fn finish_with(mut self, exit: Option<ExitKind>, after_exit: Option<Record>, last: Final) {
         // A block still on its way is written with what has come: the footer ends the run.
         self.settle_detail(true);
         let at = self.stamp();
@@ -449,6 +472,7 @@ impl Session {
         if let Some(kind) = exit {
             self.records.push(self.format.process_exit(kind));
         }
+        self.records.extend(after_exit);
         let reading = match last {
             Final::Take => self.sampler.sample().ok(),
             Final::Have(reading) => Some(reading),
