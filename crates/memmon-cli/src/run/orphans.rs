@@ -109,7 +109,13 @@ fn start_reaper(me: u32, command: &Arc<AtomicU32>, tx: Sender<Wake>) -> std::io:
                 if command == 0 {
                     continue;
                 }
-                if reap(me, command) > 0 {
+                // The children files are read while children come and go, and the kernel
+                // does not promise a consistent list then: after a round that reaped, one more.
+                let mut reaped = false;
+                while reap(me, command) > 0 {
+                    reaped = true;
+                }
+                if reaped {
                     // The loop may be gone (the run is ending): nobody needs to know then.
                     let _ = tx.send(Wake::Reaped);
                 }
