@@ -2,7 +2,8 @@
 //!
 //! memmon forwards what a service manager, a terminal or a user sends: HUP, INT, QUIT, TERM,
 //! USR1, USR2, WINCH, ALRM and CONT; the job-control stops (TSTP, TTIN, TTOU) are forwarded and
-//! then memmon stops itself, as the command did. CHLD is never forwarded, and SEGV, BUS, ILL and
+//! then memmon stops itself, as the command did. CHLD is never forwarded (memmon's own wakes the
+//! thread that reaps the orphans it adopts, see `run::orphans`), and SEGV, BUS, ILL and
 //! FPE are memmon's own faults, not the command's. A signal that was ignored when memmon started
 //! (`nohup`) gets no handler, so it stays ignored in memmon and, inherited, in the command.
 //!
