@@ -4,6 +4,7 @@
 mod analyze;
 mod config_edge;
 mod crash_loop;
+mod daemonize;
 mod detail_cadence;
 mod fail_open;
 mod footer;

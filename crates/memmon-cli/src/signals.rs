@@ -2,7 +2,8 @@
 //!
 //! memmon forwards what a service manager, a terminal or a user sends: HUP, INT, QUIT, TERM,
 //! USR1, USR2, WINCH, ALRM and CONT; the job-control stops (TSTP, TTIN, TTOU) are forwarded and
-//! then memmon stops itself, as the command did. CHLD is never forwarded, and SEGV, BUS, ILL and
+//! then memmon stops itself, as the command did. CHLD is never forwarded (memmon's own wakes the
+//! thread that reaps the orphans it adopts, see `run::orphans`), and SEGV, BUS, ILL and
 //! FPE are memmon's own faults, not the command's. A signal that was ignored when memmon started
 //! (`nohup`) gets no handler, so it stays ignored in memmon and, inherited, in the command.
 //!
@@ -50,6 +51,9 @@ pub(crate) enum Wake {
     TargetGone,
     /// A pending detail block may be complete.
     Detail,
+    /// An orphan memmon adopted as the command's subreaper ended and was reaped (see
+    /// `run::orphans`): the command's tree may be gone.
+    Reaped,
 }
 
 /// The command the signals go on to.
@@ -62,6 +66,9 @@ pub(crate) struct Target {
     pub proc_root: Option<PathBuf>,
     /// Reads the final sample before the signal goes on (`None`: unmonitored).
     pub sampler: Option<Box<dyn Sampler + Send>>,
+    /// The command has ended: signals go to no process (its PID, and its tree's, may be
+    /// reused); only the fresh sample is still taken.
+    pub ended: bool,
 }
 
 /// Hands the signal thread the command once it runs.
@@ -76,6 +83,20 @@ impl Forwarder {
     /// From now on, stop signals go on to `target`'s tree.
     pub fn set(&self, target: Target) {
         *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target);
+    }
+
+    /// The command has ended (its status was collected): from now on a stop signal goes to no
+    /// tree, since its PID may be reused by an unrelated process whose children must never get
+    /// memmon's signals. The fresh final sample is still taken (of what the command left).
+    pub fn command_gone(&self) {
+        if let Some(target) = self
+            .target
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            target.ended = true;
+        }
     }
 
     /// Waits until every descendant a stop signal went to has ended, or until `until`: a
@@ -121,7 +142,7 @@ const PASSED: [i32; 5] = [SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT];
 const JOB_STOPS: [i32; 3] = [SIGTSTP, SIGTTIN, SIGTTOU];
 
 /// Whether `sig` was ignored when memmon started (`nohup`, a parent's `SIG_IGN`).
-fn ignored_at_start(sig: i32) -> bool {
+pub(crate) fn ignored_at_start(sig: i32) -> bool {
     // SAFETY: `sigaction` with a null new action only reads the current one into `old`, a
     // local zero-initialised structure.
     unsafe {
@@ -231,6 +252,9 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
 /// A launcher that does not `exec` would otherwise die alone and leave its client without the
 /// stop signal.
 pub(crate) fn signal_tree(target: &Target, sig: Signal) -> Vec<OwnedFd> {
+    if target.ended {
+        return Vec::new();
+    }
     let pinned = pin_descendants(target);
     send(target.pid, target.pidfd.as_deref(), sig);
     for (pid, fd) in &pinned {
@@ -245,7 +269,7 @@ pub(crate) fn signal_tree(target: &Target, sig: Signal) -> Vec<OwnedFd> {
 /// signal goes: once the command dies of it, its children are re-parented and could no longer
 /// be told from strangers.
 fn pin_descendants(target: &Target) -> Vec<(u32, OwnedFd)> {
-    let Some(root) = target.proc_root.as_deref() else {
+    let Some(root) = target.proc_root.as_deref().filter(|_| !target.ended) else {
         return Vec::new();
     };
     let descendants = memmon_sampler::descendants(root, target.pid).unwrap_or_default();

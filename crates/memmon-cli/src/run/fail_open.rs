@@ -88,6 +88,7 @@ pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Optio
         rx,
         forwarder,
         stop_timeout: args.stop_timeout,
+        adoption: None,
     };
     Some(ctx.unmonitored(&why, Some(log), false))
 }
@@ -169,7 +170,7 @@ impl Ctx<'_> {
                         (None, false) => Ending::Signal(number),
                     };
                 }
-                Ok(Wake::TargetGone | Wake::Detail) => {}
+                Ok(Wake::TargetGone | Wake::Detail | Wake::Reaped) => {}
                 Err(_) => return Ending::Code(EXIT_USAGE),
             }
         }

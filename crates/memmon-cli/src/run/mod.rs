@@ -33,9 +33,12 @@ use std::time::{Duration, Instant};
 pub(crate) use crate::signals::{watch as watch_signals, Wake};
 pub use fail_open::bad_arguments;
 use fail_open::{write_unmonitored, Ended, LogTarget};
+use orphans::{tree_sampler, Adoption};
+use std::ops::ControlFlow;
 use words::{exit_kind, explain, lost_track, unmonitored_notice};
 
 mod fail_open;
+mod orphans;
 mod words;
 
 /// How long a sample that found the command gone waits for its exit status.
@@ -69,6 +72,8 @@ struct Ctx<'a> {
     rx: Receiver<Wake>,
     forwarder: Forwarder,
     stop_timeout: Duration,
+    /// memmon as the command's child subreaper (see `orphans`), once the command is started.
+    adoption: Option<Adoption>,
 }
 
 /// Runs `memmon run` and says how memmon ends.
@@ -105,6 +110,7 @@ pub fn run(args: RunArgs) -> Ending {
         rx,
         forwarder,
         stop_timeout: args.stop_timeout,
+        adoption: None,
     };
     if let Some(why) = no_signals {
         if !command_mode {
@@ -146,7 +152,7 @@ impl Ctx<'_> {
     }
 
     /// Watches the command (or PID) with a valid configuration.
-    fn monitor(self, config: Config, source: Option<&Path>) -> Ending {
+    fn monitor(mut self, config: Config, source: Option<&Path>) -> Ending {
         let args = self.args;
         let command_mode = self.command_mode();
         let lang = self.lang();
@@ -197,6 +203,10 @@ impl Ctx<'_> {
                 }
             })
             .flatten();
+        // Before the command starts, so that no orphan of its tree escapes to init.
+        if command_mode && args.proc_root.is_dir() {
+            self.adoption = Adoption::start(&args.proc_root, self.tx.clone());
+        }
         let (pid, pidfd) = match args.pid {
             Some(pid) => (pid, None),
             None => match spawn(
@@ -208,13 +218,16 @@ impl Ctx<'_> {
                 Err(code) => return Ending::Code(code),
             },
         };
+        if let Some(adoption) = &self.adoption {
+            adoption.command_started(pid);
+        }
 
         let options = ProcfsOptions {
             root: args.proc_root.clone(),
             children: args.children,
         };
         let proc_root = args.proc_root.is_dir().then(|| args.proc_root.clone());
-        let sampler = match memmon_sampler::auto_sampler(pid, options.clone()) {
+        let sampler = match tree_sampler(pid, options.clone(), self.adoption.as_ref()) {
             Ok(s) => s,
             // The command ended before its `/proc` files could be opened (a crash loop's
             // instant exit): its run still gets a header, its exit line and a footer.
@@ -238,7 +251,8 @@ impl Ctx<'_> {
         if command_mode {
             // The signal thread's own reader: the fresh final sample is taken there, before
             // the stop signal goes on, so the footer shows the client before it stopped.
-            self.set_target(pid, pidfd, memmon_sampler::auto_sampler(pid, options).ok());
+            let sampler = tree_sampler(pid, options, self.adoption.as_ref()).ok();
+            self.set_target(pid, pidfd, sampler);
         } else {
             watch_pid(pid, self.tx.clone());
         }
@@ -306,14 +320,16 @@ impl Ctx<'_> {
     /// The sampling loop, until the command ends, memmon is stopped, or the duration is over.
     fn watch(&self, mut session: Session) -> Ending {
         let command_mode = self.command_mode();
+        // The command's status, once it ended and `--children` watches what it left.
+        let mut ended: Option<ExitStatus> = None;
         loop {
             let Some(deadline) = session.next_deadline() else {
                 // Duration over: footer now, then the command keeps running unmonitored.
                 session.finish(None, Final::Take);
-                return if command_mode {
-                    self.wait_unmonitored()
-                } else {
-                    Ending::Code(0)
+                return match ended {
+                    Some(status) => Ending::like(status),
+                    None if command_mode => self.wait_unmonitored(),
+                    None => Ending::Code(0),
                 };
             };
             // Wait for the deadline, handling whatever wakes us first.
@@ -343,6 +359,11 @@ impl Ctx<'_> {
                         killed,
                         ..
                     }) => {
+                        if let Some(status) = ended {
+                            // What the command left is neither signalled nor waited for.
+                            session.finish(None, fresh.map_or(Final::Take, Final::Have));
+                            return Ending::like(status);
+                        }
                         if !command_mode {
                             // --pid: memmon alone was asked to stop; the process goes on.
                             session.finish(None, Final::Take);
@@ -350,9 +371,17 @@ impl Ctx<'_> {
                         }
                         return self.stopped(session, number, fresh, killed);
                     }
-                    Ok(Wake::ChildExited(status)) => {
-                        session.finish(Some(exit_kind(status)), Final::Gone);
-                        return Ending::like(status);
+                    Ok(Wake::ChildExited(status)) => match self.command_exited(session, status) {
+                        ControlFlow::Break(ending) => return ending,
+                        ControlFlow::Continue(watched) => {
+                            session = watched;
+                            ended = Some(status);
+                        }
+                    },
+                    Ok(Wake::Reaped) => {
+                        if let Some(status) = ended.filter(|_| !self.tree_left()) {
+                            return self.tree_ended(session, status);
+                        }
                     }
                     Ok(Wake::ChildWaitFailed(e)) => {
                         say!("memmon: {}", lost_track(self.lang(), &e));
@@ -366,14 +395,20 @@ impl Ctx<'_> {
                     }
                 }
             }
-            match session.sample() {
-                Attempt::Sampled | Attempt::Failed => {}
-                Attempt::Gone if command_mode => {
+            match (session.sample(), ended) {
+                (Attempt::Sampled | Attempt::Failed, _) => {}
+                (Attempt::Gone, Some(status)) => return self.tree_ended(session, status),
+                (Attempt::Gone, None) if command_mode => {
                     // The command is ending: its exit status is on its way.
                     match self.rx.recv_timeout(EXIT_GRACE) {
                         Ok(Wake::ChildExited(status)) => {
-                            session.finish(Some(exit_kind(status)), Final::Gone);
-                            return Ending::like(status);
+                            match self.command_exited(session, status) {
+                                ControlFlow::Break(ending) => return ending,
+                                ControlFlow::Continue(watched) => {
+                                    session = watched;
+                                    ended = Some(status);
+                                }
+                            }
                         }
                         Ok(Wake::Signal {
                             number,
@@ -384,7 +419,7 @@ impl Ctx<'_> {
                         _ => continue,
                     }
                 }
-                Attempt::Gone => {
+                (Attempt::Gone, None) => {
                     session.target_gone();
                     session.finish(None, Final::Gone);
                     return Ending::Code(0);
@@ -446,7 +481,7 @@ impl Ctx<'_> {
                     say!("memmon: {}", lost_track(self.lang(), &e));
                     return (None, killed);
                 }
-                Ok(Wake::Detail | Wake::TargetGone) => {}
+                Ok(Wake::Detail | Wake::TargetGone | Wake::Reaped) => {}
                 Err(_) => return (None, killed),
             }
         }
@@ -467,6 +502,7 @@ impl Ctx<'_> {
                 .is_dir()
                 .then(|| self.args.proc_root.clone()),
             sampler,
+            ended: false,
         });
     }
 }

@@ -5,7 +5,7 @@ pub(crate) mod lines;
 pub mod parse;
 mod tree;
 
-pub use tree::descendants;
+pub use tree::{adopted, children, descendants};
 
 use crate::error::{io_error, not_utf8, parse_error};
 use memmon_core::{Reading, SampleError, Sampler};
@@ -241,6 +241,19 @@ impl ProcfsSampler {
         self
     }
 
+    /// Makes `adopter`, a child subreaper (`PR_SET_CHILD_SUBREAPER`: memmon, the command's
+    /// parent), part of how the tree is found, with `children`: the orphans of the command's
+    /// tree (a daemon it started, which would otherwise be re-parented out of reach) are
+    /// re-parented to it, and its children other than the watched process count as
+    /// descendants. The tree then outlives the watched process: once that is gone, a sample
+    /// sums what is left (each process's private memory, as for any descendant), and only
+    /// when nothing is left is it [`SampleError::Exited`]. Without `children` this changes
+    /// nothing.
+    pub fn with_adopter(mut self, adopter: u32) -> Self {
+        self.tree = self.tree.take().map(|t| t.adopted_by(adopter));
+        self
+    }
+
     /// The watched process.
     pub fn pid(&self) -> u32 {
         self.pid
@@ -311,12 +324,25 @@ impl ProcfsSampler {
 
 impl Sampler for ProcfsSampler {
     fn sample(&mut self) -> Result<Reading, SampleError> {
-        let main = self.main_statm()?;
+        let main = match self.main_statm() {
+            Ok(main) => Some(main),
+            // An adopted tree outlives its root (see `with_adopter`).
+            Err(SampleError::Exited { .. }) if self.tree.as_ref().is_some_and(Tree::adopts) => {
+                if let Some(tree) = &mut self.tree {
+                    tree.root_gone();
+                }
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let text = self.meminfo.read_bytes(None)?;
         let mem = parse_meminfo_bytes(text).map_err(|e| parse_error(e, &self.meminfo.path))?;
-        let (mut rss, mut vms) = (main.rss, main.vms);
+        let (mut rss, mut vms) = main.map_or((0, 0), |m| (m.rss, m.vms));
         if let Some(tree) = &mut self.tree {
             let sum = tree.descendants_sum(self.page_size)?;
+            if main.is_none() && sum.live == 0 {
+                return Err(SampleError::Exited { pid: self.pid });
+            }
             rss = rss.saturating_add(sum.counted);
             vms = vms.saturating_add(sum.vms);
             let notes = tree.notes();

@@ -29,6 +29,46 @@ pub fn descendants(root: &Path, pid: u32) -> Result<Vec<u32>, SampleError> {
     Ok(std::mem::take(&mut tree.found))
 }
 
+/// The children of `pid` now (all its threads' children, zombies included): memmon, a child
+/// subreaper, finds there the orphans of the command's tree it adopted, to reap them by PID.
+pub fn children(root: &Path, pid: u32) -> Result<Vec<u32>, SampleError> {
+    let mut tree = Tree::new(root, pid);
+    tree.direct_children(pid)?;
+    Ok(std::mem::take(&mut tree.kids))
+}
+
+/// The live processes (zombies left out) that `adopter`, a child subreaper, holds apart from
+/// `except` (its command): each of its other children and their descendants. What the
+/// command's tree left behind when the command ended: daemons it started, which were
+/// re-parented to memmon.
+pub fn adopted(root: &Path, adopter: u32, except: u32) -> Result<Vec<u32>, SampleError> {
+    let mut tree = Tree::new(root, except).adopted_by(adopter);
+    tree.root_gone = true;
+    match tree.discovery {
+        Discovery::ChildrenFiles => tree.find_by_children_files()?,
+        Discovery::ParentScan => tree.find_by_parent_scan()?,
+    }
+    let found = std::mem::take(&mut tree.found);
+    Ok(found
+        .into_iter()
+        .filter(|&pid| !is_zombie(root, pid))
+        .collect())
+}
+
+/// Whether `pid` is a zombie, or gone (`/proc/PID/stat`'s state after the command name).
+fn is_zombie(root: &Path, pid: u32) -> bool {
+    let Ok(stat) = std::fs::read(root.join(pid.to_string()).join("stat")) else {
+        return true;
+    };
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    stat[close + 1..]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&state| state == b'Z' || state == b'X')
+}
+
 /// At most this many descendants keep their two files open between samples (512 descriptors,
 /// half the usual soft limit of 1024, so memmon never runs out of descriptors for its log and
 /// the command it runs). Descendants past it (a tree can have thousands) are read through files
@@ -54,6 +94,8 @@ pub(super) struct TreeSum {
     /// Summed private memory of the descendants (RSS for those whose private memory cannot
     /// be read), in bytes.
     pub(super) counted: u64,
+    /// How many descendants were read (live ones: the gone and zombies are not).
+    pub(super) live: usize,
 }
 
 /// How descendants are found.
@@ -90,6 +132,12 @@ pub(super) struct Tree {
     walk: u64,
     bufs: Buffers,
     notes: TreeNotes,
+    /// A child subreaper (memmon) that adopts the tree's orphans: its children other than the
+    /// watched process are walked as descendants too.
+    adopter: Option<u32>,
+    /// The watched process is known to be gone: its PID may be reused by a stranger, so the
+    /// walk no longer starts there.
+    root_gone: bool,
 }
 
 impl Tree {
@@ -120,7 +168,28 @@ impl Tree {
             walk: 0,
             bufs: Buffers::default(),
             notes: TreeNotes::default(),
+            adopter: None,
+            root_gone: false,
         }
+    }
+
+    /// Walks the children of `adopter` other than the watched process as descendants too:
+    /// with memmon a child subreaper, the orphans of the command's tree (a daemon it started)
+    /// are re-parented to memmon and stay watched.
+    pub(super) fn adopted_by(mut self, adopter: u32) -> Self {
+        self.adopter = Some(adopter);
+        self
+    }
+
+    /// Whether the tree has an adopter, so it can outlive the watched process.
+    pub(super) fn adopts(&self) -> bool {
+        self.adopter.is_some()
+    }
+
+    /// Says that the watched process is gone (it exited and was reaped, or is a zombie): its
+    /// PID is no longer walked, since it may be reused by an unrelated process.
+    pub(super) fn root_gone(&mut self) {
+        self.root_gone = true;
     }
 
     /// What the last [`Tree::descendants_sum`] found out for the user.
@@ -168,6 +237,7 @@ impl Tree {
                 }
                 sum.vms = sum.vms.saturating_add(c.vms);
                 sum.counted = sum.counted.saturating_add(c.rss);
+                sum.live += 1;
             }
         }
         self.kept.retain(|_, d| d.seen == walk);
@@ -200,46 +270,97 @@ impl Tree {
         self.found.clear();
         self.seen.clear();
         self.stack.clear();
-        self.stack.push(self.pid);
         self.seen.insert(self.pid);
+        if !self.root_gone {
+            self.stack.push(self.pid);
+        }
+        if let Some(adopter) = self.adopter {
+            self.seen.insert(adopter);
+            self.direct_children(adopter)?;
+            self.take_kids();
+        }
         while let Some(pid) = self.stack.pop() {
-            self.build_path(&[pid], "task");
-            let task_dir = PathBuf::from(&self.path);
-            let entries = match std::fs::read_dir(&task_dir) {
-                Ok(entries) => entries,
-                Err(e) if is_gone(&e) && pid != self.pid => continue,
-                // The watched process itself gone: `Exited`, as for its statm.
-                Err(e) => return Err(io_error(&e, &task_dir, Some(self.pid))),
+            self.direct_children(pid)?;
+            self.take_kids();
+        }
+        Ok(())
+    }
+
+    /// Moves the children just listed into `found` and onto the stack, each once.
+    fn take_kids(&mut self) {
+        for kid in self.kids.drain(..) {
+            if self.seen.insert(kid) {
+                self.found.push(kid);
+                self.stack.push(kid);
+            }
+        }
+    }
+
+    /// Lists the children of `pid` (every thread's) into `self.kids`. Only the watched process
+    /// (or the adopter) being gone is an error; a descendant that ended lists none.
+    fn direct_children(&mut self, pid: u32) -> Result<(), SampleError> {
+        self.kids.clear();
+        if self.discovery == Discovery::ParentScan {
+            self.scan_parents()?;
+            self.kids
+                .extend(self.parents.iter().filter(|p| p.1 == pid).map(|p| p.0));
+            return Ok(());
+        }
+        self.build_path(&[pid], "task");
+        let task_dir = PathBuf::from(&self.path);
+        let entries = match std::fs::read_dir(&task_dir) {
+            Ok(entries) => entries,
+            Err(e) if is_gone(&e) && pid != self.pid => return Ok(()),
+            // The watched process itself gone: `Exited`, as for its statm.
+            Err(e) => return Err(io_error(&e, &task_dir, Some(self.pid))),
+        };
+        for entry in entries {
+            let Some(tid) = entry
+                .ok()
+                .and_then(|e| e.file_name().to_str()?.parse().ok())
+            else {
+                continue;
             };
-            for entry in entries {
-                let Some(tid) = entry
-                    .ok()
-                    .and_then(|e| e.file_name().to_str()?.parse().ok())
-                else {
-                    continue;
-                };
-                self.build_path(&[pid, tid], "children");
-                let path = Path::new(&self.path);
-                match read_into(path, &mut self.buf) {
-                    Ok(()) => {}
-                    Err(e) if is_gone(&e) => continue,
-                    Err(e) => return Err(io_error(&e, path, None)),
-                }
-                let text = std::str::from_utf8(&self.buf).map_err(|_| not_utf8(path))?;
-                parse_children(text, &mut self.kids).map_err(|e| parse_error(e, path))?;
+            self.build_path(&[pid, tid], "children");
+            let path = Path::new(&self.path);
+            match read_into(path, &mut self.buf) {
+                Ok(()) => {}
+                Err(e) if is_gone(&e) => continue,
+                Err(e) => return Err(io_error(&e, path, None)),
             }
-            for kid in self.kids.drain(..) {
-                if self.seen.insert(kid) {
-                    self.found.push(kid);
-                    self.stack.push(kid);
-                }
-            }
+            let text = std::str::from_utf8(&self.buf).map_err(|_| not_utf8(path))?;
+            // Appends: every thread's children are the process's.
+            parse_children(text, &mut self.kids).map_err(|e| parse_error(e, path))?;
         }
         Ok(())
     }
 
     fn find_by_parent_scan(&mut self) -> Result<(), SampleError> {
         self.found.clear();
+        self.scan_parents()?;
+        self.seen.clear();
+        self.seen.insert(self.pid);
+        self.stack.clear();
+        if !self.root_gone {
+            self.stack.push(self.pid);
+        }
+        if let Some(adopter) = self.adopter {
+            self.seen.insert(adopter);
+            self.stack.push(adopter);
+        }
+        while let Some(parent) = self.stack.pop() {
+            for &(pid, ppid) in &self.parents {
+                if ppid == parent && self.seen.insert(pid) {
+                    self.found.push(pid);
+                    self.stack.push(pid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every process's parent into `self.parents`.
+    fn scan_parents(&mut self) -> Result<(), SampleError> {
         self.parents.clear();
         let entries = std::fs::read_dir(&self.root).map_err(|e| io_error(&e, &self.root, None))?;
         for entry in entries {
@@ -260,18 +381,6 @@ impl Tree {
             let text = String::from_utf8_lossy(&self.buf);
             let parent = parse_stat_ppid(&text).map_err(|e| parse_error(e, path))?;
             self.parents.push((pid, parent));
-        }
-        self.seen.clear();
-        self.seen.insert(self.pid);
-        self.stack.clear();
-        self.stack.push(self.pid);
-        while let Some(parent) = self.stack.pop() {
-            for &(pid, ppid) in &self.parents {
-                if ppid == parent && self.seen.insert(pid) {
-                    self.found.push(pid);
-                    self.stack.push(pid);
-                }
-            }
         }
         Ok(())
     }

@@ -94,6 +94,8 @@ pub struct Session {
     details_skipped: u64,
     /// Whether the detail source has been told of the first sample.
     first_sample_told: bool,
+    /// The command's status, when it ended before the run did (its descendants still watched).
+    command_exit: Option<ExitKind>,
     /// The online leak trend, kept only when metrics are published (its only reader).
     trend: Option<Trend>,
 }
@@ -138,6 +140,7 @@ impl Session {
             detail_deadline: None,
             details_skipped: 0,
             first_sample_told: false,
+            command_exit: None,
             trend: None,
         };
         if s.metrics.is_some() {
@@ -503,11 +506,22 @@ impl Session {
         }
     }
 
-    /// Ends the session: the exit line (when the command ended), the final sample `last`
-    /// says, and the footer. Returns how many writes to the log failed in the whole session.
+    /// The command ended while descendants it started still run and are watched
+    /// (`--children`): its status is kept for the exit line, which the spec puts after the last
+    /// sample line and right before the footer, so sample lines go on until the last of them
+    /// ends and [`Session::finish`] writes it. (The caller says on stderr what happened: the
+    /// spec has no log line for it.)
+    pub fn command_ended(&mut self, exit: ExitKind) {
+        self.command_exit = Some(exit);
+    }
+
+    /// Ends the session: the exit line (when the command ended, now or earlier through
+    /// [`Session::command_ended`]), the final sample `last` says, and the footer. Returns how
+    /// many writes to the log failed in the whole session.
     pub fn finish(mut self, exit: Option<ExitKind>, last: Final) -> u64 {
         // A block still on its way is written before the footer, which ends the run.
         self.settle_detail_at_end();
+        let exit = exit.or(self.command_exit.take());
         let at = self.stamp();
         self.records.clear();
         if let Some(kind) = exit {
