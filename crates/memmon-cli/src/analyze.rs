@@ -80,7 +80,7 @@ pub fn run(args: AnalyzeArgs) -> i32 {
     match memmon_analyze::analyze(&request, &mut stdout.lock()) {
         Ok(()) => 0,
         Err(e) => {
-            crate::console::say!("memmon: {e}");
+            memmon_watch::say!("memmon: {e}");
             2
         }
     }

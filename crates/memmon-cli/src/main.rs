@@ -5,7 +5,6 @@
 mod analyze;
 mod check;
 mod cli;
-mod console;
 mod exit;
 mod lang;
 mod run;

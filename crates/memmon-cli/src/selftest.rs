@@ -19,8 +19,8 @@
 //!   baseline holds them and every step is the 1 MiB the test keeps.
 
 use crate::cli::TestArgs;
-use crate::console::say;
-use crate::console::Console;
+use memmon_watch::say;
+use memmon_watch::console::Console;
 use crate::lang::tr;
 use crate::run::{watch_signals, Wake, EXIT_USAGE};
 use memmon_core::{MonitorSettings, MIB};

@@ -4,7 +4,7 @@
 
 use super::words::{lost_track, unmonitored_notice};
 use super::{spawn, watch_signals, Ctx, EXIT_USAGE};
-use crate::console::say;
+use memmon_watch::say;
 use crate::exit::Ending;
 use crate::settings;
 use crate::signals::Wake;

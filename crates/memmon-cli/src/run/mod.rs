@@ -7,8 +7,8 @@
 //! (`監視なしで実行します`), and ends the way the command ends. Only `--pid` keeps exit 2.
 
 use crate::cli::RunArgs;
-use crate::console::say;
-use crate::console::Console;
+use memmon_watch::say;
+use memmon_watch::console::Console;
 use crate::exit::Ending;
 use crate::lang::{tr, Lang};
 use crate::settings;

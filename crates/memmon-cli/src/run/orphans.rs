@@ -21,7 +21,7 @@
 
 use super::words::exit_kind;
 use super::{Ctx, Wake};
-use crate::console::say;
+use memmon_watch::say;
 use crate::exit::Ending;
 use crate::lang::tr;
 use memmon_core::{SampleError, Sampler};
