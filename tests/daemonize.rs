@@ -140,10 +140,13 @@ fn with_children_a_daemon_the_command_leaves_is_watched_until_it_ends() {
     assert!(last_sample < exit_at && exit_at < end_at, "{text}");
     assert!(!text.contains("子孫プロセス"), "{text}");
     // Samples went on after the command's end (about 0.5 s in) while the daemon lived its 2 s,
-    // its 40 MiB in them to the last.
+    // its 40 MiB in them (the very last may catch it freeing as it exits).
     let all = samples(&log);
     assert!(all.len() >= 12, "{text}");
-    assert!(all.last().is_some_and(|s| s.rss_mb >= 40.0), "{text}");
+    assert!(
+        all.iter().any(|s| s.elapsed_secs >= 1 && s.rss_mb >= 40.0),
+        "{text}"
+    );
     assert_eq!(
         log.iter()
             .filter(|r| matches!(r, Record::ProcessExit(_)))

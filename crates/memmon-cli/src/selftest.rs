@@ -19,14 +19,14 @@
 //!   baseline holds them and every step is the 1 MiB the test keeps.
 
 use crate::cli::TestArgs;
-use memmon_watch::say;
-use memmon_watch::console::Console;
 use crate::lang::tr;
 use crate::run::{watch_signals, Wake, EXIT_USAGE};
 use memmon_core::{MonitorSettings, MIB};
 use memmon_format::console;
 use memmon_sampler::alloc::{set_mode, set_sample_interval, Mode};
 use memmon_sampler::{AllocDetail, ProcfsOptions};
+use memmon_watch::console::Console;
+use memmon_watch::say;
 use memmon_watch::session::{Final, Session, SessionParts};
 use memmon_watch::sink::{LogSink, SinkOptions};
 use std::path::{Path, PathBuf};

@@ -225,3 +225,35 @@ fn smaps_source_answers_a_request_from_its_worker_and_wakes_the_caller() {
         Poll::Ready(Err(SampleError::Exited { pid: 4244 }))
     );
 }
+
+/// A process whose `statm` reads all zeros after the start has lost its address space: it is
+/// exiting (its status may still say running for a moment), and no `RSS: 0.00MB` line may come
+/// of it. The tree is copied so `statm` can be rewritten in place under the kept-open file.
+#[test]
+fn a_process_that_lost_its_memory_mid_run_has_exited() {
+    let tmp = std::env::temp_dir().join(format!("memmon-exiting-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let proc_dir = tmp.join("4242");
+    std::fs::create_dir_all(&proc_dir).unwrap();
+    for f in ["statm", "status"] {
+        std::fs::copy(root("proc").join("4242").join(f), proc_dir.join(f)).unwrap();
+    }
+    std::fs::copy(root("proc").join("meminfo"), tmp.join("meminfo")).unwrap();
+    let options = ProcfsOptions {
+        root: tmp.clone(),
+        children: false,
+    };
+    let mut s = ProcfsSampler::new(4242, options)
+        .unwrap()
+        .with_page_size(PAGE);
+    assert_eq!(s.sample().unwrap().rss, 1000 * PAGE);
+    // Same inode, new content: what the kernel shows once `exit_mm` ran.
+    std::fs::write(proc_dir.join("statm"), "0 0 0 0 0 0 0\n").unwrap();
+    let status = std::fs::read_to_string(proc_dir.join("status")).unwrap();
+    assert!(
+        status.contains("State:\tS") || status.contains("State:\tR"),
+        "{status}"
+    );
+    assert_eq!(s.sample().unwrap_err(), SampleError::Exited { pid: 4242 });
+    let _ = std::fs::remove_dir_all(&tmp);
+}

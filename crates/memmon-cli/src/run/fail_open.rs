@@ -4,12 +4,12 @@
 
 use super::words::{lost_track, unmonitored_notice};
 use super::{spawn, watch_signals, Ctx, EXIT_USAGE};
-use memmon_watch::say;
 use crate::exit::Ending;
 use crate::settings;
 use crate::signals::Wake;
 use memmon_core::{IntervalSpec, Reading, SampleError};
 use memmon_format::LogFormat;
+use memmon_watch::say;
 use memmon_watch::sink::{LogSink, SinkOptions};
 use signal_hook::consts::SIGINT;
 use std::path::PathBuf;

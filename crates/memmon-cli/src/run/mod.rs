@@ -7,8 +7,6 @@
 //! (`監視なしで実行します`), and ends the way the command ends. Only `--pid` keeps exit 2.
 
 use crate::cli::RunArgs;
-use memmon_watch::say;
-use memmon_watch::console::Console;
 use crate::exit::Ending;
 use crate::lang::{tr, Lang};
 use crate::settings;
@@ -17,7 +15,9 @@ use memmon_config::{Config, DetailSourceKind};
 use memmon_core::{DetailSource, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource, WithSmaps};
+use memmon_watch::console::Console;
 use memmon_watch::metrics::{Metrics, MetricsOptions};
+use memmon_watch::say;
 use memmon_watch::session::{Attempt, Final, Session, SessionParts};
 use memmon_watch::sink::{LogSink, SinkOptions};
 use rustix::process::{Pid, PidfdFlags};

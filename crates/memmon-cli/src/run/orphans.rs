@@ -21,11 +21,11 @@
 
 use super::words::exit_kind;
 use super::{Ctx, Wake};
-use memmon_watch::say;
 use crate::exit::Ending;
 use crate::lang::tr;
 use memmon_core::{SampleError, Sampler};
 use memmon_sampler::{ProcfsOptions, ProcfsSampler};
+use memmon_watch::say;
 use memmon_watch::session::{Final, Session};
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use signal_hook::consts::SIGCHLD;

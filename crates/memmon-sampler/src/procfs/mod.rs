@@ -301,8 +301,12 @@ impl ProcfsSampler {
         let text = self.statm.read(Some(pid))?;
         let statm =
             parse_statm(text, self.page_size).map_err(|e| parse_error(e, &self.statm.path))?;
-        if statm.vms == 0 && self.is_dead()? {
-            // A zombie's statm reads all zeros until its parent reaps it: it has exited.
+        if statm.vms == 0 {
+            // No address space: a zombie (statm reads all zeros until its parent reaps it), or
+            // a process between freeing its memory and becoming one. Either has exited for
+            // what a sample line says; `RSS: 0.00MB` would be a false figure (seen under load:
+            // one such line before the exit). Kernel threads, which live without one, were
+            // refused at the start (`check_watchable`).
             return Err(SampleError::Exited { pid });
         }
         Ok(statm)
