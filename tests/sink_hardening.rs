@@ -497,3 +497,142 @@ fn a_full_disk_never_tears_a_line_and_the_header_comes_first_once_space_returns(
         "{json}"
     );
 }
+
+/// Sample lines in `text`.
+fn sample_lines(text: &str) -> usize {
+    text.lines()
+        .filter(|l| matches!(memmon_format::parse_line(l), Record::Sample(_)))
+        .count()
+}
+
+/// `memmon_samples_total` in a Prometheus textfile: every sample memmon took.
+fn samples_taken(prom: &str) -> usize {
+    prom.lines()
+        .find(|l| l.starts_with("memmon_samples_total"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or_else(|| panic!("no memmon_samples_total in:\n{prom}"))
+}
+
+/// One try of the `rm -rf` test: `None` when a write of memmon fell within the removal, so
+/// the deletion point in the old file is not known exactly (the test tries again).
+fn remove_the_logs_directory_mid_run(d: &Dir) -> Option<()> {
+    let logs = d.join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("m.log");
+    let mut child = d
+        .memmon()
+        .args(["run", "--startup-delay", "0", "--interval", "0.02"])
+        .args([
+            "--lang",
+            "en",
+            "--prom-textfile",
+            "m.prom",
+            "--log",
+            "logs/m.log",
+        ])
+        .args(["--", "sleep", "60"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || read_all(&mut stderr_pipe));
+    crate::util::wait_for("samples", || {
+        fs::read_to_string(&log).is_ok_and(|t| sample_lines(&t) >= 10)
+    });
+    // The old file stays readable through this descriptor once it is deleted: what went into
+    // it before the deletion, and after.
+    let old = fs::File::open(&log).unwrap();
+    let size = |f: &fs::File| f.metadata().unwrap().len();
+    // Removed halfway between two writes, so that no write of memmon falls within it.
+    let grown = size(&old);
+    crate::util::wait_for("a write", || size(&old) > grown);
+    std::thread::sleep(Duration::from_millis(8));
+    let before = size(&old);
+    fs::remove_dir_all(&logs).unwrap();
+    let after = size(&old);
+    // Samples go nowhere for a while, then the directory is back and memmon, which tries the
+    // path about once a second, makes a new log.
+    std::thread::sleep(Duration::from_millis(400));
+    fs::create_dir(&logs).unwrap();
+    crate::util::wait_for("a new log", || {
+        fs::read_to_string(&log).is_ok_and(|t| sample_lines(&t) >= 5)
+    });
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = wait_at_most(
+        &mut child,
+        10,
+        "SIGTERM after the log's directory came back",
+    );
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    let stderr = stderr.join().unwrap();
+    if before != after {
+        return None;
+    }
+    let old = read_all(old);
+    let (in_old, after_deletion) = old.split_at(before as usize);
+    // One write went into the deleted file, and told memmon at once.
+    assert_eq!(sample_lines(after_deletion), 1, "{after_deletion}");
+    let text = fs::read_to_string(&log).unwrap();
+    let records = parse_log(&log);
+    assert!(
+        matches!(
+            records[..6],
+            [
+                Record::Rule,
+                Record::Continue { .. },
+                Record::Pid(_),
+                Record::Interval(_),
+                Record::Rule,
+                Record::Blank
+            ]
+        ),
+        "{text}"
+    );
+    let Record::LostSamples { count, reason } = &records[6] else {
+        panic!("{text}")
+    };
+    assert_eq!(reason, "No such file or directory (os error 2)");
+    assert_eq!(lost_counts(&records).len(), 1, "{text}");
+    assert_eq!(unknown_lines(&records), Vec::<String>::new());
+    assert_eq!(records.last(), Some(&Record::Rule), "{text}");
+    // The lost-samples line names exactly the samples that are in no file: all memmon took,
+    // less those in the old file when it was deleted and those in the new one.
+    let taken = samples_taken(&fs::read_to_string(d.join("m.prom")).unwrap());
+    let in_new = sample_lines(&text);
+    assert_eq!(
+        *count as usize,
+        taken - sample_lines(in_old) - in_new,
+        "taken {taken}, in the old file {}, in the new {in_new}\n{stderr}",
+        sample_lines(in_old)
+    );
+    assert!(*count > 10, "{count}: 400 ms at 20 ms went nowhere");
+    assert!(
+        stderr.contains("the log logs/m.log was deleted; samples written to the deleted file are counted as lost"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("cannot write to the log logs/m.log: No such file or directory (os error 2)"),
+        "{stderr}"
+    );
+    assert_eq!(recoveries(&stderr), vec![*count], "{stderr}");
+    Some(())
+}
+
+#[test]
+fn samples_written_after_the_log_s_directory_was_removed_are_counted_exactly() {
+    // Before, about a second of samples went into the deleted file uncounted: the path is
+    // checked about once a second, and only samples after a failed check were counted.
+    for attempt in 0..3 {
+        let d = Dir::new(&format!("rm-rf-{attempt}"));
+        if remove_the_logs_directory_mid_run(&d).is_some() {
+            return;
+        }
+        eprintln!("a write of memmon fell within the removal; trying again");
+    }
+    panic!("a write of memmon fell within the removal three times");
+}

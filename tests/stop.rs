@@ -191,3 +191,161 @@ fn a_command_that_ignores_the_stop_signal_is_waited_for_within_the_stop_timeout(
     let recs = parse_log(&d.join("m.log"));
     assert_eq!(recs.last(), Some(&Record::Rule), "{}", d.read("m.log"));
 }
+
+/// The processes other than memmon (`memmon`) whose environment holds `marker`: the command
+/// memmon started, and nothing else, since the marker is unique to one try.
+fn processes_marked(marker: &str, memmon: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != memmon)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
+        })
+        .filter(|&pid| !ended(Pid::from_raw(pid as i32).unwrap()))
+        .collect()
+}
+
+/// memmon's signal thread runs (so its handlers are installed).
+fn signal_thread_runs(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| {
+        tasks.filter_map(Result::ok).any(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|comm| comm.trim() == "memmon-signals")
+        })
+    })
+}
+
+/// A run whose stop signal came before its command existed: the log has the header, the
+/// command's exit by SIGTERM and a footer from a fresh sample, memmon died of SIGTERM, and
+/// the command is not left running.
+fn assert_stopped_at_once(d: &Dir, status: std::process::ExitStatus, err: &str) {
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?} {err}");
+    let text = d.read("m.log");
+    let recs = parse_log(&d.join("m.log"));
+    assert!(
+        matches!(recs[..2], [Record::Rule, Record::Start { .. }]),
+        "{text}"
+    );
+    assert!(
+        recs.contains(&Record::ProcessExit(ExitKind::Signal {
+            number: 15,
+            name: "SIGTERM".into()
+        })),
+        "{text}\n{err}"
+    );
+    assert!(!recs.contains(&Record::LastGoodUsed), "{text}");
+    assert!(
+        recs.iter().any(|r| matches!(r, Record::End { .. })),
+        "{text}"
+    );
+    assert_eq!(recs.last(), Some(&Record::Rule), "{text}");
+}
+
+#[test]
+fn a_stop_signal_before_the_command_is_started_reaches_it_as_soon_as_it_runs() {
+    // The config is a FIFO: memmon waits in its config loading, handlers installed and no
+    // command yet, until the test writes the config. SIGTERM comes in that wait.
+    let d = Dir::new("stop-early");
+    for round in 0..3 {
+        let _ = std::fs::remove_file(d.join("m.log"));
+        let config = d.join("c.json");
+        let _ = std::fs::remove_file(&config);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &config,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let marker = format!("MEMMON_E2E_EARLY=fifo-{}-{round}", std::process::id());
+        let (key, value) = marker.split_once('=').unwrap();
+        let mut memmon = d
+            .memmon()
+            .args(["run", "--config", "c.json", "--startup-delay", "30"])
+            .args([
+                "--stop-timeout",
+                "20",
+                "--log",
+                "m.log",
+                "--",
+                "sleep",
+                "30",
+            ])
+            .env(key, value)
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Running)
+            .unwrap();
+        wait_for("memmon's signal thread", || signal_thread_runs(memmon.id()));
+        kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+        // memmon is still reading its config: nothing has started.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(memmon.0.try_wait().unwrap().is_none(), "memmon ended early");
+        assert_eq!(processes_marked(&marker, memmon.id()), Vec::<u32>::new());
+        std::fs::write(&config, r#"{"memory_monitor": {"interval": 0.1}}"#).unwrap();
+        let t0 = Instant::now();
+        let status = memmon.wait();
+        // Before, the loop alone heard of the stop and waited --stop-timeout (20 s) for a
+        // command nobody had signalled, which then ran on after memmon.
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        let err = stderr_of(&mut memmon);
+        assert_stopped_at_once(&d, status, &err);
+        assert_eq!(
+            processes_marked(&marker, memmon.id()),
+            Vec::<u32>::new(),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_stop_signal_at_any_moment_of_the_start_is_never_lost() {
+    // SIGTERM from right after the exec to well after the spawn, over the moments memmon
+    // loads its config, opens the log, prepares the hook and starts the command.
+    let d = Dir::new("stop-early-race");
+    for round in 0..24u64 {
+        let _ = std::fs::remove_file(d.join("m.log"));
+        let marker = format!("MEMMON_E2E_EARLY=race-{}-{round}", std::process::id());
+        let (key, value) = marker.split_once('=').unwrap();
+        let mut memmon = d
+            .memmon()
+            .args(["run", "--startup-delay", "30", "--detail", "--children"])
+            .args([
+                "--stop-timeout",
+                "20",
+                "--log",
+                "m.log",
+                "--",
+                "sleep",
+                "30",
+            ])
+            .env(key, value)
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Running)
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(round * 500));
+        let t0 = Instant::now();
+        kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+        let status = memmon.wait();
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        let err = stderr_of(&mut memmon);
+        if d.join("m.log").exists() {
+            assert_stopped_at_once(&d, status, &err);
+        } else {
+            // Before `main` (the loader, the runtime): memmon dies of SIGTERM as any process
+            // would, before it started anything.
+            assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?} {err}");
+        }
+        assert_eq!(
+            processes_marked(&marker, memmon.id()),
+            Vec::<u32>::new(),
+            "{err}"
+        );
+    }
+}

@@ -24,6 +24,9 @@ static ALLOC: memmon_sampler::TrackingAllocator =
     memmon_sampler::TrackingAllocator::counting_only();
 
 fn main() {
+    // Until `memmon run` (or `test`) has its handlers, a stop signal waits (see
+    // `signals::hold_stops`); every other way out releases it first.
+    signals::hold_stops();
     init_diagnostics();
     let cli = match <cli::Cli as clap::Parser>::try_parse() {
         Ok(cli) => cli,
@@ -32,9 +35,16 @@ fn main() {
             if let Some(ending) = run::bad_arguments(std::env::args_os().collect(), &e) {
                 exit::end(ending);
             }
+            signals::release_stops();
             e.exit()
         }
     };
+    if matches!(
+        cli.command,
+        cli::Command::Analyze(_) | cli::Command::CheckConfig(_)
+    ) {
+        signals::release_stops();
+    }
     let ending = match cli.command {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Test(args) => exit::Ending::Code(selftest::test(args)),

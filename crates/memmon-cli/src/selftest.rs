@@ -69,7 +69,8 @@ pub fn test(args: TestArgs) -> i32 {
     let console_out = Console::with_progress(steps);
     console_out.say(&console::test_start());
     let (tx, rx) = mpsc::channel();
-    if let Err(e) = watch_signals(tx) {
+    // No command: a stop signal is the loop's alone.
+    if let Err(e) = watch_signals(tx, false) {
         say!(
             "memmon: {}",
             tr!(

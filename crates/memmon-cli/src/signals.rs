@@ -12,6 +12,13 @@
 //! the command and every descendant at once, and only then tells the main loop. So forwarding
 //! never waits behind a log write or an `fdatasync` (an SD card can stall for seconds), and the
 //! footer's 最終メモリ is the client as it was before it began to stop.
+//!
+//! A stop signal that arrives before the command is known (while memmon reads its config,
+//! opens the log, prepares the hook, spawns) is kept and goes on as soon as the command is
+//! handed over ([`Forwarder::set`]): the command is started and stopped at once, as it would
+//! have been had it been there, so the run still gets its header, exit line and footer and
+//! memmon ends as the command did. Before, it was told to the loop alone, which then waited
+//! `--stop-timeout` for a command nobody had signalled and left it running.
 
 use memmon_core::{Reading, Sampler};
 use rustix::process::{Pid, PidfdFlags, Signal};
@@ -31,6 +38,9 @@ use std::time::{Duration, Instant};
 
 /// A second SIGINT within this window kills the command's tree instead of waiting for it.
 const DOUBLE_INTERRUPT: Duration = Duration::from_secs(2);
+
+/// At most this many stop signals are kept for a command not started yet.
+const EARLY_KEPT: usize = 8;
 
 /// What wakes `memmon run`'s loop.
 pub(crate) enum Wake {
@@ -71,18 +81,45 @@ pub(crate) struct Target {
     pub ended: bool,
 }
 
+/// What the signal thread knows of the command.
+#[derive(Default)]
+struct Slot {
+    /// The command, once it runs.
+    target: Option<Target>,
+    /// Whether a command is to come (`memmon run -- COMMAND`); with `--pid` stop signals are
+    /// the loop's alone.
+    command: bool,
+    /// Stop signals that arrived before the command was known, in order, each with whether
+    /// it was a second SIGINT within [`DOUBLE_INTERRUPT`].
+    early: Vec<(i32, bool)>,
+}
+
 /// Hands the signal thread the command once it runs.
 #[derive(Clone, Default)]
 pub(crate) struct Forwarder {
-    target: Arc<Mutex<Option<Target>>>,
+    slot: Arc<Mutex<Slot>>,
     /// The descendants a stop signal went to (pinned by pidfds), for the loop to wait for.
     stopping: Arc<Mutex<Vec<OwnedFd>>>,
+    /// Where an early stop signal is told to the loop once it went on (`None`: no signal
+    /// thread, so there is nothing early).
+    tx: Option<Sender<Wake>>,
 }
 
 impl Forwarder {
-    /// From now on, stop signals go on to `target`'s tree.
+    /// From now on, stop signals go on to `target`'s tree; a stop signal that arrived before
+    /// goes on now, exactly as if it arrived now (final sample first, then the tree, then the
+    /// loop is told). Ctrl-C from the terminal included: the command was not there to get it.
     pub fn set(&self, target: Target) {
-        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target);
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let early = std::mem::take(&mut slot.early);
+        let target = slot.target.insert(target);
+        if let Some(tx) = &self.tx {
+            for (number, repeat) in early {
+                if !stop(target, number, repeat, true, tx, &self.stopping) {
+                    break;
+                }
+            }
+        }
     }
 
     /// The command has ended (its status was collected): from now on a stop signal goes to no
@@ -90,9 +127,10 @@ impl Forwarder {
     /// memmon's signals. The fresh final sample is still taken (of what the command left).
     pub fn command_gone(&self) {
         if let Some(target) = self
-            .target
+            .slot
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .target
             .as_mut()
         {
             target.ended = true;
@@ -141,6 +179,58 @@ const PASSED: [i32; 5] = [SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT];
 /// Job-control stops: passed on, then memmon stops itself.
 const JOB_STOPS: [i32; 3] = [SIGTSTP, SIGTTIN, SIGTTOU];
 
+/// The stop signals [`hold_stops`] blocked (bit `n` for signal `n`), for [`release_stops`].
+static HELD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Blocks the stop signals memmon's start did not already block, first thing in `main`:
+/// until the handlers are in place a stop signal would kill memmon with its default action,
+/// leaving no log (and, after the spawn, a command nobody stops). Blocked, it waits, pending,
+/// for [`release_stops`] once the handlers are installed, and is then kept for the command
+/// like any early stop signal. Only the start of the process before `main` stays exposed.
+pub(crate) fn hold_stops() {
+    let mut held = 0u64;
+    // SAFETY: sigset_t values are local and initialised by `sigemptyset`/`pthread_sigmask`
+    // before use; `pthread_sigmask` only changes the calling thread's mask (the only thread).
+    unsafe {
+        let mut current: libc::sigset_t = std::mem::zeroed();
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current) != 0 {
+            return;
+        }
+        for sig in STOPS {
+            if libc::sigismember(&current, sig) == 0 {
+                libc::sigaddset(&mut block, sig);
+                held |= 1 << sig;
+            }
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &block, std::ptr::null_mut()) == 0 {
+            HELD.store(held, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Unblocks what [`hold_stops`] blocked (once; later calls do nothing): a stop signal that
+/// came meanwhile is delivered now, to memmon's handler if one is installed, else with its
+/// default action, as it would have been.
+pub(crate) fn release_stops() {
+    let held = HELD.swap(0, std::sync::atomic::Ordering::SeqCst);
+    if held == 0 {
+        return;
+    }
+    // SAFETY: as in `hold_stops`; the set is local and initialised by `sigemptyset`.
+    unsafe {
+        let mut unblock: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut unblock);
+        for sig in STOPS {
+            if held & (1 << sig) != 0 {
+                libc::sigaddset(&mut unblock, sig);
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &unblock, std::ptr::null_mut());
+    }
+}
+
 /// Whether `sig` was ignored when memmon started (`nohup`, a parent's `SIG_IGN`).
 pub(crate) fn ignored_at_start(sig: i32) -> bool {
     // SAFETY: `sigaction` with a null new action only reads the current one into `old`, a
@@ -151,8 +241,9 @@ pub(crate) fn ignored_at_start(sig: i32) -> bool {
     }
 }
 
-/// Starts the signal thread; every stop signal becomes a [`Wake::Signal`] on `tx`.
-pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
+/// Starts the signal thread; every stop signal becomes a [`Wake::Signal`] on `tx`. `command`:
+/// a command is to come ([`Forwarder::set`]), so a stop signal before it is kept for it.
+pub(crate) fn watch(tx: Sender<Wake>, command: bool) -> std::io::Result<Forwarder> {
     let wanted: Vec<i32> = STOPS
         .iter()
         .chain(&PASSED)
@@ -160,9 +251,20 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
         .copied()
         .filter(|&sig| !ignored_at_start(sig))
         .collect();
-    let mut signals = SignalsInfo::<WithOrigin>::new(wanted)?;
-    let forwarder = Forwarder::default();
-    let shared = Arc::clone(&forwarder.target);
+    let registered = SignalsInfo::<WithOrigin>::new(wanted);
+    // Handlers in place (or none to be had): a stop signal held since `main` began arrives
+    // now, and is kept for the command (or, without handlers, acts as it always would).
+    release_stops();
+    let mut signals = registered?;
+    let forwarder = Forwarder {
+        slot: Arc::new(Mutex::new(Slot {
+            command,
+            ..Slot::default()
+        })),
+        stopping: Arc::default(),
+        tx: Some(tx.clone()),
+    };
+    let shared = Arc::clone(&forwarder.slot);
     let stopping = Arc::clone(&forwarder.stopping);
     std::thread::Builder::new()
         .name("memmon-signals".into())
@@ -175,7 +277,7 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                 let from_kernel = origin.cause == Cause::Kernel;
                 let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
                 if !STOPS.contains(&number) {
-                    if let Some(target) = guard.as_ref() {
+                    if let Some(target) = guard.target.as_ref() {
                         if !from_kernel {
                             if let Some(sig) = Signal::from_named_raw(number) {
                                 let _ = signal_tree(target, sig);
@@ -196,8 +298,17 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                 if number == SIGINT {
                     last_interrupt = Some(now);
                 }
-                let Some(target) = guard.as_mut() else {
-                    // --pid, or before the command runs: the loop alone is told.
+                let slot = &mut *guard;
+                let Some(target) = slot.target.as_mut() else {
+                    if slot.command {
+                        // Before the command runs: kept for it (see `Forwarder::set`). A few
+                        // are plenty (a stop, a second Ctrl-C); a flood is not kept whole.
+                        if slot.early.len() < EARLY_KEPT {
+                            slot.early.push((number, repeat));
+                        }
+                        continue;
+                    }
+                    // --pid: the loop alone is told.
                     drop(guard);
                     let wake = Wake::Signal {
                         number,
@@ -209,42 +320,54 @@ pub(crate) fn watch(tx: Sender<Wake>) -> std::io::Result<Forwarder> {
                     }
                     continue;
                 };
-                // The loop is told before the signal goes on, so it hears of the stop before
-                // the command's death can reach it from the waiter thread; it then waits for
-                // the `stopping` list, held here until every process was signalled.
-                let mut stopping = stopping.lock().unwrap_or_else(PoisonError::into_inner);
-                let (fresh, sig) = if repeat {
-                    (None, Some(Signal::KILL))
-                } else {
-                    let fresh = target.sampler.as_mut().and_then(|s| s.sample().ok());
-                    // A terminal's Ctrl-C already reached the whole foreground group: its
-                    // processes are only waited for.
-                    (
-                        fresh,
-                        Signal::from_named_raw(number).filter(|_| !from_kernel),
-                    )
-                };
-                let told = tx.send(Wake::Signal {
-                    number,
-                    fresh,
-                    killed: repeat,
-                });
-                let pinned = match sig {
-                    Some(sig) => signal_tree(target, sig),
-                    None => pin_descendants(target)
-                        .into_iter()
-                        .map(|(_, fd)| fd)
-                        .collect(),
-                };
-                stopping.extend(pinned);
-                drop(stopping);
+                // A terminal's Ctrl-C already reached the whole foreground group: its
+                // processes are only waited for.
+                let told = stop(target, number, repeat, !from_kernel, &tx, &stopping);
                 drop(guard);
-                if told.is_err() {
+                if !told {
                     break;
                 }
             }
         })?;
     Ok(forwarder)
+}
+
+/// A stop signal for the command's tree: the fresh final sample, the loop told, then the
+/// signal to the tree (`forward` false: only the tree's processes are pinned, for the loop to
+/// wait for), or SIGKILL for a second SIGINT (`repeat`). Returns whether the loop was told
+/// (it is gone otherwise).
+fn stop(
+    target: &mut Target,
+    number: i32,
+    repeat: bool,
+    forward: bool,
+    tx: &Sender<Wake>,
+    stopping: &Mutex<Vec<OwnedFd>>,
+) -> bool {
+    // The loop is told before the signal goes on, so it hears of the stop before the
+    // command's death can reach it from the waiter thread; it then waits for the `stopping`
+    // list, held here until every process was signalled.
+    let mut stopping = stopping.lock().unwrap_or_else(PoisonError::into_inner);
+    let (fresh, sig) = if repeat {
+        (None, Some(Signal::KILL))
+    } else {
+        let fresh = target.sampler.as_mut().and_then(|s| s.sample().ok());
+        (fresh, Signal::from_named_raw(number).filter(|_| forward))
+    };
+    let told = tx.send(Wake::Signal {
+        number,
+        fresh,
+        killed: repeat,
+    });
+    let pinned = match sig {
+        Some(sig) => signal_tree(target, sig),
+        None => pin_descendants(target)
+            .into_iter()
+            .map(|(_, fd)| fd)
+            .collect(),
+    };
+    stopping.extend(pinned);
+    told.is_ok()
 }
 
 /// Sends `sig` to the command and to every descendant it has now. The descendants are listed

@@ -63,7 +63,7 @@ pub fn bad_arguments(raw: Vec<std::ffi::OsString>, error: &clap::Error) -> Optio
         _ => return None,
     };
     let (tx, rx) = mpsc::channel();
-    let forwarder = watch_signals(tx.clone()).unwrap_or_default();
+    let forwarder = watch_signals(tx.clone(), true).unwrap_or_default();
     let config = settings::load_config(args.config.as_deref(), args.lang.get())
         .map(|r| r.config)
         .unwrap_or_default();

@@ -93,7 +93,7 @@ pub fn run(args: RunArgs) -> Ending {
         return Ending::Code(EXIT_USAGE);
     }
     let (tx, rx) = mpsc::channel();
-    let (forwarder, no_signals) = match watch_signals(tx.clone()) {
+    let (forwarder, no_signals) = match watch_signals(tx.clone(), command_mode) {
         Ok(f) => (f, None),
         Err(e) => (
             Forwarder::default(),

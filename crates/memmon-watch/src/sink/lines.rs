@@ -38,6 +38,10 @@ pub(super) struct Report {
     pub began: bool,
     /// The samples lost during the failure that this write ended.
     pub recovered: Option<u64>,
+    /// Sample lines that began in the file (whole, or begun and kept to be completed there).
+    pub reached: u64,
+    /// The samples named by a lost-samples line that began in the file.
+    pub named: u64,
 }
 
 /// The lines on their way to the file, and the accounting of those that did not get there.
@@ -113,6 +117,7 @@ impl Lines {
             self.segments.push((self.buf.len(), part));
         }
         let (n, error) = write_counting(out, &self.buf);
+        let (reached, named) = self.reached(n);
         let Some(error) = error else {
             self.pending.clear();
             self.torn = 0;
@@ -121,6 +126,8 @@ impl Lines {
                 error: None,
                 began: false,
                 recovered: self.failing.take().map(|f| f.lost),
+                reached,
+                named,
             };
         };
         self.errors_total += 1;
@@ -183,7 +190,26 @@ impl Lines {
             error: Some(error),
             began,
             recovered: None,
+            reached,
+            named,
         }
+    }
+
+    /// The sample lines, and the samples named by a lost-samples line, among the lines of
+    /// the last write that began within its first `n` bytes.
+    fn reached(&self, n: usize) -> (u64, u64) {
+        let (mut samples, mut named, mut start) = (0, 0, 0);
+        for &(end, part) in &self.segments {
+            if start < n {
+                match part {
+                    Part::Sample => samples += 1,
+                    Part::Lost(count) => named += count,
+                    Part::Pending | Part::Header | Part::Other => {}
+                }
+            }
+            start = end;
+        }
+        (samples, named)
     }
 
     /// Counts a failure that lost no bytes (`fdatasync` failed after a whole write). Returns
@@ -201,8 +227,10 @@ impl Lines {
         true
     }
 
-    /// Counts samples that could not even be tried (the log path names nothing memmon may
-    /// write).
+    /// Counts samples that are in no file: they could not even be tried (the log path names
+    /// nothing memmon may write), or their lines went into a file that turned out to be
+    /// deleted (`LogSink::write`). They count in the stderr notice too, so that each notice
+    /// repeats its lost-samples line's count.
     pub fn lost_unwritten(&mut self, reason: &str, samples: u64) {
         self.errors_total += 1;
         let f = self.failing.get_or_insert_with(|| Failing {

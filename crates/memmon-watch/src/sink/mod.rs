@@ -3,8 +3,9 @@
 //! A write failure (full disk, a device that refuses, a pipe that is full) is reported once on
 //! stderr, the samples are counted as lost, and every later sample retries; when a write works
 //! again the log gets the rest of any line the failure cut short, a header that could not be
-//! written, then the spec's lost-samples line (see [`lines`]). What the log path may name, and
-//! which symlink is followed, is in [`open`].
+//! written, then the spec's lost-samples line (see [`lines`]). Lines that went into a log
+//! deleted meanwhile are counted the same way (`LogSink::count_if_deleted`). What the log path
+//! may name, and which symlink is followed, is in [`open`].
 
 mod lines;
 mod open;
@@ -25,8 +26,13 @@ use std::time::{Duration, Instant};
 
 /// How often a sample checks whether the log was moved, deleted or truncated (see
 /// [`LogSink::reopen_if_moved_now_and_then`]): about once a second, so a fast interval does not
-/// pay a `stat` per sample, and a moved log is still found within a second or so.
+/// pay a `stat` per sample, and a moved log is still found within a second or so. A deleted
+/// log is found sooner: by the write after the deletion (see [`LogSink::write`]).
 pub const MOVED_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// The lost-samples line's reason for samples written into a log that was deleted (and whose
+/// path could be opened again).
+const DELETED_REASON: &str = "ログファイルが削除されていました";
 
 /// How the log file is kept.
 #[derive(Debug, Clone)]
@@ -90,6 +96,12 @@ pub struct LogSink {
     /// deleted (a FIFO moved over the log, its directory removed): samples are then counted as
     /// lost instead of written into a file nobody can read, until the path works again.
     detached: Option<String>,
+    /// Samples (and samples a lost-samples line named) whose lines went into `file` after it
+    /// was deleted: in no file, so counted as lost once the next check knows why (see
+    /// `count_if_deleted`).
+    nowhere: u64,
+    /// Whether the deletion of `file` was said on stderr.
+    told_deleted: bool,
     told_truncated: bool,
     /// The index (0: the log itself, N: `log.N`) of the newest file that holds an earlier
     /// run, which this run's rotations must not delete.
@@ -134,6 +146,8 @@ impl LogSink {
             options,
             lines: Lines::default(),
             detached: None,
+            nowhere: 0,
+            told_deleted: false,
             told_truncated: false,
         })
     }
@@ -150,7 +164,10 @@ impl LogSink {
 
     /// Writes the records in one write. `samples` is how many sample lines they hold (the
     /// sink counts them itself, line by line, when a write fails partway; this is checked in
-    /// debug builds). Returns whether the write succeeded.
+    /// debug builds). Returns whether the write succeeded. After a write to a regular file, an
+    /// `fstat` tells whether the file was deleted: then this write's samples are in no file and
+    /// are counted as lost, and the next [`reopen_if_moved_now_and_then`](Self::reopen_if_moved_now_and_then)
+    /// checks the path at once.
     pub fn write(&mut self, format: &LogFormat, records: &[Record], samples: u64) -> bool {
         debug_assert_eq!(
             samples,
@@ -166,6 +183,11 @@ impl LogSink {
         }
         let report = self.lines.write(&mut &self.file, format, records);
         self.size += report.bytes;
+        if self.regular && report.bytes > 0 {
+            // A lost-samples line that went into a deleted file names its samples nowhere:
+            // they are named again in the next file.
+            self.count_if_deleted(report.reached + report.named);
+        }
         if let Some(e) = report.error {
             if report.began {
                 self.say_failing(&e.to_string());
@@ -192,6 +214,46 @@ impl LogSink {
             );
         }
         true
+    }
+
+    /// Lines written into a deleted file are in no file: `rm`, or the log's directory removed,
+    /// between two of the path checks (about a second apart) sent every sample of that second
+    /// into the deleted file, uncounted. So after every write one `fstat` of the open file
+    /// (no path walk: far cheaper than the sample itself) asks whether it still has a name
+    /// (`st_nlink`). When it has none, the write's samples are counted and the path is checked
+    /// at the next write instead of up to a second later; that check names the reason (the
+    /// file was deleted, or why the path cannot be opened again) in the lost-samples line.
+    /// A deletion that falls between a write and its `fstat` counts that write's samples as
+    /// lost although they reached the file just before it was deleted: the count is never
+    /// below what is missing, and above it by one write at most, in a window of microseconds.
+    /// A file moved away keeps its name (`st_nlink` stays 1), so its lines go on into it.
+    fn count_if_deleted(&mut self, samples: u64) {
+        let deleted = self.file.metadata().is_ok_and(|m| m.nlink() == 0);
+        if !deleted {
+            return;
+        }
+        self.nowhere += samples;
+        self.checked_at = None;
+        if !self.told_deleted {
+            self.told_deleted = true;
+            let path = self.path.display();
+            say!(
+                "memmon: {}",
+                tr!(
+                    current(),
+                    "ログ {path} が削除されました。削除されたファイルに書いたサンプルは失われたものとして数え、パスを開き直します",
+                    "the log {path} was deleted; samples written to the deleted file are counted as lost, and the path is opened again"
+                )
+            );
+        }
+    }
+
+    /// Hands the samples that went into the deleted file to the lost-samples accounting.
+    fn count_nowhere(&mut self, reason: &str) {
+        if self.nowhere > 0 {
+            self.lines.lost_unwritten(reason, self.nowhere);
+            self.nowhere = 0;
+        }
     }
 
     fn say_failing(&self, e: &str) {
@@ -265,6 +327,11 @@ impl LogSink {
                         self.say_failing(&e.message(current()));
                         self.detached = Some(e.message(Lang::Ja));
                     }
+                    if let Some(reason) = self.detached.clone() {
+                        // Those that went into the deleted file are lost for the same reason
+                        // as those that follow: the path cannot be opened again.
+                        self.count_nowhere(&reason);
+                    }
                     None
                 }
             },
@@ -317,6 +384,9 @@ impl LogSink {
     /// short is completed in the file being left first, where it began.
     fn reset_to(&mut self, opened: Opened) {
         self.lines.finish_in(&mut &self.file);
+        // The log language is Japanese whatever `--lang` says (the spec's lines).
+        self.count_nowhere(DELETED_REASON);
+        self.told_deleted = false;
         match opened.file.metadata() {
             Ok(meta) => {
                 self.size = meta.len();

@@ -157,6 +157,110 @@ fn samples_check_the_log_at_most_once_a_second() {
 }
 
 #[test]
+fn samples_written_into_a_deleted_log_are_counted_as_lost() {
+    let d = tmpdir("deleted-dir");
+    let dir = d.join("logs");
+    fs::create_dir(&dir).unwrap();
+    let log = dir.join("m.log");
+    let opts = SinkOptions {
+        max_bytes: 1 << 20,
+        keep: 1,
+        sync: false,
+    };
+    let format = LogFormat::system();
+    let line = [sample()];
+    let mut sink = LogSink::open(&log, opts).unwrap();
+    assert!(sink.write(&format, &line, 1));
+    // The deleted file stays readable through this descriptor: what went into it.
+    let deleted = File::open(&log).unwrap();
+    // The path was checked a moment ago, then the log's directory is removed (`rm -rf`).
+    assert_eq!(sink.reopen_if_moved_now_and_then(), None);
+    fs::remove_dir_all(&dir).unwrap();
+    // Two writes before any check go into the deleted file, and are counted.
+    assert!(sink.write(&format, &line, 1));
+    assert!(sink.write(&format, &line, 1));
+    // The deletion makes the next check come at once, not a second later; the path cannot
+    // be opened, so the samples after it are counted without being tried.
+    assert!(sink.checked_at.is_none());
+    assert_eq!(sink.reopen_if_moved_now_and_then(), None);
+    assert!(!sink.write(&format, &line, 1));
+    assert!(!sink.write(&format, &line, 1));
+    assert!(!sink.write(&format, &line, 1));
+    fs::create_dir(&dir).unwrap();
+    assert_eq!(sink.reopen_if_moved(), Some(Reopened::Replaced));
+    assert!(sink.write(&format, &line, 1));
+    // Written: one sample before the deletion and two after it, in the deleted file; the new
+    // file names all five that are in no file, with the reason the path could not be opened.
+    assert_eq!(
+        io::read_to_string(deleted).unwrap(),
+        format!("{SAMPLE}\n{SAMPLE}\n{SAMPLE}\n")
+    );
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!("⚠️ [memmon] 5件のサンプルをログに書けませんでした (No such file or directory (os error 2))\n{SAMPLE}\n")
+    );
+
+    // The log alone deleted (`rm m.log`): the path opens again at once, and the sample that
+    // went into the deleted file is named with the deletion as its reason.
+    fs::remove_file(&log).unwrap();
+    assert!(sink.write(&format, &line, 1));
+    assert_eq!(
+        sink.reopen_if_moved_now_and_then(),
+        Some(Reopened::Replaced)
+    );
+    assert!(sink.write(&format, &line, 1));
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!("⚠️ [memmon] 1件のサンプルをログに書けませんでした (ログファイルが削除されていました)\n{SAMPLE}\n")
+    );
+
+    // Moved away, the file keeps its name: its lines are not lost.
+    fs::rename(&log, d.join("m.log.moved")).unwrap();
+    assert!(sink.write(&format, &line, 1));
+    assert!(sink.checked_at.is_some());
+    assert_eq!(sink.reopen_if_moved(), Some(Reopened::Replaced));
+    assert!(sink.write(&format, &line, 1));
+    assert_eq!(fs::read_to_string(&log).unwrap(), format!("{SAMPLE}\n"));
+    fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn a_lost_samples_line_that_went_into_a_deleted_log_is_written_again() {
+    let d = tmpdir("deleted-lost-line");
+    let log = d.join("m.log");
+    let opts = SinkOptions {
+        max_bytes: 1 << 20,
+        keep: 1,
+        sync: false,
+    };
+    let format = LogFormat::system();
+    let line = [sample()];
+    // Two samples lost on a device that refuses writes…
+    let mut sink = LogSink::open(Path::new("/dev/full"), opts).unwrap();
+    assert!(!sink.write(&format, &line, 1));
+    assert!(!sink.write(&format, &line, 1));
+    // …then writing works again, into a log that is deleted just before the write that
+    // carries the lost-samples line.
+    sink.reset_to(open_log(&log).unwrap());
+    sink.path = log.clone();
+    let deleted = File::open(&log).unwrap();
+    fs::remove_file(&log).unwrap();
+    assert!(sink.write(&format, &line, 1));
+    assert_eq!(
+        io::read_to_string(deleted).unwrap(),
+        format!("⚠️ [memmon] 2件のサンプルをログに書けませんでした ({ENOSPC})\n{SAMPLE}\n")
+    );
+    // The next file names the two again, and the sample that went with them.
+    assert_eq!(sink.reopen_if_moved(), Some(Reopened::Replaced));
+    assert!(sink.write(&format, &line, 1));
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!("⚠️ [memmon] 3件のサンプルをログに書けませんでした (ログファイルが削除されていました)\n{SAMPLE}\n")
+    );
+    fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
 fn open_refuses_a_symlink_at_the_log_path() {
     let d = tmpdir("symlink");
     let target = d.join("target");
