@@ -18,7 +18,14 @@ fn an_adopted_tree_is_summed_after_its_root_is_gone_and_ends_with_its_last_proce
     let me = std::process::id();
     // The "command" and, beside it, a child of the adopter (as a daemon re-parented to a
     // subreaper is) that holds 48 MiB of its own until its stdin closes.
-    let mut command = Command::new("sleep").arg("0.3").spawn().unwrap();
+    // The command lives until the test closes its stdin: however slow the daemon's start under
+    // load, the command is still there to be opened (a `sleep 0.3` was sometimes a zombie by
+    // then).
+    let mut command = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut daemon = Command::new("python3")
         .args([
             "-c",
@@ -55,6 +62,7 @@ fn an_adopted_tree_is_summed_after_its_root_is_gone_and_ends_with_its_last_proce
     );
 
     // The root ends (a zombie first, then reaped): the daemon alone is what is left.
+    drop(command.stdin.take());
     command.wait().unwrap();
     let left = sampler.sample().unwrap();
     assert!(
