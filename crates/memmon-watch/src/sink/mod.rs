@@ -3,9 +3,9 @@
 //! A write failure (full disk, a device that refuses, a pipe that is full) is reported once on
 //! stderr, the samples are counted as lost, and every later sample retries; when a write works
 //! again the log gets the rest of any line the failure cut short, a header that could not be
-//! written, then the spec's lost-samples line (see [`lines`]). Lines that went into a log
+//! written, then the spec's lost-samples line (see `sink/lines.rs`). Lines that went into a log
 //! deleted meanwhile are counted the same way (`LogSink::count_if_deleted`). What the log path
-//! may name, and which symlink is followed, is in [`open`].
+//! may name, and which symlink is followed, is in `sink/open.rs`.
 
 mod lines;
 mod open;
@@ -113,7 +113,7 @@ pub struct LogSink {
 impl LogSink {
     /// Opens the log for appending, rotating it first when it is a regular file over the limit
     /// (the run boundary). Creates it with mode 0644 (less under the umask); a symlink at the
-    /// log path is followed only as [`open`] allows.
+    /// log path is followed only as `sink/open.rs` allows.
     pub fn open(path: &Path, options: SinkOptions) -> Result<Self, OpenError> {
         let err = |source: Failure| OpenError {
             path: path.display().to_string(),
