@@ -9,6 +9,7 @@ mod detail_cadence;
 mod fail_open;
 mod footer;
 mod hook_private;
+mod idle_hook;
 mod lang;
 mod metrics;
 mod metrics_hardening;

@@ -106,6 +106,9 @@ pub struct RunArgs {
     /// The `name` label of the metrics, stable across restarts [config: name, default the command's file name]
     #[arg(long, value_name = "NAME", value_parser = memmon_config::parse_name)]
     pub name: Option<String>,
+    /// Whether the Python processes of COMMAND load memmon's hook: `auto` installs it (idle, no tracing, unless tracemalloc is on), `off` leaves PYTHONPATH untouched and takes detail from smaps [config: python_hook, default auto]
+    #[arg(long, value_name = "auto|off", value_parser = memmon_config::parse_python_hook)]
+    pub python_hook: Option<memmon_config::PythonHook>,
     /// After a stop signal (passed on to the command and its descendants), wait this many seconds for the command to end before memmon writes its footer and stops [default: 90, systemd's own stop timeout]
     #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "90")]
     pub stop_timeout: Duration,
@@ -271,5 +274,25 @@ mod tests {
             panic!("--name reader-07 refused")
         };
         assert_eq!(run.name.as_deref(), Some("reader-07"));
+    }
+
+    #[test]
+    fn python_hook_takes_the_config_files_words() {
+        let err = Cli::try_parse_from(["memmon", "run", "--python-hook", "no", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        // The same words as `client_config.json: memory_monitor.python_hook: expected …`.
+        assert!(
+            err.contains("expected one of \"auto\", \"off\", got \"no\""),
+            "{err}"
+        );
+        let ok = Cli::try_parse_from(["memmon", "run", "--python-hook", "off", "--", "true"]);
+        let Ok(Cli {
+            command: Command::Run(run),
+        }) = ok
+        else {
+            panic!("--python-hook off refused")
+        };
+        assert_eq!(run.python_hook, Some(memmon_config::PythonHook::Off));
     }
 }

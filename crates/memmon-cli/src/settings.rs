@@ -54,6 +54,9 @@ pub fn resolve_run(args: &RunArgs) -> Result<Resolved, ConfigError> {
     if let Some(n) = &args.name {
         c.name = Some(n.clone());
     }
+    if let Some(h) = args.python_hook {
+        c.python_hook = h;
+    }
     Ok(resolved)
 }
 

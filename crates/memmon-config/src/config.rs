@@ -68,6 +68,39 @@ impl FromStr for DetailSourceKind {
     }
 }
 
+/// Whether the Python processes memmon starts get its hook (`python_hook`, `--python-hook`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PythonHook {
+    /// Every command memmon starts gets the hook; it idles (no tracing) until memmon asks, and
+    /// serves tracemalloc's detail when `tracemalloc` is on.
+    #[default]
+    Auto,
+    /// No hook: `PYTHONPATH` is left as it was; detail, if any, comes from smaps.
+    Off,
+}
+
+impl PythonHook {
+    /// Every value, in the order they are listed in messages.
+    pub const ALL: [PythonHook; 2] = [PythonHook::Auto, PythonHook::Off];
+
+    /// The words a config file or the command line accepts, in [`PythonHook::ALL`]'s order.
+    pub const WORDS: [&'static str; 2] = ["auto", "off"];
+
+    /// The lowercase name used in config files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PythonHook::Auto => "auto",
+            PythonHook::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for PythonHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// memmon's effective settings: the `memory_monitor` block with every missing key defaulted.
 ///
 /// `enabled: false` is represented, not acted on: the caller decides what a disabled monitor
@@ -105,6 +138,8 @@ pub struct Config {
     pub tracemalloc_timeout: Duration,
     /// Where detail blocks come from.
     pub detail_source: DetailSourceKind,
+    /// Whether the Python processes memmon starts get its hook.
+    pub python_hook: PythonHook,
 }
 
 impl Default for Config {
@@ -127,6 +162,7 @@ impl Default for Config {
             tracemalloc_frames: 1,
             tracemalloc_timeout: Duration::from_secs(5),
             detail_source: DetailSourceKind::Auto,
+            python_hook: PythonHook::Auto,
         }
     }
 }
@@ -142,7 +178,7 @@ impl Config {
             IntervalSpec::Integer(s) => s.to_string(),
             IntervalSpec::Decimal(s) => render_float(s),
         };
-        let lines: [(&str, String); 15] = [
+        let lines: [(&str, String); 16] = [
             ("enabled", self.enabled.to_string()),
             ("interval", interval),
             (
@@ -172,6 +208,7 @@ impl Config {
                 self.tracemalloc_timeout.as_secs_f64().to_string(),
             ),
             ("detail_source", quote(self.detail_source.as_str())),
+            ("python_hook", quote(self.python_hook.as_str())),
         ];
         let mut out = String::new();
         for (key, value) in lines {

@@ -36,11 +36,14 @@ mod value;
 use std::io::Read;
 use std::path::Path;
 
-pub use config::{Config, DetailSourceKind, ParseDetailSourceError};
+pub use config::{Config, DetailSourceKind, ParseDetailSourceError, PythonHook};
 pub use error::{ConfigError, ConfigWarning, Format, InLang};
 pub use expected::{Expected, ValueKind};
 pub use memmon_core::Lang;
-pub use rules::{check_file_path, check_name, parse_name, Refused, MAX_NAME_BYTES, MAX_PATH_BYTES};
+pub use rules::{
+    check_file_path, check_name, check_python_hook, parse_name, parse_python_hook, Refused,
+    MAX_NAME_BYTES, MAX_PATH_BYTES,
+};
 
 use validate::BLOCK;
 use value::{line_col, Val};

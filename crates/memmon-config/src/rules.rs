@@ -4,6 +4,7 @@
 
 use memmon_core::Lang;
 
+use crate::config::PythonHook;
 use crate::expected::Expected;
 use crate::value::quote;
 
@@ -40,6 +41,15 @@ pub fn check_file_path(path: &str) -> Result<(), Expected> {
     } else {
         Ok(())
     }
+}
+
+/// The rule for `python_hook` (`--python-hook`, config `python_hook`): one of the exact
+/// lowercase words `auto`, `off`, so the same spelling works in every file and flag.
+pub fn check_python_hook(value: &str) -> Result<PythonHook, Expected> {
+    PythonHook::ALL
+        .into_iter()
+        .find(|h| h.as_str() == value)
+        .ok_or(Expected::OneOf(&PythonHook::WORDS))
 }
 
 /// A command-line value refused by one of these rules, worded as the config file's error
@@ -82,6 +92,11 @@ pub fn parse_name(value: &str) -> Result<String, Refused> {
         .map_err(|e| Refused::new(e, value))
 }
 
+/// `--python-hook`'s value parser: [`check_python_hook`], for clap's `value_parser`.
+pub fn parse_python_hook(value: &str) -> Result<PythonHook, Refused> {
+    check_python_hook(value).map_err(|e| Refused::new(e, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +112,22 @@ mod tests {
             "空でない文字列が必要ですが \"\" (文字列) でした"
         );
         assert_eq!(parse_name("x"), Ok("x".to_owned()));
+    }
+
+    #[test]
+    fn python_hook_words() {
+        for hook in PythonHook::ALL {
+            assert_eq!(check_python_hook(hook.as_str()), Ok(hook));
+        }
+        let refused = parse_python_hook("Off").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "expected one of \"auto\", \"off\", got \"Off\""
+        );
+        assert_eq!(
+            refused.message(Lang::Ja),
+            "\"auto\"、\"off\" のいずれかが必要ですが \"Off\" (文字列) でした"
+        );
     }
 
     #[test]

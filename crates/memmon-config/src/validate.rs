@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use memmon_core::{IntervalError, IntervalSpec};
 
-use crate::config::{Config, DetailSourceKind};
+use crate::config::{Config, DetailSourceKind, PythonHook};
 use crate::error::{ConfigError, ConfigWarning, Format};
 use crate::expected::Expected;
 use crate::rules;
@@ -21,7 +21,7 @@ use crate::Loaded;
 pub(crate) const BLOCK: &str = "memory_monitor";
 
 /// Every key the block understands, for unknown-key suggestions.
-const KNOWN_KEYS: [&str; 15] = [
+const KNOWN_KEYS: [&str; 16] = [
     "enabled",
     "interval",
     "startup_delay",
@@ -37,6 +37,7 @@ const KNOWN_KEYS: [&str; 15] = [
     "tracemalloc_frames",
     "tracemalloc_timeout",
     "detail_source",
+    "python_hook",
 ];
 
 /// The largest `tracemalloc_frames`; Python's tracemalloc accepts more, but deeper stacks make
@@ -81,6 +82,7 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
             "tracemalloc_frames" => config.tracemalloc_frames = c.integer_in(1, MAX_FRAMES)?,
             "tracemalloc_timeout" => config.tracemalloc_timeout = c.timeout()?,
             "detail_source" => config.detail_source = c.detail_source()?,
+            "python_hook" => config.python_hook = c.python_hook()?,
             _ => warnings.push(ConfigWarning {
                 file: file.to_owned(),
                 key: path,
@@ -266,6 +268,16 @@ impl Check<'_> {
                 Err(_) => self.fail(expected),
             },
             _ => self.fail(expected),
+        }
+    }
+}
+
+impl Check<'_> {
+    /// The same rule as `--python-hook` ([`rules::check_python_hook`]).
+    fn python_hook(&self) -> Result<PythonHook, ConfigError> {
+        match self.value {
+            Val::Str(s) => rules::check_python_hook(s).or_else(|e| self.fail(e)),
+            _ => self.fail(Expected::OneOf(&PythonHook::WORDS)),
         }
     }
 }

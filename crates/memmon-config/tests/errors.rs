@@ -339,6 +339,9 @@ fn wrong_types_for_every_other_key() {
             "1",
             r#"one of "auto", "smaps", "python", "both""#,
         ),
+        ("python_hook", r#""Off""#, r#"one of "auto", "off""#),
+        ("python_hook", "false", r#"one of "auto", "off""#),
+        ("python_hook", r#""""#, r#"one of "auto", "off""#),
     ];
     for (key, bad, expected) in cases {
         assert_eq!(

@@ -107,6 +107,11 @@ fn every_value_check_in_japanese() {
             r#""Auto""#,
             r#""auto"、"smaps"、"python"、"both" のいずれかが必要ですが "Auto" (文字列) でした"#,
         ),
+        (
+            "python_hook",
+            "false",
+            r#""auto"、"off" のいずれかが必要ですが false (真偽値) でした"#,
+        ),
     ];
     for (key, bad, expected) in cases {
         let err = json_err(&format!(r#"{{"{key}": {bad}}}"#));

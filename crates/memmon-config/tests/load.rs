@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use memmon_config::{
     format_of, load, load_bytes, load_json_str, load_toml_str, Config, DetailSourceKind, Format,
+    PythonHook,
 };
 use memmon_core::IntervalSpec;
 
@@ -62,6 +63,7 @@ fn full_config_in_both_formats() {
     assert_eq!(c.tracemalloc_frames, 25);
     assert_eq!(c.tracemalloc_timeout, Duration::from_millis(2500));
     assert_eq!(c.detail_source, DetailSourceKind::Both);
+    assert_eq!(c.python_hook, PythonHook::Off);
 }
 
 #[test]

@@ -54,6 +54,7 @@ fn key() -> impl Strategy<Value = String> {
             "tracemalloc_frames",
             "tracemalloc_timeout",
             "detail_source",
+            "python_hook",
             "intervall",
         ])
         .prop_map(str::to_owned),

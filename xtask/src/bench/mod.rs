@@ -13,6 +13,7 @@ mod child;
 mod figures;
 mod procfs;
 mod python_hook;
+mod python_idle;
 mod python_rss;
 mod run_cost;
 mod stats;
@@ -33,8 +34,22 @@ usage: cargo xtask bench [--quick]
 Builds memmon and the bench helpers in release, then prints one `name: value unit` line per
 figure (a median over interleaved rounds), or `name: skipped: reason`.
 
-  --quick   fewer and shorter rounds: under 60 s after the build, for CI
+  --quick         fewer and shorter rounds: under 60 s after the build, for CI
+  --only GROUP    only one group of figures: sample, run, alloc, analyze, python-hook,
+                  python-rss, python-idle or size (repeatable)
 ";
+
+/// The groups `--only` names, in the order they run.
+const GROUPS: [&str; 8] = [
+    "sample",
+    "run",
+    "alloc",
+    "analyze",
+    "python-hook",
+    "python-rss",
+    "python-idle",
+    "size",
+];
 
 /// How much work each figure gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +76,11 @@ struct Plan {
     /// (memmon's first sample comes 1.5 s after its start, a snapshot every second after that).
     py_rss_rounds: usize,
     py_rss_loop: Duration,
+    /// Rounds of the idle client alone and under memmon with the idle hook, the window its RSS
+    /// and CPU are measured over, and rounds of the start-up sides (a run is ~50 ms).
+    py_idle_rounds: usize,
+    py_idle_window: Duration,
+    py_start_rounds: usize,
 }
 
 impl Plan {
@@ -79,6 +99,9 @@ impl Plan {
                 py_traced_run: Duration::from_millis(1600),
                 py_rss_rounds: 2,
                 py_rss_loop: Duration::from_millis(3500),
+                py_idle_rounds: 3,
+                py_idle_window: Duration::from_secs(1),
+                py_start_rounds: 15,
             }
         } else {
             Plan {
@@ -94,6 +117,9 @@ impl Plan {
                 py_traced_run: Duration::from_secs(3),
                 py_rss_rounds: 5,
                 py_rss_loop: Duration::from_secs(6),
+                py_idle_rounds: 7,
+                py_idle_window: Duration::from_secs(3),
+                py_start_rounds: 41,
             }
         }
     }
@@ -139,9 +165,20 @@ impl Drop for TempDir {
 /// `cargo xtask bench ARGS`.
 pub fn main(args: &[String]) -> Result<()> {
     let mut quick = false;
-    for arg in args {
+    let mut only: Vec<&str> = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--only" => match args.next().map(String::as_str) {
+                Some(group) if GROUPS.contains(&group) => only.push(group),
+                other => {
+                    return Err(fail!(
+                        "bench: --only takes one of {}, got {other:?}\n\n{USAGE}",
+                        GROUPS.join(", ")
+                    ))
+                }
+            },
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -166,23 +203,47 @@ pub fn main(args: &[String]) -> Result<()> {
         // Lines appear as they are measured, even when stdout is a pipe (CI).
         let _ = std::io::stdout().flush();
     };
-    emit(sample_figures(&plan, &bin));
-    emit(run_figures(&plan, &bin, &dir.0));
-    emit(alloc_figures(&plan, &bin));
-    emit(analyze_figure(&plan, &bin, &dir.0));
-    emit(python_hook::figures(
-        plan.py_rounds,
-        plan.py_traced_run.as_secs_f64(),
-        &bin.join("memmon"),
-        &dir.0,
-    ));
-    emit(vec![python_rss::figure(
-        plan.py_rss_rounds,
-        plan.py_rss_loop.as_secs_f64(),
-        &bin.join("memmon"),
-        &dir.0,
-    )]);
-    emit(vec![binary_size(&bin, &dir.0)]);
+    let wanted = |group: &str| only.is_empty() || only.contains(&group);
+    if wanted("sample") {
+        emit(sample_figures(&plan, &bin));
+    }
+    if wanted("run") {
+        emit(run_figures(&plan, &bin, &dir.0));
+    }
+    if wanted("alloc") {
+        emit(alloc_figures(&plan, &bin));
+    }
+    if wanted("analyze") {
+        emit(analyze_figure(&plan, &bin, &dir.0));
+    }
+    if wanted("python-hook") {
+        emit(python_hook::figures(
+            plan.py_rounds,
+            plan.py_traced_run.as_secs_f64(),
+            &bin.join("memmon"),
+            &dir.0,
+        ));
+    }
+    if wanted("python-rss") {
+        emit(vec![python_rss::figure(
+            plan.py_rss_rounds,
+            plan.py_rss_loop.as_secs_f64(),
+            &bin.join("memmon"),
+            &dir.0,
+        )]);
+    }
+    if wanted("python-idle") {
+        emit(python_idle::figures(
+            plan.py_idle_rounds,
+            plan.py_idle_window,
+            plan.py_start_rounds,
+            &bin.join("memmon"),
+            &dir.0,
+        ));
+    }
+    if wanted("size") {
+        emit(vec![binary_size(&bin, &dir.0)]);
+    }
     eprintln!(
         "bench: measured in {:.1} s{}",
         started.elapsed().as_secs_f64(),

@@ -11,7 +11,7 @@ use crate::exit::Ending;
 use crate::lang::{tr, Lang};
 use crate::settings;
 use crate::signals::{Forwarder, Target};
-use memmon_config::{Config, DetailSourceKind};
+use memmon_config::{Config, DetailSourceKind, PythonHook};
 use memmon_core::{DetailSource, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource, WithSmaps};
@@ -190,20 +190,36 @@ impl Ctx<'_> {
             }
         };
 
-        // The hook's directory lives until `monitor` returns (every exit path drops it).
-        let hook = (command_mode
-            && config.tracemalloc
-            && config.detail_source != DetailSourceKind::Smaps)
+        // The hook goes into every command memmon starts (`python_hook: auto`), whatever
+        // `tracemalloc` says: with it off the hook only listens, and memmon asks it nothing.
+        // Its directory lives until `monitor` returns (every exit path drops it).
+        let hook = (command_mode && config.python_hook == PythonHook::Auto)
             .then(|| match HookDir::create() {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    say!("memmon: {}", tr!(lang,
-                        "Python の tracemalloc フックを用意できません: {e}。詳細は smaps から取ります",
-                        "cannot set up the Python tracemalloc hook: {e}; detail comes from smaps"));
+                    if python_detail(&config) {
+                        say!("memmon: {}", tr!(lang,
+                            "Python の tracemalloc フックを用意できません: {e}。詳細は smaps から取ります",
+                            "cannot set up the Python tracemalloc hook: {e}; detail comes from smaps"));
+                    } else {
+                        say!("memmon: {}", tr!(lang,
+                            "Python のフックを用意できません: {e}。Python のプロセスはフックなしで動きます",
+                            "cannot set up the Python hook: {e}; Python processes run without it"));
+                    }
                     None
                 }
             })
             .flatten();
+        if command_mode && config.python_hook == PythonHook::Off && python_detail(&config) {
+            say!(
+                "memmon: {}",
+                tr!(
+                    lang,
+                    "python_hook が off なので tracemalloc は使えません。詳細は smaps から取ります",
+                    "python_hook is off, so there is no tracemalloc; detail comes from smaps"
+                )
+            );
+        }
         // Before the command starts, so that no orphan of its tree escapes to init.
         if command_mode && args.proc_root.is_dir() {
             self.adoption = Adoption::start(&args.proc_root, self.tx.clone());
@@ -258,7 +274,7 @@ impl Ctx<'_> {
             watch_pid(pid, self.tx.clone());
         }
         let detail = config.tracemalloc.then(|| -> Box<dyn DetailSource + Send> {
-            match &hook {
+            match hook.as_ref().filter(|_| python_detail(&config)) {
                 Some(h) => Box::new(PythonDetail::new(
                     pid,
                     args.proc_root.clone(),
@@ -340,6 +356,13 @@ impl Ctx<'_> {
 
 /// The metrics' `name` label: the config's `name`, else the command's file name (stable across
 /// restarts, unlike a PID), else `pid-N` for --pid.
+/// Whether the configuration asks for tracemalloc's detail from the hook: `tracemalloc` on and
+/// a `detail_source` other than `smaps`. Otherwise no `PythonDetail` is built and the hook, if
+/// installed, is never asked anything.
+fn python_detail(config: &memmon_config::Config) -> bool {
+    config.tracemalloc && config.detail_source != DetailSourceKind::Smaps
+}
+
 /// The configuration's `detail_source` as the Python detail takes it (`smaps` never builds one).
 fn with_smaps(kind: DetailSourceKind) -> WithSmaps {
     match kind {

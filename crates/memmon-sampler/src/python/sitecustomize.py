@@ -6,7 +6,9 @@ directory first. The hook then:
 1. runs the `sitecustomize` that would have run without it (a venv's, the distribution's), so the
    client behaves exactly as before;
 2. when MEMMON_HOOK_DIR is set, serves memmon's requests on the Unix socket
-   `$MEMMON_HOOK_DIR/<pid>.sock`, one at a time, from a daemon thread;
+   `$MEMMON_HOOK_DIR/<pid>.sock`, one at a time, from a daemon thread (a forked child gets a
+   socket and a thread of its own); until memmon asks, that is all it does: no tracing, no walk
+   of the heap (memmon installs the hook even when tracemalloc is off, and then asks nothing);
 3. starts tracemalloc when memmon asks (`start`, at memmon's first sample, after the client has
    loaded, as the original monitor did when the client created it), or at once when the file
    `$MEMMON_HOOK_DIR/trace-from-start` exists (a process started after memmon's first sample).
@@ -30,6 +32,7 @@ _MARKER = "trace-from-start"
 _TRIM_FROM = 10000
 _frames = 1
 _malloc_trim = None
+_prepared = False
 _told = False
 
 
@@ -86,7 +89,10 @@ class _Server:
         self.path = None
 
     def start(self):
-        import socket
+        # `_socket`, not `socket`: the idle hook is in every Python process memmon starts, and
+        # `socket` (its enums, `selectors`) costs each ~3 ms of start-up and ~0.4 MB; nothing
+        # here needs more than the C module.
+        import _socket
         import threading
 
         self.path = os.path.join(self.directory, "%d.sock" % os.getpid())
@@ -95,7 +101,10 @@ class _Server:
             os.unlink(self.path)
         except OSError:
             pass
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        # A default timeout the client set (`socket.setdefaulttimeout`, before a fork) would
+        # make accept() time out and stop the server: this one waits for as long as it takes.
+        listener.settimeout(None)
         listener.bind(self.path)
         listener.listen(4)
         self.listener = listener
@@ -103,17 +112,23 @@ class _Server:
         thread.start()
 
     def serve(self):
-        import socket
+        import _socket
 
         listener = self.listener
         while True:
             try:
-                conn, _ = listener.accept()
+                fd, _ = listener._accept()
             except Exception as err:
                 _tell("accept", err)
                 return
             try:
-                with conn:
+                conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+            except Exception as err:
+                os.close(fd)
+                _tell("accept", err)
+                return
+            try:
+                try:
                     conn.settimeout(10)
                     request = b""
                     while not request.endswith(b"\n") and len(request) < 256:
@@ -121,9 +136,11 @@ class _Server:
                         if not chunk:
                             break
                         request += chunk
-                    if _abandoned(conn, socket):
+                    if _abandoned(conn, _socket):
                         continue
                     conn.sendall(_answer(request))
+                finally:
+                    conn.close()
             except OSError:
                 # memmon gave up waiting (or went away): the next request starts afresh.
                 continue
@@ -182,9 +199,29 @@ def _answer(request):
     return (json.dumps(reply, separators=(",", ":")) + "\n").encode("utf-8")
 
 
+def _prepare():
+    """Loads what tracing and its replies need, once, before tracing starts: those modules
+    (~1 MB with `ctypes`) are then neither counted in the client's traced memory nor shown among
+    its sites, and the first snapshot holds the client's GIL for the snapshot alone (importing
+    `json` in it took ~15 ms of the first one's ~27). An idle hook never loads them."""
+    global _prepared
+    if _prepared:
+        return
+    # No lock: the marker (main thread) and `start` (the server's thread) may both get here,
+    # and both then load; imports wait for each other, and a lock held across a fork would
+    # leave the child's hook stuck.
+    import _tracemalloc  # noqa: F401
+    import json  # noqa: F401
+    import tracemalloc  # noqa: F401
+
+    _load_malloc_trim()
+    _prepared = True
+
+
 def _start_tracing():
     """Starts tracemalloc (once: a process already tracing, by `PYTHONTRACEMALLOC` or an earlier
     request, keeps its traces)."""
+    _prepare()
     import tracemalloc
 
     if not tracemalloc.is_tracing():
@@ -280,9 +317,9 @@ def _top_sites_public(own):
 
 
 def _load_malloc_trim():
-    """Finds glibc's `malloc_trim` (none elsewhere: then nothing is trimmed). Loaded with the
-    hook, before tracing starts: `ctypes` (~0.3 MB) imported during a snapshot would be traced,
-    and its import's lines would show among the client's sites."""
+    """Finds glibc's `malloc_trim` (none elsewhere: then nothing is trimmed). Loaded by
+    `_prepare`, before tracing starts: `ctypes` (~0.3 MB) imported during a snapshot would be
+    traced, and its import's lines would show among the client's sites."""
     global _malloc_trim
     try:
         import ctypes
@@ -319,18 +356,11 @@ def _main():
         return
     try:
         import atexit
-        import tracemalloc
 
-        # Everything the server and its replies need is imported and started before tracing
-        # starts: those modules and the server's thread (~400 KB with `socket`'s enums) are
-        # then neither counted in the client's traced memory nor shown among its sites, and
-        # the first snapshot holds the client's GIL for the snapshot alone (importing `json` in
-        # it took ~15 ms of the first one's ~27).
-        import _tracemalloc  # noqa: F401
-        import json  # noqa: F401
-
-        _load_malloc_trim()
-
+        # Only what listening needs is loaded here: memmon installs the hook in every Python
+        # process it starts, and with tracemalloc off it never asks anything, so the hook
+        # idles on a socket and a thread (see BENCHMARKS.md, `python-idle-hook-*`); what
+        # tracing needs is loaded when tracing starts (`_prepare`).
         try:
             _frames = max(1, int(os.environ.get("MEMMON_TRACEMALLOC_FRAMES", "1")))
         except ValueError:
@@ -341,6 +371,8 @@ def _main():
 
         def after_fork():
             # The server thread does not survive fork: the child serves on its own socket.
+            # Called by os.fork() in the child, where it must never raise: a failure is told
+            # once and the child runs on unhooked.
             try:
                 server.close_inherited()
                 server.start()
