@@ -354,8 +354,6 @@ impl Ctx<'_> {
     }
 }
 
-/// The metrics' `name` label: the config's `name`, else the command's file name (stable across
-/// restarts, unlike a PID), else `pid-N` for --pid.
 /// Whether the configuration asks for tracemalloc's detail from the hook: `tracemalloc` on and
 /// a `detail_source` other than `smaps`. Otherwise no `PythonDetail` is built and the hook, if
 /// installed, is never asked anything.
@@ -372,6 +370,8 @@ fn with_smaps(kind: DetailSourceKind) -> WithSmaps {
     }
 }
 
+/// The metrics' `name` label: the config's `name`, else the command's file name (stable across
+/// restarts, unlike a PID), else `pid-N` for --pid.
 fn metrics_name(config: &memmon_config::Config, args: &RunArgs, pid: u32) -> String {
     if let Some(n) = &config.name {
         return n.clone();
