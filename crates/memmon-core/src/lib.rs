@@ -27,6 +27,7 @@
 //! assert!(later.warning.is_some()); // 55 MiB > the default 50 MiB threshold
 //! ```
 
+mod breakdown;
 mod bytes;
 mod detail;
 mod interval;
@@ -36,6 +37,7 @@ mod sample;
 mod schedule;
 mod trend;
 
+pub use breakdown::{Breakdown, FdCounts};
 pub use bytes::{Bytes, MIB};
 pub use detail::{Detail, DetailResult, DetailSource, Site};
 pub use interval::{IntervalError, IntervalSpec};
