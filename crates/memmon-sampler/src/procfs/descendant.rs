@@ -8,8 +8,8 @@
 //! shell's child is seen between its fork and its exec) would read the dead pre-exec memory
 //! forever.
 
-use super::lines::{each_line, LineError};
 use super::breakdown::{count_fds, read_status};
+use super::lines::{each_line, LineError};
 use super::parse::{parse_statm, PrivateSplit, PrivateSum, Statm};
 use super::{read_from_start, Ends};
 use crate::error::{is_gone, not_utf8, parse_error};

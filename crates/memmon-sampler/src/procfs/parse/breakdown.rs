@@ -282,9 +282,14 @@ mod tests {
                      00652000-00e00000 rw-p 00000000 00:00 0  [heap]\n\
                      Private_Clean: 0 kB\nPrivate_Dirty: 100 kB\nAnonymous: 100 kB\nSwap: 4 kB\n";
         let p = parse_private_parts(smaps).unwrap();
-        assert_eq!((p.private, p.anon, p.file, p.swap), (112 * KIB, 100 * KIB, 12 * KIB, 4 * KIB));
         assert_eq!(
-            parse_private_parts("Private_Dirty: x kB\n").unwrap_err().line,
+            (p.private, p.anon, p.file, p.swap),
+            (112 * KIB, 100 * KIB, 12 * KIB, 4 * KIB)
+        );
+        assert_eq!(
+            parse_private_parts("Private_Dirty: x kB\n")
+                .unwrap_err()
+                .line,
             1
         );
     }
@@ -320,7 +325,13 @@ mod tests {
     #[test]
     fn counting_adds_one_of_the_kind() {
         let mut counts = memmon_core::FdCounts::default();
-        for kind in [FdKind::Socket, FdKind::Socket, FdKind::File, FdKind::Pipe, FdKind::Other] {
+        for kind in [
+            FdKind::Socket,
+            FdKind::Socket,
+            FdKind::File,
+            FdKind::Pipe,
+            FdKind::Other,
+        ] {
             count_fd(&mut counts, kind);
         }
         assert_eq!(
