@@ -163,3 +163,55 @@ fn a_stopped_tree_breaks_down_into_the_rss_children_counts() {
     );
     assert_eq!(b.shmem, alone.shmem, "a descendant adds no shared memory");
 }
+
+/// Duplicates one file descriptor until the process holds 10,000 of them (fewer if its hard
+/// limit is lower), prints how many it opened and stops.
+const MANY_FDS_THEN_STOP: &str = r#"
+import os, resource, signal, sys
+os.closerange(3, 65536)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = 10_000
+if hard != resource.RLIM_INFINITY:
+    want = min(want, hard - 16)
+if soft != resource.RLIM_INFINITY and soft < want + 16:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want + 16, hard))
+f = os.open(sys.executable, os.O_RDONLY)
+fds = [f] + [os.dup(f) for _ in range(want - 1)]
+print(len(fds), flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+"#;
+
+#[test]
+fn ten_thousand_descriptors_are_all_counted() {
+    let mut child = Command::new("python3")
+        .args(["-c", MANY_FDS_THEN_STOP])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read the script's line");
+    let opened: u64 = line.trim().parse().expect("a count");
+    let stopped = Stopped {
+        child,
+        forked: None,
+    };
+    wait_stopped(stopped.child.id());
+    let mut sampler = ProcfsSampler::new(stopped.child.id(), ProcfsOptions::default()).unwrap();
+    let b = sampler.breakdown().unwrap();
+    // stdin and stderr are /dev/null; stdout, the pipe to this test, was closed when the
+    // reader above was dropped but is still open in the child.
+    assert_eq!(
+        b.fds,
+        FdCounts {
+            sockets: 0,
+            files: opened,
+            pipes: 1,
+            other: 2,
+        }
+    );
+    assert!(opened >= 1000, "only {opened} descriptors could be opened");
+}

@@ -172,6 +172,8 @@ pub struct ProcfsSampler {
     meminfo: KeptFile,
     /// Present with `children: true`: finds and reads the descendants.
     tree: Option<Tree>,
+    /// Read space for the watched process's `status`, reused by every breakdown.
+    status_buf: Vec<u8>,
     /// What this sampler has told the user (each at most once).
     notices: Vec<String>,
     told_rss_counted: bool,
@@ -201,6 +203,7 @@ impl ProcfsSampler {
             statm,
             meminfo,
             tree,
+            status_buf: Vec::new(),
             notices: Vec::new(),
             told_rss_counted: false,
             told_no_rollup: false,
@@ -329,8 +332,7 @@ impl ProcfsSampler {
         let main = match self.main_statm() {
             Ok(_) => {
                 let dir = self.root.join(self.pid.to_string());
-                let mut buf = Vec::new();
-                let status = breakdown::read_status(&dir, &mut buf)?;
+                let status = breakdown::read_status(&dir, &mut self.status_buf)?;
                 let mut part = Breakdown::default();
                 let alive = match status {
                     Some(s) => {
