@@ -6,6 +6,8 @@
 //!
 //! - [`ProcfsSampler`]: the Linux fast path. It keeps `/proc/PID/statm` and `/proc/meminfo` open
 //!   and re-reads them into reused buffers, optionally summing over the process's descendants.
+//!   [`ProcfsSampler::breakdown`] says what the same tree's memory is made of and what it holds
+//!   (issue #19's breakdown line: resident memory by kind, swap, threads, descriptors by kind).
 //! - [`SysinfoSampler`]: the portable fallback through the `sysinfo` crate;
 //!   [`auto_sampler`] picks between the two.
 //! - [`SmapsSource`]: the `[smaps]` detail block (mappings grouped by path, top 10 by RSS).

@@ -69,6 +69,14 @@ fn an_adopted_tree_is_summed_after_its_root_is_gone_and_ends_with_its_last_proce
         left.rss > 48 * MIB && left.rss < both.rss,
         "{left:?} {both:?}"
     );
+    // The breakdown sums the same tree: the daemon alone (blocked in a read, so its memory
+    // barely moves between the two readings), and its one thread.
+    let parts = sampler.breakdown().unwrap();
+    assert!(
+        parts.resident().abs_diff(left.rss) < MIB,
+        "{parts:?} {left:?}"
+    );
+    assert_eq!(parts.threads, 1, "{parts:?}");
 
     drop(daemon.stdin.take());
     daemon.wait().unwrap();
@@ -77,6 +85,10 @@ fn an_adopted_tree_is_summed_after_its_root_is_gone_and_ends_with_its_last_proce
         .is_empty());
     assert_eq!(
         sampler.sample().unwrap_err(),
+        SampleError::Exited { pid: command.id() }
+    );
+    assert_eq!(
+        sampler.breakdown().unwrap_err(),
         SampleError::Exited { pid: command.id() }
     );
 }

@@ -257,3 +257,67 @@ fn a_process_that_lost_its_memory_mid_run_has_exited() {
     assert_eq!(s.sample().unwrap_err(), SampleError::Exited { pid: 4242 });
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Issue #19's breakdown of the fixture tree. Each process's parts come from what the sample
+/// counts for it, so the resident parts add up to the sample's RSS exactly:
+///
+/// - 4242 (watched): `status` RssAnon 3000 + RssFile 900 + RssShmem 100 kB = its statm's
+///   1000 pages; VmSwap 524 kB; 2 threads; fds `/dev/null` (other), a pipe, a socket and a
+///   deleted log file.
+/// - 4243 (`smaps`, no rollup): private 152 kB = Anonymous 104 + 48 file-backed; 1 thread;
+///   a socket.
+/// - 4246 (`smaps_rollup`): private 40 + 60 kB = Anonymous 60 + 40 file-backed; 4 threads; an
+///   eventfd (other) and a file.
+/// - 4247 (counted by its RSS, 200 pages): its `status` split 500 + 250 + 50 kB, VmSwap 16 kB;
+///   1 thread; a pipe.
+#[test]
+fn the_breakdown_of_the_tree_adds_up_to_the_sample() {
+    use memmon_core::{Breakdown, FdCounts};
+    let mut s = sampler("proc", 4242, true).unwrap();
+    let rss = s.sample().unwrap().rss;
+    let b = s.breakdown().unwrap();
+    assert_eq!(
+        b,
+        Breakdown {
+            anon: (3000 + 104 + 60 + 500) * KIB,
+            file: (900 + 48 + 40 + 250) * KIB,
+            shmem: (100 + 50) * KIB,
+            swap: (524 + 16) * KIB,
+            threads: 2 + 1 + 4 + 1,
+            fds: FdCounts {
+                sockets: 2,
+                files: 2,
+                pipes: 2,
+                other: 2,
+            },
+        }
+    );
+    assert_eq!(b.resident(), rss);
+    // Reading it changes nothing the samples keep: the next sample is the same.
+    assert_eq!(s.sample().unwrap().rss, rss);
+    assert_eq!(s.breakdown().unwrap(), b);
+}
+
+#[test]
+fn the_breakdown_of_one_process_is_its_status_and_fds() {
+    use memmon_core::{Breakdown, FdCounts};
+    let mut s = sampler("proc", 4242, false).unwrap();
+    let b = s.breakdown().unwrap();
+    assert_eq!(
+        b,
+        Breakdown {
+            anon: 3000 * KIB,
+            file: 900 * KIB,
+            shmem: 100 * KIB,
+            swap: 524 * KIB,
+            threads: 2,
+            fds: FdCounts {
+                sockets: 1,
+                files: 1,
+                pipes: 1,
+                other: 1,
+            },
+        }
+    );
+    assert_eq!(b.resident(), s.sample().unwrap().rss);
+}

@@ -8,11 +8,12 @@
 //! shell's child is seen between its fork and its exec) would read the dead pre-exec memory
 //! forever.
 
+use super::breakdown::{count_fds, read_status};
 use super::lines::{each_line, LineError};
-use super::parse::{parse_statm, PrivateSum, Statm};
+use super::parse::{parse_statm, PrivateSplit, PrivateSum, Statm};
 use super::{read_from_start, Ends};
 use crate::error::{is_gone, not_utf8, parse_error};
-use memmon_core::SampleError;
+use memmon_core::{Breakdown, SampleError};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -67,6 +68,8 @@ pub(super) struct Counted {
 pub(super) struct Buffers {
     pub(super) statm: Vec<u8>,
     pub(super) lines: Vec<u8>,
+    /// `status`, for the breakdown.
+    pub(super) status: Vec<u8>,
 }
 
 impl Descendant {
@@ -146,6 +149,63 @@ impl Descendant {
             Err(LineError::Io(e)) => Err(crate::error::io_error(&e, &dir.join(name), None)),
             Err(LineError::Parse(e)) => Err(parse_error(e, &dir.join(name))),
         }
+    }
+
+    /// The descendant's part of the tree's breakdown now, from the same file its counted memory
+    /// comes from, so that its resident parts add up to what [`Descendant::read`] counts for
+    /// it: the split of its private memory (`smaps_rollup`, or `smaps`; shared memory 0, see
+    /// [`PrivateSplit`]), or, for one counted by its RSS, `status`'s `RssAnon`, `RssFile` and
+    /// `RssShmem`, the counters its `statm` resident field sums. Threads come from `status`,
+    /// descriptors from `fd/`. `Ok(None)`: the process these files belong to is gone (checked
+    /// through the kept `statm` first, so a recycled PID is not read as it).
+    pub(super) fn breakdown(
+        &self,
+        dir: &Path,
+        bufs: &mut Buffers,
+    ) -> Result<Option<Breakdown>, SampleError> {
+        match read_from_start(&self.statm, &mut bufs.statm, Ends::AtShortRead) {
+            Ok(_) => {}
+            Err(e) if is_gone(&e) => return Ok(None),
+            Err(e) => return Err(crate::error::io_error(&e, &dir.join("statm"), None)),
+        }
+        let mut part = Breakdown::default();
+        let name = match &self.private {
+            PrivateFrom::Rss => None,
+            PrivateFrom::Rollup => Some("smaps_rollup"),
+            PrivateFrom::Smaps => Some("smaps"),
+        };
+        if let Some(name) = name {
+            let file = match File::open(dir.join(name)) {
+                Ok(f) => f,
+                Err(e) if is_gone(&e) || is_srch(&e) => return Ok(None),
+                Err(e) => return Err(crate::error::io_error(&e, &dir.join(name), None)),
+            };
+            let mut split = PrivateSplit::default();
+            match each_line(&file, &mut bufs.lines, |line| split.line(line)) {
+                // Empty: a zombie's, as in `read`.
+                Ok(()) if split.lines == 0 => return Ok(None),
+                Ok(()) => {}
+                Err(LineError::Io(e)) if is_gone(&e) => return Ok(None),
+                Err(LineError::Io(e)) => {
+                    return Err(crate::error::io_error(&e, &dir.join(name), None))
+                }
+                Err(LineError::Parse(e)) => return Err(parse_error(e, &dir.join(name))),
+            }
+            let parts = split.parts();
+            (part.anon, part.file, part.swap) = (parts.anon, parts.file, parts.swap);
+        }
+        let Some(status) = read_status(dir, &mut bufs.status)? else {
+            return Ok(None);
+        };
+        part.threads = status.threads;
+        if name.is_none() {
+            (part.anon, part.file, part.shmem, part.swap) =
+                (status.anon, status.file, status.shmem, status.swap);
+        }
+        if !count_fds(dir, &mut part.fds)? {
+            return Ok(None);
+        }
+        Ok(Some(part))
     }
 }
 

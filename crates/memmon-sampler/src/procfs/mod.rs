@@ -1,5 +1,6 @@
 //! The Linux fast path: [`ProcfsSampler`] reads `statm` and `meminfo` from `/proc`.
 
+mod breakdown;
 mod descendant;
 pub(crate) mod lines;
 pub mod parse;
@@ -8,7 +9,7 @@ mod tree;
 pub use tree::{adopted, children, descendants};
 
 use crate::error::{io_error, not_utf8, parse_error};
-use memmon_core::{Reading, SampleError, Sampler};
+use memmon_core::{Breakdown, Reading, SampleError, Sampler};
 use parse::{parse_meminfo_bytes, parse_statm, parse_status, Statm};
 use std::fs::File;
 use std::io;
@@ -171,6 +172,8 @@ pub struct ProcfsSampler {
     meminfo: KeptFile,
     /// Present with `children: true`: finds and reads the descendants.
     tree: Option<Tree>,
+    /// Read space for the watched process's `status`, reused by every breakdown.
+    status_buf: Vec<u8>,
     /// What this sampler has told the user (each at most once).
     notices: Vec<String>,
     told_rss_counted: bool,
@@ -200,6 +203,7 @@ impl ProcfsSampler {
             statm,
             meminfo,
             tree,
+            status_buf: Vec::new(),
             notices: Vec::new(),
             told_rss_counted: false,
             told_no_rollup: false,
@@ -294,6 +298,72 @@ impl ProcfsSampler {
                 .push(text.clone());
         }
         self.notices.push(text);
+    }
+
+    /// What the watched tree's memory is made of and what it holds now (issue #19's
+    /// breakdown line): resident memory by kind, swap, threads and descriptors by kind, for
+    /// the watched process and, with `children`, each descendant, summed.
+    ///
+    /// The resident parts add up to the RSS [`Sampler::sample`] reports when nothing changes
+    /// in between, because each process's parts come from the source of what the sample
+    /// counts for it:
+    ///
+    /// - the watched process: `status`'s `RssAnon`, `RssFile` and `RssShmem`. The sample reads
+    ///   `statm`'s resident field, which is the sum of the same three kernel counters in
+    ///   pages (`VmRSS` is printed as their sum too), so the two agree at any one moment and
+    ///   differ only by what the process mapped or freed between the two reads; no scaling is
+    ///   needed. `VmSwap` and `Threads` come from the same read.
+    /// - a descendant: the split of its private memory (`Private_Clean + Private_Dirty` of
+    ///   `smaps_rollup`, or `smaps`, what the sample counts for it) into anonymous and
+    ///   file-backed, shared memory 0, swap from the same file (see
+    ///   [`parse::PrivateSplit`]); one counted by its RSS (its private memory unreadable) is
+    ///   split by its `status`, as the watched process is.
+    ///
+    /// Descriptors: `/proc/PID/fd` of each process, read once and counted while it is listed
+    /// (see [`parse::fd_kind`]); one that memmon may not list adds none.
+    ///
+    /// Cost: per process, one read of `status`, one of `smaps_rollup` (descendants), one
+    /// listing of `fd` and a `readlink` per descriptor; meant for every tenth sample, not
+    /// every one. Errors as for [`Sampler::sample`]: the watched process gone is
+    /// [`SampleError::Exited`] (with an adopter, only once nothing of the tree is left).
+    pub fn breakdown(&mut self) -> Result<Breakdown, SampleError> {
+        // The kept statm first: it is bound to the watched process, so a PID recycled since is
+        // never read as it, and a zombie is told from a live process as the sample tells it.
+        let main = match self.main_statm() {
+            Ok(_) => {
+                let dir = self.root.join(self.pid.to_string());
+                let status = breakdown::read_status(&dir, &mut self.status_buf)?;
+                let mut part = Breakdown::default();
+                let alive = match status {
+                    Some(s) => {
+                        (part.anon, part.file, part.shmem, part.swap, part.threads) =
+                            (s.anon, s.file, s.shmem, s.swap, s.threads);
+                        breakdown::count_fds(&dir, &mut part.fds)?
+                    }
+                    None => false,
+                };
+                if !alive {
+                    return Err(SampleError::Exited { pid: self.pid });
+                }
+                Some(part)
+            }
+            Err(SampleError::Exited { .. }) if self.tree.as_ref().is_some_and(Tree::adopts) => {
+                if let Some(tree) = &mut self.tree {
+                    tree.root_gone();
+                }
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let mut sum = main.unwrap_or_default();
+        if let Some(tree) = &mut self.tree {
+            let (descendants, live) = tree.breakdown()?;
+            if main.is_none() && live == 0 {
+                return Err(SampleError::Exited { pid: self.pid });
+            }
+            breakdown::add(&mut sum, &descendants);
+        }
+        Ok(sum)
     }
 
     fn main_statm(&mut self) -> Result<Statm, SampleError> {

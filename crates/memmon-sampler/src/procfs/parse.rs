@@ -8,7 +8,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod breakdown;
 mod stream;
+pub use breakdown::{
+    count_fd, fd_kind, fd_kind_bytes, parse_private_parts, parse_status_memory, FdKind,
+    PrivateParts, PrivateSplit, StatusMemory,
+};
 pub use stream::{PrivateSum, SmapsStream, MAX_GROUPS, OTHER};
 
 /// What was wrong with a file's text, and on which line. It holds no owned text so that a

@@ -11,7 +11,7 @@ use super::descendant::{Buffers, Descendant, Opened};
 use super::parse::{parse_children, parse_stat_ppid};
 use super::read_into;
 use crate::error::{io_error, is_gone, not_utf8, parse_error};
-use memmon_core::SampleError;
+use memmon_core::{Breakdown, SampleError};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -242,6 +242,43 @@ impl Tree {
         }
         self.kept.retain(|_, d| d.seen == walk);
         Ok(sum)
+    }
+
+    /// The descendants' breakdown now (the process itself not included), summed over the
+    /// descendants found afresh, as [`Tree::descendants_sum`] finds them, each read from the
+    /// same file its counted memory comes from (see [`Descendant::breakdown`]). The kept files
+    /// are used and left as they are: which descendants stay kept is the samples' business.
+    /// Returns the sum and how many descendants were read (live ones).
+    pub(super) fn breakdown(&mut self) -> Result<(Breakdown, usize), SampleError> {
+        match self.discovery {
+            Discovery::ChildrenFiles => self.find_by_children_files()?,
+            Discovery::ParentScan => self.find_by_parent_scan()?,
+        }
+        let mut sum = Breakdown::default();
+        let mut live = 0;
+        for i in 0..self.found.len() {
+            let pid = self.found[i];
+            self.build_path(&[pid], "");
+            let dir = PathBuf::from(&self.path);
+            let kept = match self.kept.get(&pid) {
+                Some(kept) => kept.breakdown(&dir, &mut self.bufs)?,
+                None => None,
+            };
+            let part = match kept {
+                Some(part) => Some(part),
+                // Not kept (new since the last sample, past the limit, or its PID recycled):
+                // opened for this reading only.
+                None => match Descendant::open(&dir, self.walk)? {
+                    Some((fresh, _)) => fresh.breakdown(&dir, &mut self.bufs)?,
+                    None => None,
+                },
+            };
+            if let Some(part) = part {
+                super::breakdown::add(&mut sum, &part);
+                live += 1;
+            }
+        }
+        Ok((sum, live))
     }
 
     /// Opens a descendant seen for the first time (kept open if there is room) and reads it.
