@@ -468,6 +468,10 @@ impl Analyzer {
                             f.memory_lines += 1;
                         }
                     }
+                    // The breakdown line (issue #19 item 1) is a known line of its own, not
+                    // part of a block (it closed any open one above); the figures and verdict
+                    // come from sample lines alone, so it adds nothing to them.
+                    Record::Breakdown(_) => {}
                     // Frames and the rest of the detail blocks: nothing to add.
                     _ => {}
                 }

@@ -5,8 +5,9 @@ use super::runs::{Analysis, Ending};
 use super::{analyze_reader, Lang};
 use jiff::civil::{date, DateTime};
 use jiff::SignedDuration;
+use memmon_core::{Breakdown, FdCounts, MIB};
 use memmon_core::{InconclusiveReason, Verdict};
-use memmon_format::{ExitKind, IntervalText, Record, SampleLine};
+use memmon_format::{ExitKind, IntervalText, LogFormat, Record, SampleLine, SiteLine};
 use std::fmt::Write as _;
 
 /// Writes logs line by line, as memmon (or the original monitor) would.
@@ -291,6 +292,103 @@ fn elapsed_going_back_without_a_header_starts_a_new_run() {
     let a = analyze_reader(g.out.as_bytes()).unwrap();
     assert_eq!(a.runs.len(), 2);
     assert_eq!(a.runs[0].ending, Ending::Killed);
+}
+
+/// Two runs (a leak, then a flat one), each with a tracemalloc block after every 10th sample
+/// and, when `breakdown`, issue #19's breakdown line right before the block.
+fn runs_with_detail(breakdown: bool) -> String {
+    let format = LogFormat::with_zone(jiff::tz::TimeZone::UTC);
+    let mut out = String::new();
+    let mut at = t0();
+    for (run, slope) in [(0u64, 2.0), (1, 0.0)] {
+        let mut g = Gen::new(21 + run);
+        g.header(at, "60");
+        g.samples(at, 60, 600, 0.3, |t| 40.0 + slope * t / 3600.0);
+        let mut samples = 0u64;
+        for line in g.out.lines() {
+            out.push_str(line);
+            out.push('\n');
+            if !line.starts_with('[') {
+                continue;
+            }
+            samples += 1;
+            if samples % 10 != 0 {
+                continue;
+            }
+            let mut records = Vec::new();
+            if breakdown {
+                records.push(format.breakdown(&Breakdown {
+                    anon: 30 * MIB + samples * slope as u64 * MIB / 60,
+                    file: 8 * MIB,
+                    shmem: MIB,
+                    swap: 0,
+                    threads: 4 + samples / 100,
+                    fds: FdCounts {
+                        sockets: 3,
+                        files: 5,
+                        pipes: 2,
+                        other: 4,
+                    },
+                }));
+            }
+            records.push(Record::Tracemalloc {
+                pid: None,
+                current_mb: 10.0,
+                peak_mb: 12.0,
+            });
+            records.push(Record::TopHeader);
+            records.push(Record::Site(SiteLine::new(
+                "/srv/app/worker.py:42",
+                MIB + samples * slope as u64 * 20_000,
+                100 + samples,
+            )));
+            records.push(Record::Site(SiteLine::new(
+                "/srv/app/main.py:7",
+                500_000,
+                20,
+            )));
+            records.push(Record::Blank);
+            for r in records {
+                let _ = writeln!(out, "{r}");
+            }
+        }
+        at += SignedDuration::from_secs(600 * 60 + 30);
+        let mut f = Gen::new(1);
+        f.footer(at, Some(0));
+        out.push_str(&f.out);
+        at += SignedDuration::from_secs(30);
+    }
+    out
+}
+
+/// Issue #19 item 1: breakdown lines are known lines (none counted as garbage) and change no
+/// figure, no verdict and no growing site: the reports are the same but for the line count.
+#[test]
+fn breakdown_lines_change_no_report() {
+    let (with, without) = (runs_with_detail(true), runs_with_detail(false));
+    assert_eq!(with.matches("  [内訳] ").count(), 120);
+    let a = analyze_reader(with.as_bytes()).unwrap();
+    let b = analyze_reader(without.as_bytes()).unwrap();
+    assert_eq!(a.skipped.total(), 0, "{:?}", a.skipped);
+    assert_eq!(a.lines, b.lines + 120);
+    assert_eq!(a.runs.len(), 2);
+    assert_eq!(a.runs[0].verdict, Verdict::Leak);
+    assert_eq!(a.runs[1].verdict, Verdict::Normal);
+    for (x, y) in a.runs.iter().zip(&b.runs) {
+        assert_eq!((x.verdict, x.samples), (y.verdict, y.samples));
+    }
+    for lang in [Lang::Ja, Lang::En] {
+        assert_eq!(
+            super::report::text(&a, &[], lang),
+            super::report::text(&b, &[], lang)
+        );
+    }
+    // JSON counts the lines read: that figure alone differs, by the breakdown lines.
+    let json_a = super::report::json(&a, &[]);
+    let json_b = super::report::json(&b, &[]);
+    let lines = |n: u64| format!("\"lines\": {n},");
+    assert!(json_a.contains(&lines(a.lines)), "{json_a}");
+    assert_eq!(json_a.replace(&lines(a.lines), &lines(b.lines)), json_b);
 }
 
 /// Throughput on a generated 1M-line log (release: `cargo test --release --bin memmon

@@ -1,12 +1,12 @@
 //! [`LogFormat`]: memmon-core's events turned into records, and writing records to a log.
 
 use crate::numbers::{round_secs_half_even, Elapsed};
-use crate::record::{ExitKind, IntervalText, Record, SampleLine, SiteLine};
+use crate::record::{BreakdownLine, ExitKind, IntervalText, Record, SampleLine, SiteLine};
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use memmon_core::{
-    Detail, FailedEvent, IntervalSpec, SampleEvent, Site, Summary, WarningEvent, MIB,
+    Breakdown, Detail, FailedEvent, IntervalSpec, SampleEvent, Site, Summary, WarningEvent, MIB,
 };
 use std::cell::Cell;
 use std::io::{self, Write};
@@ -227,6 +227,20 @@ impl LogFormat {
         records.extend(sites.iter().take(TOP_SITES).map(site));
         records.push(Record::Blank);
         records
+    }
+
+    /// The breakdown line of a watched tree: its resident memory by kind and swap in MiB, its
+    /// threads and descriptors by kind. One line, not a block: no `[Top 10 …]`, no closing
+    /// empty line.
+    pub fn breakdown(&self, breakdown: &Breakdown) -> Record {
+        Record::Breakdown(BreakdownLine {
+            anon_mb: mib(breakdown.anon),
+            file_mb: mib(breakdown.file),
+            shmem_mb: mib(breakdown.shmem),
+            swap_mb: mib(breakdown.swap),
+            threads: breakdown.threads,
+            fds: breakdown.fds,
+        })
     }
 
     /// The footer: when the last good sample stands in for a fresh one, first the line saying

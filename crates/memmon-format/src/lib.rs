@@ -5,11 +5,11 @@
 //! crate is the only place that knows the line layout (the contract is `spec/log-format.md`):
 //!
 //! - [`Record`]: one typed log line. Its `Display` writes the line (without `\n`); it is the one
-//!   place a line is laid out. [`SampleLine`], [`SiteLine`], [`IntervalText`], [`ExitKind`] and
-//!   [`Size`] hold the parts.
+//!   place a line is laid out. [`SampleLine`], [`BreakdownLine`], [`SiteLine`],
+//!   [`IntervalText`], [`ExitKind`] and [`Size`] hold the parts.
 //! - [`LogFormat`]: turns memmon-core's events ([`memmon_core::SampleEvent`],
-//!   [`memmon_core::Summary`], [`memmon_core::Detail`], …) into records, printing times in a
-//!   time zone; [`write_records`] writes them ([`append_records`] into a kept buffer).
+//!   [`memmon_core::Summary`], [`memmon_core::Detail`], [`memmon_core::Breakdown`], …) into
+//!   records, printing times in a time zone; [`write_records`] writes them ([`append_records`] into a kept buffer).
 //! - [`parse_line`]: a line back to its record, fast and allocation-free for sample lines;
 //!   unknown lines become [`Record::Other`], never an error.
 //! - [`console`]: the console lines of the original.
@@ -46,4 +46,4 @@ mod record;
 pub use events::{append_records, write_record, write_records, LogFormat, TOP_SITES};
 pub use numbers::{python_float_repr, round_secs_half_even, Elapsed, Size, SizeUnit};
 pub use parse::parse_line;
-pub use record::{ExitKind, IntervalText, Record, SampleLine, SiteLine};
+pub use record::{BreakdownLine, ExitKind, IntervalText, Record, SampleLine, SiteLine};

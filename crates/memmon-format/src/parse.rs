@@ -7,8 +7,12 @@
 //! anything else is [`Record::Other`].
 
 use crate::numbers::{Size, SizeUnit};
-use crate::record::{ExitKind, IntervalText, Record, SampleLine, SiteLine, NO_FIGURE, RULE};
+use crate::record::{
+    BreakdownLine, ExitKind, IntervalText, Record, SampleLine, SiteLine, BREAKDOWN_PREFIX,
+    NO_FIGURE, RULE,
+};
 use jiff::civil::DateTime;
+use memmon_core::FdCounts;
 
 /// Reads one line (without its `\n`; a trailing `\r` is ignored) into its typed record. A line
 /// of no known shape is [`Record::Other`]: this never fails and never panics.
@@ -70,7 +74,9 @@ fn sample(line: &str) -> Option<SampleLine> {
     })
 }
 
-/// Lines of a detail block: two-space first lines, four-space site lines.
+/// Lines of a detail block (two-space first lines, four-space site lines) and the other
+/// two-space line, the breakdown. Tried after the detail lines, so they pay one failed
+/// prefix test at most.
 fn indented(line: &str) -> Option<Record> {
     if let Some(body) = line.strip_prefix("    ") {
         return site(body).map(Record::Site);
@@ -105,6 +111,9 @@ fn indented(line: &str) -> Option<Record> {
             peak_mb,
         });
     }
+    if let Some(rest) = line.strip_prefix(BREAKDOWN_PREFIX) {
+        return breakdown(rest).map(Record::Breakdown);
+    }
     let mut c = Cur::new(line.strip_prefix("  [smaps] Anonymous: ")?);
     let anonymous_mb = c.fixed(2, Sign::Minus)?;
     c.lit("MB, Swap: ")?;
@@ -119,6 +128,43 @@ fn indented(line: &str) -> Option<Record> {
         swap_mb,
         threads,
         fds,
+    })
+}
+
+/// The breakdown line after `  [内訳] 匿名: `: exactly the printed shape. Memory figures are
+/// never negative (bytes / MiB), so a sign is a malformed line, as on the sample line.
+fn breakdown(rest: &str) -> Option<BreakdownLine> {
+    let mut c = Cur::new(rest);
+    let anon_mb = c.fixed(2, Sign::None)?;
+    c.lit("MB, ファイル: ")?;
+    let file_mb = c.fixed(2, Sign::None)?;
+    c.lit("MB, 共有: ")?;
+    let shmem_mb = c.fixed(2, Sign::None)?;
+    c.lit("MB, スワップ: ")?;
+    let swap_mb = c.fixed(2, Sign::None)?;
+    c.lit("MB, スレッド: ")?;
+    let threads = c.uint()?;
+    c.lit(", FD: ソケット ")?;
+    let sockets = c.uint()?;
+    c.lit(", ファイル ")?;
+    let files = c.uint()?;
+    c.lit(", パイプ ")?;
+    let pipes = c.uint()?;
+    c.lit(", その他 ")?;
+    let other = c.uint()?;
+    c.end()?;
+    Some(BreakdownLine {
+        anon_mb,
+        file_mb,
+        shmem_mb,
+        swap_mb,
+        threads,
+        fds: FdCounts {
+            sockets,
+            files,
+            pipes,
+            other,
+        },
     })
 }
 
@@ -467,6 +513,12 @@ mod tests {
             "    a.py:1: size=1 KiB, count=1",
             "メモリモニタリング開始: 2025-02-30 00:00:00",
             "モニタリング間隔: infinity秒",
+            "  [内訳] 匿名: 30.1MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD: ソケット 3, ファイル 5, パイプ 2, その他 4",
+            "  [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: -0.00MB, スレッド: 4, FD: ソケット 3, ファイル 5, パイプ 2, その他 4",
+            "  [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD: ソケット 3, ファイル 5, パイプ 2",
+            "  [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD: ソケット 3, ファイル 5, パイプ 2, その他 4 ",
+            "  [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD: 14",
+            "   [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD: ソケット 3, ファイル 5, パイプ 2, その他 4",
         ] {
             assert_eq!(parse_line(line), Record::Other(line.to_owned()), "{line}");
         }

@@ -3,7 +3,7 @@
 use crate::fixed::{fixed_digits, Cursor, Fixed, Utf8Bytes};
 use crate::numbers::{python_float_repr, Elapsed, Size};
 use jiff::civil::DateTime;
-use memmon_core::IntervalSpec;
+use memmon_core::{FdCounts, IntervalSpec};
 use std::fmt::{self, Write as _};
 
 /// The frame line of the header and footer: 80 `=` signs.
@@ -63,6 +63,10 @@ pub enum Record {
         /// Open file descriptors.
         fds: u64,
     },
+    /// `  [内訳] 匿名: X.XXMB, ファイル: X.XXMB, 共有: X.XXMB, スワップ: X.XXMB, スレッド: N, FD:
+    /// ソケット N, ファイル N, パイプ N, その他 N`: what the watched tree's memory is made of and
+    /// what it holds (issue #19's breakdown). A line of its own, not part of a detail block.
+    Breakdown(BreakdownLine),
     /// `  [tracemalloc] PID N: 応答なし (Ns)`: a process that did not answer in time.
     NoAnswer {
         /// The silent process.
@@ -159,6 +163,51 @@ pub struct SampleLine {
     pub sys_percent: f64,
     /// System memory available (no decimals).
     pub sys_available_mb: f64,
+}
+
+/// The figures of a breakdown line: resident memory by kind and swap in MiB (two decimals, as
+/// every MB of the log), threads and descriptors by kind as counts.
+///
+/// `  [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD:
+/// ソケット 3, ファイル 5, パイプ 2, その他 4`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakdownLine {
+    /// 匿名: anonymous resident memory.
+    pub anon_mb: f64,
+    /// ファイル: file-backed resident memory.
+    pub file_mb: f64,
+    /// 共有: shared resident memory (shmem, tmpfs, SysV).
+    pub shmem_mb: f64,
+    /// スワップ: swapped-out memory.
+    pub swap_mb: f64,
+    /// スレッド: threads.
+    pub threads: u64,
+    /// FD: open descriptors by kind.
+    pub fds: FdCounts,
+}
+
+/// The breakdown line's fixed start: a two-space indent like the detail blocks' first lines, so
+/// the parser tries it only among indented lines and a sample line's path never meets it.
+pub(crate) const BREAKDOWN_PREFIX: &str = "  [内訳] 匿名: ";
+
+impl fmt::Display for BreakdownLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let FdCounts {
+            sockets,
+            files,
+            pipes,
+            other,
+        } = self.fds;
+        write!(
+            f,
+            "{BREAKDOWN_PREFIX}{}MB, ファイル: {}MB, 共有: {}MB, スワップ: {}MB, スレッド: {}, FD: ソケット {sockets}, ファイル {files}, パイプ {pipes}, その他 {other}",
+            Fixed::mb(self.anon_mb),
+            Fixed::mb(self.file_mb),
+            Fixed::mb(self.shmem_mb),
+            Fixed::mb(self.swap_mb),
+            self.threads,
+        )
+    }
 }
 
 /// One site of a detail block's top 10.
@@ -499,6 +548,7 @@ impl fmt::Display for Record {
                 Fixed::mb(*anonymous_mb),
                 Fixed::mb(*swap_mb)
             ),
+            Record::Breakdown(line) => line.fmt(f),
             Record::NoAnswer { pid, secs } => {
                 write!(f, "  [tracemalloc] PID {pid}: 応答なし ({secs}s)")
             }

@@ -255,3 +255,129 @@ fn the_unmonitored_line_reads_back_and_stays_one_line() {
         "⚠️ [memmon] 監視なしで実行します: a b"
     );
 }
+
+/// Bytes that print as `mb` with two decimals (`mb` MiB, rounded to the byte).
+fn mib_bytes(mb: f64) -> u64 {
+    (mb * MIB as f64).round() as u64
+}
+
+/// The breakdown of issue #19's example line.
+fn example_breakdown() -> memmon_core::Breakdown {
+    memmon_core::Breakdown {
+        anon: mib_bytes(30.12),
+        file: mib_bytes(8.40),
+        shmem: mib_bytes(1.20),
+        swap: 0,
+        threads: 4,
+        fds: memmon_core::FdCounts {
+            sockets: 3,
+            files: 5,
+            pipes: 2,
+            other: 4,
+        },
+    }
+}
+
+const EXAMPLE_BREAKDOWN: &str = "  [内訳] 匿名: 30.12MB, ファイル: 8.40MB, 共有: 1.20MB, スワップ: 0.00MB, スレッド: 4, FD: ソケット 3, ファイル 5, パイプ 2, その他 4";
+
+#[test]
+fn breakdown_line_exact_and_read_back() {
+    let record = jst().breakdown(&example_breakdown());
+    let line = record.to_string();
+    assert_eq!(line, EXAMPLE_BREAKDOWN);
+    let back = parse_line(&line);
+    assert_eq!(back.to_string(), line);
+    let Record::Breakdown(b) = back else {
+        panic!("not a breakdown: {back:?}");
+    };
+    assert_eq!(
+        (b.anon_mb, b.file_mb, b.shmem_mb, b.swap_mb),
+        (30.12, 8.4, 1.2, 0.0)
+    );
+    assert_eq!(b.threads, 4);
+    assert_eq!(b.fds, example_breakdown().fds);
+    // Laid out through `put` (the log writer's path) the same as through `Display`.
+    let mut buf = Vec::new();
+    memmon_format::append_records(&mut buf, &[record]);
+    assert_eq!(buf, format!("{EXAMPLE_BREAKDOWN}\n").into_bytes());
+}
+
+/// Issue #19's constraint: a new line never carries the words the guide's grep recipes and
+/// spreadsheet steps look for, whatever its numbers.
+#[test]
+fn breakdown_line_has_none_of_the_forbidden_words() {
+    let format = jst();
+    let big = memmon_core::Breakdown {
+        anon: u64::MAX,
+        file: u64::MAX,
+        shmem: u64::MAX,
+        swap: u64::MAX,
+        threads: u64::MAX,
+        fds: memmon_core::FdCounts {
+            sockets: u64::MAX,
+            files: u64::MAX,
+            pipes: u64::MAX,
+            other: u64::MAX,
+        },
+    };
+    for b in [memmon_core::Breakdown::default(), example_breakdown(), big] {
+        let line = format.breakdown(&b).to_string();
+        assert!(line.starts_with("  ") && !line.starts_with("   "), "{line}");
+        for word in ["初期比", "警告", "ピーク", "RSS:", "VMS:", "経過:"] {
+            assert!(!line.contains(word), "{word} in {line}");
+        }
+        assert!(matches!(parse_line(&line), Record::Breakdown(_)), "{line}");
+    }
+}
+
+/// The guide's recipes (`grep "初期比" | tail -20`, `grep "警告"`, `grep "ピーク" | tail -1`) and
+/// its spreadsheet step (the lines holding `RSS:` / `VMS:`) find exactly what they found before
+/// when breakdown lines are added after every 10th sample. The patterns hold no regex
+/// metacharacter, so `grep PATTERN` is a substring test.
+#[test]
+fn guide_recipes_find_the_same_lines_with_breakdown_lines() {
+    let format = jst();
+    let mut monitor = Monitor::new(MonitorSettings::default());
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for i in 0..35u64 {
+        let out = monitor.on_sample(
+            stamp(Duration::from_secs(5 * i)),
+            reading(10 * MIB + i * 3 * MIB),
+        );
+        let mut lines = vec![format.sample(&out.sample).to_string()];
+        if let Some(w) = &out.warning {
+            lines.push(format.warning(w).to_string());
+        }
+        without.extend(lines.iter().cloned());
+        with.extend(lines);
+        if out.detail_due {
+            let b = memmon_core::Breakdown {
+                anon: i * 3 * MIB,
+                ..example_breakdown()
+            };
+            with.push(format.breakdown(&b).to_string());
+        }
+    }
+    assert!(with.len() == without.len() + 3, "three breakdown lines");
+    let footer = monitor.finish(stamp(Duration::from_secs(200)), monitor.last_reading());
+    for lines in [&mut without, &mut with] {
+        lines.extend(format.footer(&footer).iter().map(|r| r.to_string()));
+    }
+    let grep = |lines: &[String], word: &str| -> Vec<String> {
+        lines.iter().filter(|l| l.contains(word)).cloned().collect()
+    };
+    let tail = |mut v: Vec<String>, n: usize| v.split_off(v.len().saturating_sub(n));
+    assert_eq!(
+        tail(grep(&with, "初期比"), 20),
+        tail(grep(&without, "初期比"), 20)
+    );
+    assert_eq!(grep(&with, "警告"), grep(&without, "警告"));
+    assert!(!grep(&with, "警告").is_empty());
+    assert_eq!(
+        tail(grep(&with, "ピーク"), 1),
+        tail(grep(&without, "ピーク"), 1)
+    );
+    for word in ["RSS:", "VMS:", "経過:", "初期比", "ピーク"] {
+        assert_eq!(grep(&with, word), grep(&without, word), "{word}");
+    }
+}

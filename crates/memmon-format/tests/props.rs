@@ -2,7 +2,11 @@
 //! format matches Python's rules, 経過 for any duration, and the parser never panics.
 
 use jiff::civil::DateTime;
-use memmon_format::{parse_line, python_float_repr, Elapsed, Record, SampleLine, SiteLine, Size};
+use memmon_core::{Breakdown, FdCounts};
+use memmon_format::{
+    parse_line, python_float_repr, BreakdownLine, Elapsed, LogFormat, Record, SampleLine, SiteLine,
+    Size,
+};
 use proptest::prelude::*;
 
 const LOG: &str = include_str!("fixtures/original-test-mode.log");
@@ -56,6 +60,55 @@ fn sample_line() -> impl Strategy<Value = SampleLine> {
                 peak_mb: peak,
                 sys_percent: pct,
                 sys_available_mb: avail,
+            },
+        )
+}
+
+fn fd_counts() -> impl Strategy<Value = FdCounts> {
+    let count = || prop_oneof![0u64..5_000, any::<u64>()];
+    (count(), count(), count(), count()).prop_map(|(sockets, files, pipes, other)| FdCounts {
+        sockets,
+        files,
+        pipes,
+        other,
+    })
+}
+
+/// A breakdown as a sampler gives it: any bytes (up to a few TiB, and now and then any u64).
+fn breakdown() -> impl Strategy<Value = Breakdown> {
+    let bytes = || prop_oneof![0u64..(1 << 44), any::<u64>()];
+    (
+        (bytes(), bytes(), bytes(), bytes()),
+        prop_oneof![0u64..10_000, any::<u64>()],
+        fd_counts(),
+    )
+        .prop_map(|((anon, file, shmem, swap), threads, fds)| Breakdown {
+            anon,
+            file,
+            shmem,
+            swap,
+            threads,
+            fds,
+        })
+}
+
+/// A breakdown line as the parser gives it back: MiB figures with two decimals, which read
+/// back as the same `f64` (`k / 100` is the float nearest `k` hundredths, as parsing is).
+fn printed_breakdown_line() -> impl Strategy<Value = BreakdownLine> {
+    let hundredths = || (0u64..(1 << 53)).prop_map(|k| k as f64 / 100.0);
+    (
+        (hundredths(), hundredths(), hundredths(), hundredths()),
+        any::<u64>(),
+        fd_counts(),
+    )
+        .prop_map(
+            |((anon_mb, file_mb, shmem_mb, swap_mb), threads, fds)| BreakdownLine {
+                anon_mb,
+                file_mb,
+                shmem_mb,
+                swap_mb,
+                threads,
+                fds,
             },
         )
 }
@@ -205,6 +258,51 @@ proptest! {
             prop_assert!(e.starts_with('+') || e.starts_with('-'), "{}", text);
             prop_assert!(e.len() >= 3, "{}", text);
         }
+    }
+
+    #[test]
+    fn breakdown_line_parses_to_what_was_printed(line in printed_breakdown_line()) {
+        let record = Record::Breakdown(line);
+        prop_assert_eq!(parse_line(&record.to_string()), record);
+    }
+
+    #[test]
+    fn breakdown_from_a_sampler_round_trips(b in breakdown()) {
+        let format = LogFormat::with_zone(jiff::tz::TimeZone::UTC);
+        let record = format.breakdown(&b);
+        let Record::Breakdown(p) = reparse(&record) else {
+            panic!("not a breakdown: {record}");
+        };
+        // Counts exactly; MiB to the printed two decimals.
+        prop_assert_eq!(p.threads, b.threads);
+        prop_assert_eq!(p.fds, b.fds);
+        let mib = |bytes: u64| bytes as f64 / 1_048_576.0;
+        prop_assert!(close(p.anon_mb, mib(b.anon), 2));
+        prop_assert!(close(p.file_mb, mib(b.file), 2));
+        prop_assert!(close(p.shmem_mb, mib(b.shmem), 2));
+        prop_assert!(close(p.swap_mb, mib(b.swap), 2));
+        // And what was read back prints and parses as itself.
+        prop_assert_eq!(parse_line(&Record::Breakdown(p).to_string()), Record::Breakdown(p));
+    }
+
+    /// A breakdown line with a signed, overflowing or re-shaped figure is a malformed line,
+    /// never a breakdown; it still prints back as itself.
+    #[test]
+    fn malformed_breakdown_figures_are_other_lines(
+        line in printed_breakdown_line(), field in 0usize..9, edit in 0usize..4,
+    ) {
+        let text = Record::Breakdown(line).to_string();
+        let labels = [
+            "匿名: ", "MB, ファイル: ", "共有: ", "スワップ: ", "スレッド: ", "ソケット ",
+            ", ファイル ", "パイプ ", "その他 ",
+        ];
+        let at = text.find(labels[field]).unwrap_or(0) + labels[field].len();
+        let overflow = "9".repeat(400);
+        let insert = ["-", "+", "0", overflow.as_str()][edit];
+        let bad = format!("{}{}{}", &text[..at], insert, &text[at..]);
+        // A leading `0` before a lone `0` digit is `00`, also refused; before another digit a
+        // superfluous zero; either way not the printed shape.
+        prop_assert_eq!(parse_line(&bad), Record::Other(bad.clone()));
     }
 
     #[test]

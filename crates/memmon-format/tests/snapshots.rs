@@ -313,3 +313,47 @@ fn unmonitored_run() {
     let text: Vec<String> = records.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!(text.join("\n"));
 }
+
+/// The breakdown line (issue #19 item 1): a typical tree, an empty one, a large one with swap.
+#[test]
+fn breakdown_lines() {
+    use memmon_core::{Breakdown, FdCounts};
+    let format = jst();
+    let lines: Vec<String> = [
+        Breakdown {
+            anon: 30 * MIB + 125_830,
+            file: 8 * MIB + 419_431,
+            shmem: MIB + 209_716,
+            swap: 0,
+            threads: 4,
+            fds: FdCounts {
+                sockets: 3,
+                files: 5,
+                pipes: 2,
+                other: 4,
+            },
+        },
+        Breakdown::default(),
+        Breakdown {
+            anon: 1_843 * MIB + 7,
+            file: 96 * MIB + 5_000,
+            shmem: 0,
+            swap: 512 * MIB + 5_243,
+            threads: 131,
+            fds: FdCounts {
+                sockets: 1_024,
+                files: 77,
+                pipes: 0,
+                other: 12,
+            },
+        },
+    ]
+    .iter()
+    .map(|b| {
+        let line = format.breakdown(b).to_string();
+        assert_eq!(parse_line(&line).to_string(), line);
+        line
+    })
+    .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
