@@ -196,6 +196,11 @@ pid = os.fork()
 if pid == 0:
     time.sleep(0.6)
     report("child.json", parent)
+    # Stay until the parent has asked this child (it writes parent.json after asking): under
+    # load the parent's question can come after the child's own report.
+    deadline = time.time() + 20
+    while not os.path.exists("parent.json") and time.time() < deadline:
+        time.sleep(0.02)
     os._exit(0)
 time.sleep(0.6)
 report("parent.json", pid)
