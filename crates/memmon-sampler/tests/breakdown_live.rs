@@ -37,6 +37,22 @@ print("ready", child, flush=True)
 os.kill(os.getpid(), signal.SIGSTOP)
 "#;
 
+/// Starts `python3 ARGS` and reads the first line it prints (the script says it is ready).
+fn python_line(args: &[&str], stdin: Stdio) -> (Child, String) {
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read the script's line");
+    (child, line)
+}
+
 struct Stopped {
     child: Child,
     forked: Option<u32>,
@@ -44,17 +60,10 @@ struct Stopped {
 
 impl Stopped {
     fn spawn(fork: bool) -> Stopped {
-        let mut child = Command::new("python3")
-            .args(["-c", OPEN_THEN_STOP, if fork { "fork" } else { "alone" }])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the script's line");
+        let (child, line) = python_line(
+            &["-c", OPEN_THEN_STOP, if fork { "fork" } else { "alone" }],
+            Stdio::piped(),
+        );
         let forked: u32 = line
             .trim()
             .strip_prefix("ready ")
@@ -183,17 +192,7 @@ os.kill(os.getpid(), signal.SIGSTOP)
 
 #[test]
 fn ten_thousand_descriptors_are_all_counted() {
-    let mut child = Command::new("python3")
-        .args(["-c", MANY_FDS_THEN_STOP])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("read the script's line");
+    let (child, line) = python_line(&["-c", MANY_FDS_THEN_STOP], Stdio::null());
     let opened: u64 = line.trim().parse().expect("a count");
     let stopped = Stopped {
         child,
