@@ -160,6 +160,22 @@ pub struct Status {
     pub vm_rss: Option<u64>,
     /// `VmSize`, in bytes; absent for kernel threads and zombies.
     pub vm_size: Option<u64>,
+    /// `RssAnon`, `RssFile` and `RssShmem`, in bytes, when the kernel prints them (Linux 4.5+;
+    /// absent for kernel threads and zombies): the parts `VmRSS` is the sum of.
+    pub rss_split: Option<RssSplit>,
+    /// `VmSwap`, in bytes; absent for kernel threads and zombies.
+    pub vm_swap: Option<u64>,
+}
+
+/// What `VmRSS` is the sum of, from `/proc/PID/status`, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RssSplit {
+    /// `RssAnon`.
+    pub anon: u64,
+    /// `RssFile`.
+    pub file: u64,
+    /// `RssShmem`.
+    pub shmem: u64,
 }
 
 impl Status {
@@ -177,6 +193,8 @@ pub fn parse_status(text: &str) -> Result<Status, ParseError> {
         threads: 0,
         vm_rss: None,
         vm_size: None,
+        rss_split: None,
+        vm_swap: None,
     };
     let mut threads = None;
     for (i, line) in text.lines().enumerate() {
@@ -188,6 +206,10 @@ pub fn parse_status(text: &str) -> Result<Status, ParseError> {
             "Threads" => threads = Some(number(Some(value.trim()), i + 1, "expected a count")?),
             "VmRSS" => status.vm_rss = Some(kib_value(value, i + 1)?),
             "VmSize" => status.vm_size = Some(kib_value(value, i + 1)?),
+            "VmSwap" => status.vm_swap = Some(kib_value(value, i + 1)?),
+            "RssAnon" => status.rss_split.get_or_insert_default().anon = kib_value(value, i + 1)?,
+            "RssFile" => status.rss_split.get_or_insert_default().file = kib_value(value, i + 1)?,
+            "RssShmem" => status.rss_split.get_or_insert_default().shmem = kib_value(value, i + 1)?,
             _ => {}
         }
     }

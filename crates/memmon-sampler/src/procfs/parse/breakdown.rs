@@ -2,7 +2,7 @@
 //! resident memory is made of (`status`, or a descendant's private memory from
 //! `smaps_rollup`), and what kind of thing each of its descriptors is (`/proc/PID/fd` links).
 
-use super::{kib_value, kib_value_in_line, number, ParseError};
+use super::{kib_value_in_line, parse_status, ParseError, RssSplit};
 
 /// The parts of `/proc/PID/status` the breakdown takes for one process, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,28 +37,19 @@ impl StatusMemory {
 /// the sample line shows (the split is what is lost, never the total). A zombie or kernel
 /// thread, which has no memory lines at all, reads all zeros.
 pub fn parse_status_memory(text: &str) -> Result<StatusMemory, ParseError> {
-    let mut out = StatusMemory::default();
-    let (mut threads, mut vm_rss, mut split) = (None, None, false);
-    for (i, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let line_no = i + 1;
-        match key {
-            "RssAnon" => (out.anon, split) = (kib_value(value, line_no)?, true),
-            "RssFile" => (out.file, split) = (kib_value(value, line_no)?, true),
-            "RssShmem" => (out.shmem, split) = (kib_value(value, line_no)?, true),
-            "VmRSS" => vm_rss = Some(kib_value(value, line_no)?),
-            "VmSwap" => out.swap = kib_value(value, line_no)?,
-            "Threads" => threads = Some(number(Some(value.trim()), line_no, "expected a count")?),
-            _ => {}
-        }
-    }
-    out.threads = threads.ok_or(ParseError::whole("Threads is missing"))?;
-    if let (false, Some(rss)) = (split, vm_rss) {
-        out.anon = rss;
-    }
-    Ok(out)
+    // The same parser as every other read of `status`: one place knows its lines.
+    let status = parse_status(text)?;
+    let split = status.rss_split.unwrap_or(RssSplit {
+        anon: status.vm_rss.unwrap_or(0),
+        ..RssSplit::default()
+    });
+    Ok(StatusMemory {
+        anon: split.anon,
+        file: split.file,
+        shmem: split.shmem,
+        swap: status.vm_swap.unwrap_or(0),
+        threads: status.threads,
+    })
 }
 
 /// What a descendant's private memory (`Private_Clean + Private_Dirty`, what the sample line
