@@ -262,25 +262,7 @@ fn a_stop_signal_before_the_command_is_started_reaches_it_as_soon_as_it_runs() {
             0,
         )
         .unwrap();
-        let marker = format!("MEMMON_E2E_EARLY=fifo-{}-{round}", std::process::id());
-        let (key, value) = marker.split_once('=').unwrap();
-        let mut memmon = d
-            .memmon()
-            .args(["run", "--config", "c.json", "--startup-delay", "30"])
-            .args([
-                "--stop-timeout",
-                "20",
-                "--log",
-                "m.log",
-                "--",
-                "sleep",
-                "30",
-            ])
-            .env(key, value)
-            .stderr(Stdio::piped())
-            .spawn()
-            .map(Running)
-            .unwrap();
+        let (mut memmon, marker) = start_marked(&d, &["--config", "c.json"], "fifo", round);
         wait_for("memmon's signal thread", || signal_thread_runs(memmon.id()));
         kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
         // memmon is still reading its config: nothing has started.
@@ -303,6 +285,33 @@ fn a_stop_signal_before_the_command_is_started_reaches_it_as_soon_as_it_runs() {
     }
 }
 
+/// `memmon run FLAGS --startup-delay 30 --stop-timeout 20 --log m.log -- sleep 30`, its
+/// processes marked by an environment variable unique to this test and round (returned, for
+/// `processes_marked`), stderr piped.
+fn start_marked(d: &Dir, flags: &[&str], tag: &str, round: u64) -> (Running, String) {
+    let marker = format!("MEMMON_E2E_EARLY={tag}-{}-{round}", std::process::id());
+    let (key, value) = marker.split_once('=').unwrap();
+    let memmon = d
+        .memmon()
+        .arg("run")
+        .args(flags)
+        .args([
+            "--startup-delay",
+            "30",
+            "--stop-timeout",
+            "20",
+            "--log",
+            "m.log",
+        ])
+        .args(["--", "sleep", "30"])
+        .env(key, value)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    (memmon, marker)
+}
+
 #[test]
 fn a_stop_signal_at_any_moment_of_the_start_is_never_lost() {
     // SIGTERM from right after the exec to well after the spawn, over the moments memmon
@@ -310,25 +319,7 @@ fn a_stop_signal_at_any_moment_of_the_start_is_never_lost() {
     let d = Dir::new("stop-early-race");
     for round in 0..24u64 {
         let _ = std::fs::remove_file(d.join("m.log"));
-        let marker = format!("MEMMON_E2E_EARLY=race-{}-{round}", std::process::id());
-        let (key, value) = marker.split_once('=').unwrap();
-        let mut memmon = d
-            .memmon()
-            .args(["run", "--startup-delay", "30", "--detail", "--children"])
-            .args([
-                "--stop-timeout",
-                "20",
-                "--log",
-                "m.log",
-                "--",
-                "sleep",
-                "30",
-            ])
-            .env(key, value)
-            .stderr(Stdio::piped())
-            .spawn()
-            .map(Running)
-            .unwrap();
+        let (mut memmon, marker) = start_marked(&d, &["--detail", "--children"], "race", round);
         std::thread::sleep(Duration::from_micros(round * 500));
         let t0 = Instant::now();
         kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
