@@ -52,6 +52,38 @@ pub enum Detail {
     },
 }
 
+/// What one hooked process did when asked to call `malloc_trim(0)` (issue #19's probe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrimReply {
+    /// The process that answered.
+    pub pid: u32,
+    /// `Some(released)`: glibc's `malloc_trim` was called and returned whether it gave memory
+    /// back; `None`: the process has no `malloc_trim` (not glibc), nothing was called.
+    pub called: Option<bool>,
+}
+
+/// How the count and shallow size of one Python type changed between two looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeGrowth {
+    /// The type's name (`module.Qualname` for classes outside `builtins`).
+    pub name: String,
+    /// Objects more (or fewer) than at the previous look.
+    pub count: i64,
+    /// Shallow bytes (`sys.getsizeof`) more (or fewer) than at the previous look.
+    pub bytes: i64,
+}
+
+/// One hooked process's growing object types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypesReply {
+    /// The process that answered.
+    pub pid: u32,
+    /// The types that grew most, largest first (at most a handful).
+    pub types: Vec<TypeGrowth>,
+    /// False when the hook's time budget ended the walk early (the figures are then partial).
+    pub complete: bool,
+}
+
 /// What a detail source gives back: the blocks, or why there are none.
 pub type DetailResult = Result<Vec<Detail>, SampleError>;
 
@@ -94,6 +126,27 @@ pub trait DetailSource {
     /// interpreter's imports) is neither in its blocks nor a cost to the client. The default
     /// does nothing.
     fn on_first_sample(&mut self) {}
+
+    /// Tracemalloc's own memory (`tracemalloc.get_tracemalloc_memory()`), summed over the
+    /// processes of the last block, so that Python's traced bytes can be compared with the
+    /// growth of anonymous memory without memmon's own overhead. `None` (the default): unknown.
+    fn traced_overhead(&self) -> Option<u64> {
+        None
+    }
+
+    /// Asks every hooked process to call `malloc_trim(0)` once and waits (bounded by
+    /// [`timeout`](DetailSource::timeout)) for the answers. `None` (the default): this source
+    /// cannot ask (no hook).
+    fn trim(&mut self) -> Option<Vec<TrimReply>> {
+        None
+    }
+
+    /// Asks every hooked process which object types grew since it was last asked (the first
+    /// call sets the reference point and reports every type), bounded in time inside the
+    /// process. `None` (the default): this source cannot ask.
+    fn growing_types(&mut self) -> Option<Vec<TypesReply>> {
+        None
+    }
 }
 
 impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
@@ -115,6 +168,18 @@ impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
 
     fn on_first_sample(&mut self) {
         (**self).on_first_sample()
+    }
+
+    fn traced_overhead(&self) -> Option<u64> {
+        (**self).traced_overhead()
+    }
+
+    fn trim(&mut self) -> Option<Vec<TrimReply>> {
+        (**self).trim()
+    }
+
+    fn growing_types(&mut self) -> Option<Vec<TypesReply>> {
+        (**self).growing_types()
     }
 }
 

@@ -30,6 +30,7 @@
 mod breakdown;
 mod bytes;
 mod detail;
+mod diagnosis;
 mod interval;
 mod lang;
 mod monitor;
@@ -39,7 +40,8 @@ mod trend;
 
 pub use breakdown::{Breakdown, FdCounts};
 pub use bytes::{Bytes, MIB};
-pub use detail::{Detail, DetailResult, DetailSource, Site};
+pub use detail::{Detail, DetailResult, DetailSource, Site, TrimReply, TypeGrowth, TypesReply};
+pub use diagnosis::{Cause, Part};
 pub use interval::{IntervalError, IntervalSpec};
 pub use lang::{Lang, ParseLangError};
 pub use monitor::{

@@ -1,5 +1,7 @@
 //! What a sampler measures, and how it fails.
 
+use crate::breakdown::Breakdown;
+
 /// One memory reading: the watched process (or process tree) and the whole system, in bytes.
 ///
 /// Samplers convert to bytes at their boundary (pages through the real page size, the kernel's
@@ -82,10 +84,22 @@ pub enum SampleError {
 pub trait Sampler {
     /// Takes one reading now.
     fn sample(&mut self) -> Result<Reading, SampleError>;
+
+    /// What the watched tree's memory is made of now (issue #19's breakdown line), read from
+    /// the same sources as [`sample`](Sampler::sample)'s RSS so that the resident parts add up
+    /// to it. `None`: this sampler has no breakdown (sysinfo, the tracking allocator); the
+    /// default.
+    fn breakdown(&mut self) -> Option<Result<Breakdown, SampleError>> {
+        None
+    }
 }
 
 impl<S: Sampler + ?Sized> Sampler for Box<S> {
     fn sample(&mut self) -> Result<Reading, SampleError> {
         (**self).sample()
+    }
+
+    fn breakdown(&mut self) -> Option<Result<Breakdown, SampleError>> {
+        (**self).breakdown()
     }
 }

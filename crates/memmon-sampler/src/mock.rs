@@ -1,6 +1,6 @@
 //! Scripted stand-ins for a sampler and a detail source, for tests across the workspace.
 
-use memmon_core::{Detail, DetailResult, DetailSource, Reading, SampleError, Sampler};
+use memmon_core::{Breakdown, Detail, DetailResult, DetailSource, Reading, SampleError, Sampler};
 use std::collections::VecDeque;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -28,6 +28,9 @@ pub struct MockSampler {
     script: VecDeque<Result<Reading, SampleError>>,
     last: Result<Reading, SampleError>,
     calls: u64,
+    /// Scripted breakdowns (`None`: the sampler has none, like sysinfo).
+    breakdowns: Option<VecDeque<Breakdown>>,
+    last_breakdown: Breakdown,
 }
 
 impl MockSampler {
@@ -37,7 +40,16 @@ impl MockSampler {
             script: script.into_iter().collect(),
             last: Err(SampleError::Exited { pid: 0 }),
             calls: 0,
+            breakdowns: None,
+            last_breakdown: Breakdown::default(),
         }
+    }
+
+    /// Gives the sampler a breakdown: each [`Sampler::breakdown`] call plays the next of
+    /// `script`, then repeats the last (an empty script gives zeros).
+    pub fn with_breakdowns(mut self, script: impl IntoIterator<Item = Breakdown>) -> Self {
+        self.breakdowns = Some(script.into_iter().collect());
+        self
     }
 
     /// A sampler that returns `reading` at every call.
@@ -58,6 +70,14 @@ impl Sampler for MockSampler {
             self.last = next;
         }
         self.last.clone()
+    }
+
+    fn breakdown(&mut self) -> Option<Result<Breakdown, SampleError>> {
+        let script = self.breakdowns.as_mut()?;
+        if let Some(next) = script.pop_front() {
+            self.last_breakdown = next;
+        }
+        Some(Ok(self.last_breakdown))
     }
 }
 

@@ -397,6 +397,10 @@ impl ProcfsSampler {
 }
 
 impl Sampler for ProcfsSampler {
+    fn breakdown(&mut self) -> Option<Result<Breakdown, SampleError>> {
+        Some(ProcfsSampler::breakdown(self))
+    }
+
     fn sample(&mut self) -> Result<Reading, SampleError> {
         let main = match self.main_statm() {
             Ok(main) => Some(main),
