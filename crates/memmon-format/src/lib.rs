@@ -37,12 +37,17 @@
 //! ```
 
 pub mod console;
+mod diagnosis;
 mod events;
 mod fixed;
 mod numbers;
 mod parse;
 mod record;
 
+pub use diagnosis::{
+    EscalationLine, Investigation, NativeLine, TrimLine, TrimOutcome, TypeItem, TypesLine,
+    TYPES_SHOWN,
+};
 pub use events::{append_records, write_record, write_records, LogFormat, TOP_SITES};
 pub use numbers::{python_float_repr, round_secs_half_even, Elapsed, Size, SizeUnit};
 pub use parse::parse_line;

@@ -114,6 +114,9 @@ fn indented(line: &str) -> Option<Record> {
     if let Some(rest) = line.strip_prefix(BREAKDOWN_PREFIX) {
         return breakdown(rest).map(Record::Breakdown);
     }
+    if let Some(record) = crate::diagnosis::parse(line) {
+        return Some(record);
+    }
     let mut c = Cur::new(line.strip_prefix("  [smaps] Anonymous: ")?);
     let anonymous_mb = c.fixed(2, Sign::Minus)?;
     c.lit("MB, Swap: ")?;
@@ -288,7 +291,7 @@ fn other_prefixes(line: &str) -> Option<Record> {
 
 /// Which signs a number field may carry, as its format prints them.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Sign {
+pub(crate) enum Sign {
     /// `{:.2}`: a `-` for negatives only.
     Minus,
     /// `{:+.2}`: always `+` or `-`.
@@ -304,23 +307,23 @@ fn finite(text: &str) -> Option<f64> {
 }
 
 /// A cursor over the rest of a line.
-struct Cur<'a> {
+pub(crate) struct Cur<'a> {
     rest: &'a str,
 }
 
 impl<'a> Cur<'a> {
-    fn new(rest: &'a str) -> Self {
+    pub(crate) fn new(rest: &'a str) -> Self {
         Cur { rest }
     }
 
     /// Consumes `text` if the rest starts with it.
-    fn lit(&mut self, text: &str) -> Option<()> {
+    pub(crate) fn lit(&mut self, text: &str) -> Option<()> {
         self.rest = self.rest.strip_prefix(text)?;
         Some(())
     }
 
     /// Succeeds when nothing is left.
-    fn end(&self) -> Option<()> {
+    pub(crate) fn end(&self) -> Option<()> {
         self.rest.is_empty().then_some(())
     }
 
@@ -383,7 +386,7 @@ impl<'a> Cur<'a> {
     }
 
     /// A number printed with exactly `decimals` decimals (`{:.N}`).
-    fn fixed(&mut self, decimals: usize, sign: Sign) -> Option<f64> {
+    pub(crate) fn fixed(&mut self, decimals: usize, sign: Sign) -> Option<f64> {
         let (text, found) = self.number(sign)?;
         let expected = (decimals > 0).then_some(decimals);
         if found != expected {
@@ -393,9 +396,22 @@ impl<'a> Cur<'a> {
     }
 
     /// An unsigned integer, no leading zeros.
-    fn uint(&mut self) -> Option<u64> {
+    pub(crate) fn uint(&mut self) -> Option<u64> {
         match self.number(Sign::Minus)? {
             (text, None) if !text.starts_with('-') => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// What is left of the line.
+    pub(crate) fn rest(&self) -> &'a str {
+        self.rest
+    }
+
+    /// An integer printed with `{:+}`: always a sign, no leading zeros.
+    pub(crate) fn signed_int(&mut self) -> Option<i64> {
+        match self.number(Sign::Always)? {
+            (text, None) => text.parse().ok(),
             _ => None,
         }
     }

@@ -67,6 +67,14 @@ pub enum Record {
     /// ソケット N, ファイル N, パイプ N, その他 N`: what the watched tree's memory is made of and
     /// what it holds (issue #19's breakdown). A line of its own, not part of a detail block.
     Breakdown(BreakdownLine),
+    /// `  [リーク疑い] 増加率: …`: the online trend says a leak is likely, and what memmon did.
+    Escalation(crate::diagnosis::EscalationLine),
+    /// `  [Python/ネイティブ] 匿名の増加: …`: Python's share of the anonymous growth.
+    Native(crate::diagnosis::NativeLine),
+    /// `  [malloc_trim] 前: …`: the trim probe's before and after.
+    Trim(crate::diagnosis::TrimLine),
+    /// `  [増加した型] PID N: …`: the object types that grew in one Python process.
+    Types(crate::diagnosis::TypesLine),
     /// `  [tracemalloc] PID N: 応答なし (Ns)`: a process that did not answer in time.
     NoAnswer {
         /// The silent process.
@@ -549,6 +557,10 @@ impl fmt::Display for Record {
                 Fixed::mb(*swap_mb)
             ),
             Record::Breakdown(line) => line.fmt(f),
+            Record::Escalation(line) => line.fmt(f),
+            Record::Native(line) => line.fmt(f),
+            Record::Trim(line) => line.fmt(f),
+            Record::Types(line) => line.fmt(f),
             Record::NoAnswer { pid, secs } => {
                 write!(f, "  [tracemalloc] PID {pid}: 応答なし ({secs}s)")
             }

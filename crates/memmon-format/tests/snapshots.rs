@@ -357,3 +357,57 @@ fn breakdown_lines() {
     .collect();
     insta::assert_snapshot!(lines.join("\n"));
 }
+
+/// Issue #19's diagnosis lines: each escalation action, Python's share (growing, shrinking),
+/// each trim outcome, and types lines (several, none, cut short).
+#[test]
+fn diagnosis_lines() {
+    use memmon_core::{TypeGrowth, TypesReply};
+    use memmon_format::{Investigation, TrimOutcome};
+    let format = jst();
+    let mut records = Vec::new();
+    for action in [
+        Investigation::Started,
+        Investigation::AlreadyTracing,
+        Investigation::NoHookPid,
+        Investigation::HookOff,
+        Investigation::NotAsked,
+    ] {
+        records.push(format.escalation(2330.0, 1500.4, 8.2 * MIB as f64, action));
+    }
+    records.push(format.native(6 * MIB as i64, 104_858, 600.0));
+    records.push(format.native(-(MIB as i64), 3 * MIB as i64, 0.4));
+    records.push(format.trim(120 * MIB + 524_288, 80 * MIB, TrimOutcome::Returned));
+    records.push(format.trim(64 * MIB, 64 * MIB - 4_096, TrimOutcome::Unchanged));
+    records.push(format.trim(64 * MIB, 64 * MIB, TrimOutcome::Unavailable));
+    let reply = |types: Vec<TypeGrowth>, complete| TypesReply {
+        pid: 4242,
+        types,
+        complete,
+    };
+    let grew = |name: &str, count, bytes| TypeGrowth {
+        name: name.to_owned(),
+        count,
+        bytes,
+    };
+    records.push(format.types(&reply(
+        vec![
+            grew("__main__.Card", 1200, 115_200),
+            grew("dict", 1200, 220_000),
+            grew("weird, name\twith spaces", 3, -64),
+        ],
+        true,
+    )));
+    records.push(format.types(&reply(vec![], true)));
+    records.push(format.types(&reply(vec![grew("list", -2, -112)], false)));
+    let lines: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let line = r.to_string();
+            assert_eq!(parse_line(&line).to_string(), line);
+            assert!(!matches!(parse_line(&line), Record::Other(_)), "{line}");
+            line
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
