@@ -138,6 +138,19 @@ impl Cause {
     }
 }
 
+/// What the `malloc_trim(0)` probe measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrimOutcome {
+    /// Resident memory dropped: the C allocator kept free memory it could return
+    /// (fragmentation).
+    Returned,
+    /// No drop worth the name: memory really held, or kept where `malloc_trim` cannot reach
+    /// (pymalloc's arenas, another allocator preloaded).
+    Unchanged,
+    /// No process could call it (no glibc `malloc_trim`).
+    Unavailable,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,7 @@ mod trend;
 pub use breakdown::{Breakdown, FdCounts};
 pub use bytes::{Bytes, MIB};
 pub use detail::{Detail, DetailResult, DetailSource, Site, TrimReply, TypeGrowth, TypesReply};
-pub use diagnosis::{Cause, Part};
+pub use diagnosis::{Cause, Part, TrimOutcome};
 pub use interval::{IntervalError, IntervalSpec};
 pub use lang::{Lang, ParseLangError};
 pub use monitor::{

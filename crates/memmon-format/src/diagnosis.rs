@@ -9,7 +9,7 @@ use crate::events::LogFormat;
 use crate::fixed::Fixed;
 use crate::parse::{Cur, Sign};
 use crate::record::Record;
-use memmon_core::{TypesReply, MIB};
+use memmon_core::{TrimOutcome, TypesReply, MIB};
 use std::fmt;
 
 const ESCALATION: &str = "  [リーク疑い] 増加率: ";
@@ -108,33 +108,21 @@ impl fmt::Display for NativeLine {
     }
 }
 
-/// What the `malloc_trim(0)` probe measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrimOutcome {
-    /// RSS dropped: the C allocator kept free memory it could return (fragmentation).
-    Returned,
-    /// No drop worth the name: memory really held, or kept where `malloc_trim` cannot reach
-    /// (pymalloc's arenas, another allocator preloaded).
-    Unchanged,
-    /// No process could call it (no glibc `malloc_trim`).
-    Unavailable,
-}
+/// The outcomes, for the parser.
+const TRIM_OUTCOMES: [TrimOutcome; 3] = [
+    TrimOutcome::Returned,
+    TrimOutcome::Unchanged,
+    TrimOutcome::Unavailable,
+];
 
-impl TrimOutcome {
-    const ALL: [TrimOutcome; 3] = [
-        TrimOutcome::Returned,
-        TrimOutcome::Unchanged,
-        TrimOutcome::Unavailable,
-    ];
-
-    fn text(self) -> &'static str {
-        match self {
-            TrimOutcome::Returned => "返却 (C のアロケータが返せる空きを保持していました: 断片化)",
-            TrimOutcome::Unchanged => {
-                "変化なし (使用中のメモリ、または malloc_trim の届かない所に保持されています)"
-            }
-            TrimOutcome::Unavailable => "実行できません (glibc の malloc_trim がありません)",
+/// The fixed text of an outcome.
+fn trim_text(outcome: TrimOutcome) -> &'static str {
+    match outcome {
+        TrimOutcome::Returned => "返却 (C のアロケータが返せる空きを保持していました: 断片化)",
+        TrimOutcome::Unchanged => {
+            "変化なし (使用中のメモリ、または malloc_trim の届かない所に保持されています)"
         }
+        TrimOutcome::Unavailable => "実行できません (glibc の malloc_trim がありません)",
     }
 }
 
@@ -160,7 +148,7 @@ impl fmt::Display for TrimLine {
             Fixed::mb(self.before_mb),
             Fixed::mb(self.after_mb),
             signed_mb(self.change_mb),
-            self.outcome.text()
+            trim_text(self.outcome)
         )
     }
 }
@@ -360,7 +348,7 @@ fn trim(rest: &str) -> Option<TrimLine> {
     c.lit("MB, 差: ")?;
     let change_mb = c.fixed(2, Sign::Always)?;
     c.lit("MB, 結果: ")?;
-    let outcome = *TrimOutcome::ALL.iter().find(|o| c.rest() == o.text())?;
+    let outcome = *TRIM_OUTCOMES.iter().find(|o| c.rest() == trim_text(**o))?;
     Some(TrimLine {
         before_mb,
         after_mb,

@@ -45,10 +45,11 @@ mod parse;
 mod record;
 
 pub use diagnosis::{
-    EscalationLine, Investigation, NativeLine, TrimLine, TrimOutcome, TypeItem, TypesLine,
-    TYPES_SHOWN,
+    EscalationLine, Investigation, NativeLine, TrimLine, TypeItem, TypesLine, TYPES_SHOWN,
 };
 pub use events::{append_records, write_record, write_records, LogFormat, TOP_SITES};
+/// What the trim probe measured (memmon-core's; re-exported for the lines that carry it).
+pub use memmon_core::TrimOutcome;
 pub use numbers::{python_float_repr, round_secs_half_even, Elapsed, Size, SizeUnit};
 pub use parse::parse_line;
 pub use record::{BreakdownLine, ExitKind, IntervalText, Record, SampleLine, SiteLine};
