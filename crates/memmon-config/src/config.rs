@@ -138,6 +138,14 @@ pub struct Config {
     pub tracemalloc_timeout: Duration,
     /// Where detail blocks come from.
     pub detail_source: DetailSourceKind,
+    /// Whether the parts of the memory (the `[内訳]` line) are written at the detail cadence.
+    pub breakdown: bool,
+    /// Whether a leak the online trend calls likely starts the investigation (tracemalloc in
+    /// the hooked processes).
+    pub escalate: bool,
+    /// Whether the hooked processes may be asked to call `malloc_trim(0)` once, when Python's
+    /// bytes are flat while anonymous memory grows.
+    pub malloc_trim_probe: bool,
     /// Whether the Python processes memmon starts get its hook.
     pub python_hook: PythonHook,
 }
@@ -163,6 +171,9 @@ impl Default for Config {
             tracemalloc_timeout: Duration::from_secs(5),
             detail_source: DetailSourceKind::Auto,
             python_hook: PythonHook::Auto,
+            breakdown: true,
+            escalate: true,
+            malloc_trim_probe: true,
         }
     }
 }
@@ -178,7 +189,7 @@ impl Config {
             IntervalSpec::Integer(s) => s.to_string(),
             IntervalSpec::Decimal(s) => render_float(s),
         };
-        let lines: [(&str, String); 16] = [
+        let lines: [(&str, String); 19] = [
             ("enabled", self.enabled.to_string()),
             ("interval", interval),
             (
@@ -209,6 +220,9 @@ impl Config {
             ),
             ("detail_source", quote(self.detail_source.as_str())),
             ("python_hook", quote(self.python_hook.as_str())),
+            ("breakdown", self.breakdown.to_string()),
+            ("escalate", self.escalate.to_string()),
+            ("malloc_trim_probe", self.malloc_trim_probe.to_string()),
         ];
         let mut out = String::new();
         for (key, value) in lines {

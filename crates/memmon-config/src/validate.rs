@@ -21,7 +21,7 @@ use crate::Loaded;
 pub(crate) const BLOCK: &str = "memory_monitor";
 
 /// Every key the block understands, for unknown-key suggestions.
-const KNOWN_KEYS: [&str; 16] = [
+const KNOWN_KEYS: [&str; 19] = [
     "enabled",
     "interval",
     "startup_delay",
@@ -38,6 +38,9 @@ const KNOWN_KEYS: [&str; 16] = [
     "tracemalloc_timeout",
     "detail_source",
     "python_hook",
+    "breakdown",
+    "escalate",
+    "malloc_trim_probe",
 ];
 
 /// The largest `tracemalloc_frames`; Python's tracemalloc accepts more, but deeper stacks make
@@ -83,6 +86,9 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
             "tracemalloc_timeout" => config.tracemalloc_timeout = c.timeout()?,
             "detail_source" => config.detail_source = c.detail_source()?,
             "python_hook" => config.python_hook = c.python_hook()?,
+            "breakdown" => config.breakdown = c.boolean()?,
+            "escalate" => config.escalate = c.boolean()?,
+            "malloc_trim_probe" => config.malloc_trim_probe = c.boolean()?,
             _ => warnings.push(ConfigWarning {
                 file: file.to_owned(),
                 key: path,

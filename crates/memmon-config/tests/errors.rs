@@ -342,6 +342,9 @@ fn wrong_types_for_every_other_key() {
         ("python_hook", r#""Off""#, r#"one of "auto", "off""#),
         ("python_hook", "false", r#"one of "auto", "off""#),
         ("python_hook", r#""""#, r#"one of "auto", "off""#),
+        ("breakdown", r#""yes""#, "true or false"),
+        ("escalate", "1", "true or false"),
+        ("malloc_trim_probe", "null", "true or false"),
     ];
     for (key, bad, expected) in cases {
         assert_eq!(

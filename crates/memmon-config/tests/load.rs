@@ -64,6 +64,9 @@ fn full_config_in_both_formats() {
     assert_eq!(c.tracemalloc_timeout, Duration::from_millis(2500));
     assert_eq!(c.detail_source, DetailSourceKind::Both);
     assert_eq!(c.python_hook, PythonHook::Off);
+    assert!(!c.breakdown && !c.escalate && !c.malloc_trim_probe);
+    let d = memmon_config::Config::default();
+    assert!(d.breakdown && d.escalate && d.malloc_trim_probe);
 }
 
 #[test]
