@@ -74,7 +74,8 @@ fn run(d: &Dir, extra: &[&str], command: &[&str]) -> String {
 
 /// The lines of the detail block that answers the 10th sample, up to its closing empty line.
 /// The block is written when the snapshot arrives, so sample and warning lines taken in the
-/// meantime may come before it (on a loaded machine); they are skipped.
+/// meantime may come before it (on a loaded machine); they are skipped. The 10th sample's
+/// breakdown line (issue #19, before the block) must be among them.
 fn tenth_block(text: &str) -> Vec<&str> {
     let mut lines = text.lines();
     let mut seen = 0;
@@ -87,10 +88,23 @@ fn tenth_block(text: &str) -> Vec<&str> {
         }
     }
     assert_eq!(seen, 10, "fewer than 10 samples:\n{text}");
-    lines
-        .skip_while(|l| matches!(parse_line(l), Record::Warning { .. } | Record::Sample(_)))
+    let mut breakdowns = 0;
+    let block = lines
+        .skip_while(|l| match parse_line(l) {
+            Record::Breakdown(_) => {
+                breakdowns += 1;
+                true
+            }
+            Record::Warning { .. } | Record::Sample(_) => true,
+            _ => false,
+        })
         .take_while(|l| !l.is_empty())
-        .collect()
+        .collect();
+    assert!(
+        breakdowns >= 1,
+        "no breakdown line before the block:\n{text}"
+    );
+    block
 }
 
 /// Checks a tracemalloc block whose top site is the leak: the original's three line shapes,
@@ -249,7 +263,12 @@ fn tenth_records(text: &str) -> Vec<Record> {
             }
         })
         .skip(1)
-        .skip_while(|r| matches!(r, Record::Sample(_) | Record::Warning { .. }))
+        .skip_while(|r| {
+            matches!(
+                r,
+                Record::Sample(_) | Record::Warning { .. } | Record::Breakdown(_)
+            )
+        })
         .take_while(|r| !matches!(r, Record::Sample(_)))
         .collect()
 }

@@ -143,6 +143,16 @@ pub fn test(args: TestArgs) -> i32 {
         metrics: None,
         // memmon's own allocator answers at once: no block is ever pending.
         waker: std::task::Waker::noop().clone(),
+        // The spec fixes what the test mode writes: none of issue #19's lines.
+        diagnosis: memmon_watch::session::DiagnosisOptions {
+            breakdown: false,
+            escalate: false,
+            malloc_trim_probe: false,
+            tracing: true,
+            no_hook: None,
+            leak_line: false,
+        },
+        dormant: None,
     });
 
     // The duration counts from the first sample, taken at once.

@@ -115,6 +115,17 @@ impl Monitor {
             metrics: None,
             // The tracking allocator answers at once: no block is ever pending.
             waker: std::task::Waker::noop().clone(),
+            // No hook in-process: the tracking allocator is the tracer. The breakdown line is
+            // written (it is the process's own); there is nothing to start on a leak.
+            diagnosis: crate::session::DiagnosisOptions {
+                breakdown: true,
+                escalate: false,
+                malloc_trim_probe: false,
+                tracing: config.tracemalloc,
+                no_hook: None,
+                leak_line: false,
+            },
+            dormant: None,
         };
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()

@@ -14,11 +14,12 @@ use crate::signals::{Forwarder, Target};
 use memmon_config::{Config, DetailSourceKind, PythonHook};
 use memmon_core::{DetailSource, Reading};
 use memmon_core::{MonitorSettings, SampleError, MIB};
+use memmon_format::Investigation;
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource, WithSmaps};
 use memmon_watch::console::Console;
 use memmon_watch::metrics::{Metrics, MetricsOptions};
 use memmon_watch::say;
-use memmon_watch::session::{Attempt, Final, Session, SessionParts};
+use memmon_watch::session::{Attempt, DiagnosisOptions, Final, Session, SessionParts};
 use memmon_watch::sink::{LogSink, SinkOptions};
 use rustix::process::{Pid, PidfdFlags};
 use signal_hook::consts::SIGINT;
@@ -273,6 +274,35 @@ impl Ctx<'_> {
         } else {
             watch_pid(pid, self.tx.clone());
         }
+        // With tracemalloc off, the hooked processes' source waits: a leak the trend calls
+        // likely starts it (config `escalate`, issue #19).
+        let dormant = hook
+            .as_ref()
+            .filter(|_| !python_detail(&config) && config.escalate)
+            .map(|h| -> Box<dyn DetailSource + Send> {
+                Box::new(PythonDetail::new(
+                    pid,
+                    args.proc_root.clone(),
+                    h.path(),
+                    PythonOptions {
+                        children: args.children,
+                        timeout: config.tracemalloc_timeout,
+                        smaps: with_smaps(config.detail_source),
+                    },
+                ))
+            });
+        let diagnosis = DiagnosisOptions {
+            breakdown: config.breakdown,
+            escalate: config.escalate,
+            malloc_trim_probe: config.malloc_trim_probe,
+            tracing: config.tracemalloc && hook.is_some() && python_detail(&config),
+            no_hook: match (command_mode, hook.is_some()) {
+                (_, true) => None,
+                (false, false) => Some(Investigation::NoHookPid),
+                (true, false) => Some(Investigation::HookOff),
+            },
+            leak_line: true,
+        };
         let detail = config.tracemalloc.then(|| -> Box<dyn DetailSource + Send> {
             match hook.as_ref().filter(|_| python_detail(&config)) {
                 Some(h) => Box::new(PythonDetail::new(
@@ -328,6 +358,8 @@ impl Ctx<'_> {
             console: Console::plain(),
             metrics,
             waker: Waker::from(Arc::new(DetailWaker(self.tx.clone()))),
+            diagnosis,
+            dormant,
         });
         let ending = self.watch(session);
         drop(hook);

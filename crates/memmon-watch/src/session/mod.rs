@@ -4,9 +4,11 @@
 use crate::console::Console;
 use crate::metrics::{Metrics, Snapshot};
 use crate::sink::LogSink;
+use diagnose::Diagnosis;
+pub use diagnose::DiagnosisOptions;
 use memmon_core::{
     DetailResult, DetailSource, IntervalSpec, Monitor, MonitorSettings, SampleError, Sampler,
-    Schedule, Stamp, TrendEstimator, TrendSettings,
+    Schedule, Stamp,
 };
 use memmon_format::{console, ExitKind, LogFormat, Record};
 use std::path::PathBuf;
@@ -45,6 +47,11 @@ pub struct SessionParts {
     /// Woken (from any thread) when a pending detail block may be ready: the caller then calls
     /// [`Session::detail_ready`].
     pub waker: Waker,
+    /// Issue #19: the breakdown line, escalation and its probes.
+    pub diagnosis: DiagnosisOptions,
+    /// The hooked Python processes' source when tracemalloc is off: not asked anything until
+    /// a leak is suspected, then started and made the run's detail source.
+    pub dormant: Option<Box<dyn DetailSource + Send>>,
 }
 
 /// Where the footer's 最終メモリ comes from.
@@ -96,16 +103,10 @@ pub struct Session {
     first_sample_told: bool,
     /// The command's status, when it ended before the run did (its descendants still watched).
     command_exit: Option<ExitKind>,
-    /// The online leak trend, kept only when metrics are published (its only reader).
-    trend: Option<Trend>,
-}
-
-/// memmon-core's estimator fed with every sample; the estimate is refreshed at most once a
-/// second, so a fast interval does not pay a Theil–Sen fit per sample.
-struct Trend {
-    estimator: TrendEstimator,
-    slope: Option<f64>,
-    computed_at: Option<Duration>,
+    /// The breakdown, the online trend and the investigation it starts (issue #19).
+    diagnosis: Diagnosis,
+    /// See [`SessionParts::dormant`].
+    dormant: Option<Box<dyn DetailSource + Send>>,
 }
 
 impl Session {
@@ -117,6 +118,8 @@ impl Session {
             .as_deref()
             .map(memmon_sampler::OomCounter::new);
         let oom_seen = oom.as_mut().and_then(|counter| counter.read().ok());
+        let want_trend =
+            parts.metrics.is_some() || parts.diagnosis.escalate || parts.diagnosis.tracing;
         let mut s = Session {
             monitor: Monitor::new(parts.settings),
             format,
@@ -141,17 +144,10 @@ impl Session {
             details_skipped: 0,
             first_sample_told: false,
             command_exit: None,
-            trend: None,
+            // The trend's readers: the escalation and the metrics.
+            diagnosis: Diagnosis::new(parts.diagnosis, want_trend),
+            dormant: parts.dormant,
         };
-        if s.metrics.is_some() {
-            s.trend = TrendEstimator::new(TrendSettings::online())
-                .ok()
-                .map(|estimator| Trend {
-                    estimator,
-                    slope: None,
-                    computed_at: None,
-                });
-        }
         if s.detail.is_some() {
             s.console.say(&console::tracemalloc_enabled());
         }
@@ -221,6 +217,13 @@ impl Session {
                     self.records.push(line);
                 }
                 self.check_oom();
+                let every = self.monitor.settings().detail_every;
+                if every.is_some_and(|n| out.sample.index % n.get() == 0) {
+                    self.take_breakdown(out.sample.at.elapsed);
+                }
+                self.diagnosis
+                    .push_rss(out.sample.at.elapsed, out.sample.reading.rss);
+                self.escalate();
                 self.publish(&out.sample);
                 if out.detail_due {
                     self.request_detail();
@@ -370,6 +373,17 @@ impl Session {
                 for block in &blocks {
                     self.records.extend(self.format.detail(block));
                 }
+                if let Some(source) = self.detail.as_mut() {
+                    let sampler = &mut self.sampler;
+                    let mut rss_now = || sampler.sample().ok().map(|r| r.rss);
+                    let lines = self.diagnosis.on_blocks(
+                        &self.format,
+                        &blocks,
+                        source.as_mut(),
+                        &mut rss_now,
+                    );
+                    self.records.extend(lines);
+                }
             }
             Err(e) => {
                 // Said once: a detail source that fails (another user's process hides its
@@ -424,23 +438,47 @@ impl Session {
         self.write_records(0, true);
     }
 
+    /// The breakdown line at the detail cadence (config `breakdown`): after the sample line,
+    /// its warning and an OOM line, before the detail block. A sampler without one (sysinfo)
+    /// writes none; one that fails is skipped (the sample line already says what matters).
+    fn take_breakdown(&mut self, at: Duration) {
+        if !self.diagnosis.options().breakdown {
+            return;
+        }
+        match self.sampler.breakdown() {
+            Some(Ok(b)) => {
+                self.records.push(self.format.breakdown(&b));
+                self.diagnosis.breakdown_taken(at, b);
+            }
+            Some(Err(e)) => tracing::debug!("no breakdown this time: {e}"),
+            None => {}
+        }
+    }
+
+    /// The trend has just called a leak: one line (rate, reason, what memmon does), said on
+    /// stderr too, and tracemalloc started in the hooked processes if it was off.
+    fn escalate(&mut self) {
+        let Some((line, started)) = self
+            .diagnosis
+            .check_escalation(&self.format, &mut self.dormant)
+        else {
+            return;
+        };
+        self.console
+            .say(&format!("memmon: {}", line.to_string().trim_start()));
+        self.records.push(line);
+        if let Some(source) = started {
+            // The tracemalloc blocks follow at the detail cadence from now on.
+            self.detail = Some(source);
+            self.first_sample_told = true;
+        }
+    }
+
     fn publish(&mut self, sample: &memmon_core::SampleEvent) {
         let Some(metrics) = self.metrics.as_mut() else {
             return;
         };
-        let elapsed = sample.at.elapsed;
-        let slope = self.trend.as_mut().and_then(|t| {
-            let _ = t
-                .estimator
-                .push(elapsed.as_secs_f64(), sample.reading.rss as f64);
-            if t.computed_at
-                .is_none_or(|at| elapsed.saturating_sub(at) >= Duration::from_secs(1))
-            {
-                t.slope = t.estimator.estimate().map(|e| e.slope_bytes_per_sec);
-                t.computed_at = Some(elapsed);
-            }
-            t.slope
-        });
+        let slope = self.diagnosis.slope();
         let snapshot = Snapshot {
             sampled: true,
             rss: sample.reading.rss,
@@ -573,5 +611,8 @@ pub fn seconds_text(d: Duration) -> String {
 
 #[cfg(test)]
 mod cadence_tests;
+mod diagnose;
+#[cfg(test)]
+mod diagnose_tests;
 #[cfg(test)]
 mod tests;

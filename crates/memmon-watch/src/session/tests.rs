@@ -62,6 +62,8 @@ pub(super) fn session(
         console: Console::plain(),
         metrics: None,
         waker: std::task::Waker::noop().clone(),
+        diagnosis: DiagnosisOptions::default(),
+        dormant: None,
     });
     (dir, log, session)
 }
