@@ -42,6 +42,15 @@ echo "== promtool check metrics"
 # promtool prints lint findings and exits non-zero on any of them.
 promtool check metrics <"$tmp/memmon.prom"
 
+echo "== promtool check metrics (every family, from the renderer's insta snapshot)"
+# The breakdown, Python's bytes and the verdict are absent from a short run (no breakdown yet,
+# no verdict during warm-up): their shape is checked on the snapshot of a full Snapshot, the
+# text after the snapshot's front matter.
+snap=crates/memmon-watch/src/metrics/snapshots/memmon_watch__metrics__render__tests__renders_the_breakdown_python_objects_and_the_verdict.snap
+sed '1,/^---$/d' "$snap" >"$tmp/full.prom"
+grep -q '^memmon_leak_suspected{' "$tmp/full.prom" || { echo "no verdict in $snap" >&2; exit 1; }
+promtool check metrics <"$tmp/full.prom"
+
 echo "== promtool check config (the example scrape config)"
 promtool check config deploy/prometheus/scrape.yml
 
