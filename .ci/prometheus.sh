@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks memmon's Prometheus output with Prometheus's own tool: a textfile written by the real
 # binary must pass `promtool check metrics` (what node_exporter's textfile collector accepts),
-# and the alert rules must load and pass their unit tests.
+# and the alert rules and the Grafana dashboard's queries must load and pass their unit tests.
 # Run from anywhere as root (to install promtool) or with promtool on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,5 +59,11 @@ promtool check rules deploy/prometheus/memmon.rules.yml
 
 echo "== promtool test rules"
 promtool test rules deploy/prometheus/memmon.rules.test.yml
+
+echo "== the Grafana dashboard's queries (as recording rules): promtool check rules, test rules"
+# xtask/tests/dashboard.rs (cargo test) keeps the panels' queries equal to these rules' exprs.
+promtool check rules deploy/grafana/memmon-dashboard.rules.yml
+promtool test rules deploy/grafana/memmon-dashboard.rules.test.yml
+cargo test -q -p xtask --test dashboard
 
 echo "== prometheus: OK"
