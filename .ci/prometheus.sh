@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks memmon's Prometheus output with Prometheus's own tool: a textfile written by the real
 # binary must pass `promtool check metrics` (what node_exporter's textfile collector accepts),
-# and the alert rules must load and pass their unit tests.
+# and the alert rules and the Grafana dashboard's queries must load and pass their unit tests.
 # Run from anywhere as root (to install promtool) or with promtool on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,15 @@ echo "== promtool check metrics"
 # promtool prints lint findings and exits non-zero on any of them.
 promtool check metrics <"$tmp/memmon.prom"
 
+echo "== promtool check metrics (every family, from the renderer's insta snapshot)"
+# The breakdown, Python's bytes and the verdict are absent from a short run (no breakdown yet,
+# no verdict during warm-up): their shape is checked on the snapshot of a full Snapshot, the
+# text after the snapshot's front matter.
+snap=crates/memmon-watch/src/metrics/snapshots/memmon_watch__metrics__render__tests__renders_the_breakdown_python_objects_and_the_verdict.snap
+sed '1,/^---$/d' "$snap" >"$tmp/full.prom"
+grep -q '^memmon_leak_suspected{' "$tmp/full.prom" || { echo "no verdict in $snap" >&2; exit 1; }
+promtool check metrics <"$tmp/full.prom"
+
 echo "== promtool check config (the example scrape config)"
 promtool check config deploy/prometheus/scrape.yml
 
@@ -50,5 +59,11 @@ promtool check rules deploy/prometheus/memmon.rules.yml
 
 echo "== promtool test rules"
 promtool test rules deploy/prometheus/memmon.rules.test.yml
+
+echo "== the Grafana dashboard's queries (as recording rules): promtool check rules, test rules"
+# xtask/tests/dashboard.rs (cargo test) keeps the panels' queries equal to these rules' exprs.
+promtool check rules deploy/grafana/memmon-dashboard.rules.yml
+promtool test rules deploy/grafana/memmon-dashboard.rules.test.yml
+cargo test -q -p xtask --test dashboard
 
 echo "== prometheus: OK"

@@ -51,6 +51,15 @@ pub struct Snapshot {
     pub run_start_unix: f64,
     /// Growth rate after warm-up from memmon-core's trend estimator, when it has one.
     pub leak_slope_bytes_per_sec: Option<f64>,
+    /// The latest breakdown (resident parts, swap, threads, descriptors by kind); it is taken
+    /// every 10th sample, so it may be a few samples older than `rss`.
+    pub breakdown: Option<memmon_core::Breakdown>,
+    /// tracemalloc's traced bytes less its own memory, while the watched Python traces.
+    pub python_traced_bytes: Option<u64>,
+    /// The online leak verdict; `None` until it can be said (warm-up, too few samples).
+    pub leak_suspected: Option<bool>,
+    /// What the growth points to, as far as the parts tell.
+    pub leak_cause: Option<memmon_core::Cause>,
 }
 
 /// Where the metrics go.

@@ -495,6 +495,10 @@ impl Session {
             last_sample_unix: unix_secs(sample.at.wall),
             run_start_unix: unix_secs(self.started_wall),
             leak_slope_bytes_per_sec: slope,
+            breakdown: None,
+            python_traced_bytes: None,
+            leak_suspected: None,
+            leak_cause: None,
         };
         metrics.update(&snapshot);
     }
