@@ -65,7 +65,17 @@ pub(crate) fn parse_exposition(text: &str) -> HashMap<String, f64> {
             assert!(!line.starts_with('#'), "unexpected comment {line:?}");
             let (series, value) = line.rsplit_once(' ').unwrap();
             let (name, labels) = series.split_at(series.find('{').unwrap());
-            assert_eq!(labels, LABEL, "{line}");
+            // The parts, descriptor kinds and the cause (issue #19) carry one label after
+            // `name`: such a series is keyed `metric{label="value"}`.
+            let key = if labels == LABEL {
+                name.to_owned()
+            } else {
+                let extra = labels
+                    .strip_prefix(&LABEL[..LABEL.len() - 1])
+                    .and_then(|rest| rest.strip_prefix(','))
+                    .unwrap_or_else(|| panic!("unexpected labels in {line}"));
+                format!("{name}{{{extra}")
+            };
             assert!(help.iter().any(|h| h == name), "no HELP for {name}");
             let want = if COUNTERS.contains(&name) {
                 "counter"
@@ -75,7 +85,7 @@ pub(crate) fn parse_exposition(text: &str) -> HashMap<String, f64> {
             assert_eq!(types.get(name).map(String::as_str), Some(want), "{name}");
             let v: f64 = value.parse().unwrap();
             assert!(v.is_finite(), "{line}");
-            assert!(values.insert(name.to_owned(), v).is_none(), "twice: {name}");
+            assert!(values.insert(key, v).is_none(), "twice: {line}");
         }
     }
     let sampled = values.get("memmon_samples_total").is_some_and(|n| *n > 0.0);

@@ -152,7 +152,6 @@ impl Diagnosis {
     }
 
     /// The online verdict as a yes/no (`None` until the trend can say either).
-    #[allow(dead_code)] // read by the metrics once they carry the verdict
     pub(super) fn leak_suspected(&self) -> Option<bool> {
         match self.trend.as_ref()?.verdict? {
             Verdict::Leak => Some(true),
@@ -162,19 +161,16 @@ impl Diagnosis {
     }
 
     /// The cause as far as the live figures tell (`None` before a leak is suspected).
-    #[allow(dead_code)] // read by the metrics once they carry the cause
     pub(super) fn cause(&self) -> Option<Cause> {
         self.suspected.then_some(self.cause.unwrap_or(Cause::None))
     }
 
     /// The latest breakdown.
-    #[allow(dead_code)] // read by the metrics once they carry the parts
     pub(super) fn breakdown(&self) -> Option<Breakdown> {
         self.last_breakdown.map(|(_, b)| b)
     }
 
     /// Python's traced bytes (less tracemalloc's own) at the last block.
-    #[allow(dead_code)] // read by the metrics once they carry Python's bytes
     pub(super) fn python_bytes(&self) -> Option<u64> {
         self.python_bytes
     }

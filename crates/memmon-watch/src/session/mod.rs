@@ -495,10 +495,10 @@ impl Session {
             last_sample_unix: unix_secs(sample.at.wall),
             run_start_unix: unix_secs(self.started_wall),
             leak_slope_bytes_per_sec: slope,
-            breakdown: None,
-            python_traced_bytes: None,
-            leak_suspected: None,
-            leak_cause: None,
+            breakdown: self.diagnosis.breakdown(),
+            python_traced_bytes: self.diagnosis.python_bytes(),
+            leak_suspected: self.diagnosis.leak_suspected(),
+            leak_cause: self.diagnosis.cause(),
         };
         metrics.update(&snapshot);
     }
