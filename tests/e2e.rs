@@ -6,6 +6,7 @@ mod config_edge;
 mod crash_loop;
 mod daemonize;
 mod detail_cadence;
+mod diagnosis;
 mod fail_open;
 mod footer;
 mod hook_private;

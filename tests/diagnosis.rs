@@ -1,0 +1,292 @@
+//! Issue #19 end to end: real Python clients started under memmon with the defaults except
+//! short intervals (no tracemalloc in the config), one per cause. Each must show the
+//! escalation line when a leak is expected (and tracemalloc started by it), the part that grows
+//! in the log, and the cause in the metrics; the flat one shows none of it.
+//!
+//! A leak is called by the same trend `memmon analyze` uses (60 s fitted after warm-up at
+//! least), so each client runs for about two minutes; they run side by side.
+
+use crate::util::{parse_log, Dir};
+use memmon_format::{Investigation, Record, TrimOutcome};
+use std::collections::HashMap;
+
+/// How long each client runs, seconds: the trend's 60 s after warm-up, then the blocks that
+/// follow the escalation.
+const RUN_SECS: u32 = 125;
+
+/// The client's loop: `SETUP` once, then `STEP` every 0.25 s until `RUN_SECS` have passed.
+fn client(setup: &str, step: &str) -> String {
+    client_every(setup, step, 0.25)
+}
+
+/// [`client`] with `STEP` every `period` seconds.
+fn client_every(setup: &str, step: &str, period: f64) -> String {
+    format!(
+        "import time, sys\n{setup}\nend = time.time() + {RUN_SECS}\nwhile time.time() < end:\n{}\n    time.sleep({period})\n",
+        step.lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// What a run left: the log's records and text, and the last metrics.
+struct Outcome {
+    records: Vec<Record>,
+    text: String,
+    metrics: HashMap<String, f64>,
+    stderr: String,
+}
+
+fn run(name: &str, script: &str) -> Outcome {
+    let d = Dir::new(name);
+    d.write("client.py", script);
+    let out = d
+        .memmon()
+        .args([
+            "run",
+            "--interval",
+            "0.2",
+            "--startup-delay",
+            "0",
+            "--log",
+            "m.log",
+            "--prom-textfile",
+            "m.prom",
+            "--name",
+            "reader-07",
+            "--",
+            "python3",
+            "client.py",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("[memmon]"), "the hook complained: {stderr}");
+    let text = d.read("m.log");
+    let records = parse_log(&d.join("m.log"));
+    let metrics = crate::metrics::parse_exposition(&d.read("m.prom"));
+    Outcome {
+        records,
+        text,
+        metrics,
+        stderr,
+    }
+}
+
+impl Outcome {
+    fn escalation(&self) -> Option<&memmon_format::EscalationLine> {
+        self.records.iter().find_map(|r| match r {
+            Record::Escalation(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// Asserts the escalation line (once, tracemalloc started by it) and that tracemalloc
+    /// blocks follow it.
+    fn assert_escalated(&self) {
+        let n = self
+            .records
+            .iter()
+            .filter(|r| matches!(r, Record::Escalation(_)))
+            .count();
+        assert_eq!(n, 1, "{}", self.text);
+        let e = self.escalation().unwrap();
+        assert_eq!(e.action, Investigation::Started, "{}", self.text);
+        assert!(e.rate_mb_per_hour > 0.0 && e.span_secs >= 60, "{}", self.text);
+        let at = self
+            .records
+            .iter()
+            .position(|r| matches!(r, Record::Escalation(_)))
+            .unwrap();
+        assert!(
+            self.records[at..]
+                .iter()
+                .any(|r| matches!(r, Record::Tracemalloc { .. })),
+            "no tracemalloc block after the escalation:\n{}",
+            self.text
+        );
+        assert!(
+            !self.records[..at]
+                .iter()
+                .any(|r| matches!(r, Record::Tracemalloc { .. })),
+            "tracemalloc before the escalation:\n{}",
+            self.text
+        );
+        assert_eq!(self.metrics.get("memmon_leak_suspected"), Some(&1.0));
+    }
+
+    fn assert_cause(&self, label: &str) {
+        let key = format!("memmon_leak_cause{{cause=\"{label}\"}}");
+        assert_eq!(
+            self.metrics.get(&key),
+            Some(&1.0),
+            "{:?}\n{}",
+            self.metrics,
+            self.text
+        );
+    }
+
+    fn breakdowns(&self) -> Vec<&memmon_format::BreakdownLine> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Breakdown(b) => Some(b),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn native(&self) -> Option<&memmon_format::NativeLine> {
+        self.records.iter().find_map(|r| match r {
+            Record::Native(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    fn trim(&self) -> Option<&memmon_format::TrimLine> {
+        self.records.iter().find_map(|r| match r {
+            Record::Trim(t) => Some(t),
+            _ => None,
+        })
+    }
+}
+
+/// Cause 1: objects piling up. Python's bytes carry the growth, the types line names the
+/// class, and the tracemalloc block's top line is the one that keeps them.
+#[test]
+fn objects_kept_name_the_class_and_the_line() {
+    let o = run(
+        "diag-objects",
+        &client(
+            "class Card:\n    def __init__(self):\n        self.payload = bytearray(2048)\nkeep = []",
+            "keep.extend(Card() for _ in range(80))",
+        ),
+    );
+    o.assert_escalated();
+    let native = o.native().expect("no [Python/ネイティブ] line");
+    assert!(native.python_mb > 0.5 * native.anon_mb, "{}", o.text);
+    let types = o
+        .records
+        .iter()
+        .find_map(|r| match r {
+            Record::Types(t) => Some(t),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no types line:\n{}", o.text));
+    assert!(
+        types.types.iter().any(|t| t.name == "__main__.Card" && t.count > 0),
+        "{}",
+        o.text
+    );
+    assert!(o.trim().is_none(), "{}", o.text);
+    assert!(
+        o.text.contains("client.py:"),
+        "the leaking line is not named:\n{}",
+        o.text
+    );
+    o.assert_cause("objects_kept");
+}
+
+/// Cause 2: threads that never end: the breakdown's thread count grows, and names the cause.
+#[test]
+fn threads_that_never_end_are_counted() {
+    let o = run(
+        "diag-threads",
+        &client(
+            "import threading\ndef hold():\n    buf = bytearray(64 * 1024)\n    for i in range(0, len(buf), 4096):\n        buf[i] = 1\n    time.sleep(1e9)",
+            "threading.Thread(target=hold, daemon=True).start()",
+        ),
+    );
+    o.assert_escalated();
+    let b = o.breakdowns();
+    assert!(
+        b.last().unwrap().threads >= b.first().unwrap().threads + 100,
+        "{}",
+        o.text
+    );
+    o.assert_cause("threads_never_end");
+    assert!(o.metrics["memmon_threads"] >= 100.0);
+}
+
+/// Cause 3: database connections and sockets never closed: the descriptors grow by kind.
+#[test]
+fn connections_never_closed_are_counted_by_kind() {
+    let o = run(
+        "diag-connections",
+        // Two descriptors a step, 0.4 s apart: about 620 in all, under the usual 1,024.
+        &client_every(
+            "import sqlite3, socket\nkeep = []",
+            "c = sqlite3.connect('db.sqlite')\nc.execute('create table if not exists t (x)')\nkeep.append((c, socket.socket(), bytearray(64 * 1024)))",
+            0.4,
+        ),
+    );
+    o.assert_escalated();
+    let b = o.breakdowns();
+    let (first, last) = (b.first().unwrap(), b.last().unwrap());
+    assert!(last.fds.sockets >= first.fds.sockets + 100, "{}", o.text);
+    assert!(last.fds.files >= first.fds.files + 100, "{}", o.text);
+    o.assert_cause("connections_not_closed");
+}
+
+/// Native memory kept by glibc but returnable: Python flat, anonymous memory grows, and the
+/// trim probe gets most of it back (fragmentation).
+#[test]
+fn native_fragmentation_is_returned_by_the_trim_probe() {
+    // Each step mallocs two blocks, each a little larger than any before (so no freed hole
+    // ever fits one), touches them, pins each with a small block after it, and frees them:
+    // the heap's free memory grows between the pins, all of it touched, none of it used.
+    let o = run(
+        "diag-fragmentation",
+        &client(
+            "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.malloc.restype = ctypes.c_void_p\nlibc.malloc.argtypes = [ctypes.c_size_t]\nlibc.free.argtypes = [ctypes.c_void_p]\nlibc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]\nsize = 16384\npins = []",
+            "for _ in range(2):\n    size += 16\n    p = libc.malloc(size)\n    libc.memset(p, 1, size)\n    pins.append(libc.malloc(16))\n    libc.free(p)",
+        ),
+    );
+    o.assert_escalated();
+    let native = o.native().expect("no [Python/ネイティブ] line");
+    assert!(native.native_mb > 0.75 * native.anon_mb, "{}", o.text);
+    let trim = o.trim().unwrap_or_else(|| panic!("no trim line:\n{}", o.text));
+    assert_eq!(trim.outcome, TrimOutcome::Returned, "{}", o.text);
+    assert!(trim.change_mb < -1.0, "{}", o.text);
+    o.assert_cause("native_fragmentation");
+}
+
+/// Native memory really held (malloc'd and used, never freed): the probe gets nothing back.
+#[test]
+fn native_memory_held_is_not_returned() {
+    let o = run(
+        "diag-held",
+        &client(
+            "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.malloc.restype = ctypes.c_void_p\nlibc.malloc.argtypes = [ctypes.c_size_t]\nlibc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]\nheld = []",
+            "p = libc.malloc(64 * 1024)\nlibc.memset(p, 1, 64 * 1024)\nheld.append(p)",
+        ),
+    );
+    o.assert_escalated();
+    let trim = o.trim().unwrap_or_else(|| panic!("no trim line:\n{}", o.text));
+    assert_eq!(trim.outcome, TrimOutcome::Unchanged, "{}", o.text);
+    o.assert_cause("native_held");
+}
+
+/// A flat client (work that allocates and frees): no escalation, no probe, no cause, and the
+/// hook never traced it.
+#[test]
+fn a_flat_client_starts_nothing() {
+    let o = run(
+        "diag-flat",
+        &client("scratch = None", "scratch = [bytearray(4096) for _ in range(200)]"),
+    );
+    assert!(o.escalation().is_none(), "{}", o.text);
+    assert!(
+        !o.records.iter().any(|r| matches!(
+            r,
+            Record::Tracemalloc { .. } | Record::Native(_) | Record::Trim(_) | Record::Types(_)
+        )),
+        "{}",
+        o.text
+    );
+    assert!(!o.breakdowns().is_empty());
+    assert_eq!(o.metrics.get("memmon_leak_suspected"), Some(&0.0), "{}", o.stderr);
+    assert!(!o.metrics.keys().any(|k| k.starts_with("memmon_leak_cause")));
+}
