@@ -327,6 +327,14 @@ def _types():
     }
     _types_before = counts
     _types_before_complete = complete
+    if walked >= _TRIM_FROM:
+        # The list of objects (8 bytes an object) is freed by now, but glibc kept it (+1.6 MB of
+        # RSS for 210,000 objects): give it back, as a snapshot does. `malloc_trim` is loaded
+        # here only while nothing traces (a client tracing on its own would trace `ctypes`).
+        tracemalloc = sys.modules.get("tracemalloc")
+        if tracemalloc is None or not tracemalloc.is_tracing():
+            _load_malloc_trim()
+        _trim()
     return reply
 
 
