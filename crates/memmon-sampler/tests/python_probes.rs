@@ -234,3 +234,54 @@ print(ask("types 1")["complete"], ask("trim 1")["released"] is not None)
         "[memmon] tracemalloc hook: types failed: division by zero\n"
     );
 }
+
+/// A forked child answers `types` on its own socket, from nothing: the parent's previous counts
+/// are not the child's reference.
+#[test]
+fn a_forked_child_walks_from_nothing() {
+    let client = r#"
+import _socket, json, os, sys
+def ask(line):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
+    s.sendall(line.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+first = ask("types 1")
+again = ask("types 1")
+pid = os.fork()
+if pid == 0:
+    reply = ask("types 1")
+    # From nothing: the interpreter's functions, thousands, are growth.
+    grown = max(t[1] for t in reply["types"])
+    print(reply["pid"] == os.getpid(), grown > 1000, reply["complete"])
+    sys.stdout.flush()
+    os._exit(0)
+os.waitpid(pid, 0)
+# The parent's second walk grew by a few objects, not by the interpreter.
+print(max([t[1] for t in again["types"]] + [0]) < 1000)
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-fork-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-W", "ignore::DeprecationWarning", "-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove(TYPES_BUDGET_VAR)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "True True True\nTrue\n", "{stderr}");
+}

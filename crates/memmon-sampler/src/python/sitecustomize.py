@@ -524,6 +524,10 @@ def _main():
             # The server thread does not survive fork: the child serves on its own socket.
             # Called by os.fork() in the child, where it must never raise: a failure is told
             # once and the child runs on unhooked.
+            global _types_before, _types_before_complete
+            # The child's first `types` reports from nothing, as any process's first does.
+            _types_before = None
+            _types_before_complete = True
             try:
                 server.close_inherited()
                 server.start()
