@@ -14,6 +14,7 @@ mod figures;
 mod procfs;
 mod python_hook;
 mod python_idle;
+mod python_probes;
 mod python_rss;
 mod run_cost;
 mod stats;
@@ -36,11 +37,11 @@ figure (a median over interleaved rounds), or `name: skipped: reason`.
 
   --quick         fewer and shorter rounds: under 60 s after the build, for CI
   --only GROUP    only one group of figures: sample, run, alloc, analyze, python-hook,
-                  python-rss, python-idle or size (repeatable)
+                  python-rss, python-idle, python-probes or size (repeatable)
 ";
 
 /// The groups `--only` names, in the order they run.
-const GROUPS: [&str; 8] = [
+const GROUPS: [&str; 9] = [
     "sample",
     "run",
     "alloc",
@@ -48,6 +49,7 @@ const GROUPS: [&str; 8] = [
     "python-hook",
     "python-rss",
     "python-idle",
+    "python-probes",
     "size",
 ];
 
@@ -81,6 +83,8 @@ struct Plan {
     py_idle_rounds: usize,
     py_idle_window: Duration,
     py_start_rounds: usize,
+    /// Runs of the probes' client (`python_probes`, ~1 s each).
+    py_probe_rounds: usize,
 }
 
 impl Plan {
@@ -102,6 +106,7 @@ impl Plan {
                 py_idle_rounds: 3,
                 py_idle_window: Duration::from_secs(1),
                 py_start_rounds: 15,
+                py_probe_rounds: 3,
             }
         } else {
             Plan {
@@ -120,6 +125,7 @@ impl Plan {
                 py_idle_rounds: 7,
                 py_idle_window: Duration::from_secs(3),
                 py_start_rounds: 41,
+                py_probe_rounds: 7,
             }
         }
     }
@@ -237,6 +243,13 @@ pub fn main(args: &[String]) -> Result<()> {
             plan.py_idle_rounds,
             plan.py_idle_window,
             plan.py_start_rounds,
+            &bin.join("memmon"),
+            &dir.0,
+        ));
+    }
+    if wanted("python-probes") {
+        emit(python_probes::figures(
+            plan.py_probe_rounds,
             &bin.join("memmon"),
             &dir.0,
         ));

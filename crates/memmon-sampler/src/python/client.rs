@@ -22,6 +22,10 @@ pub(crate) enum Request {
     Start,
     /// The traced memory and the top sites: the reply is a [`Snapshot`].
     Snapshot,
+    /// Call glibc's `malloc_trim(0)` once: the reply is a [`Trimmed`].
+    Trim,
+    /// The object types that grew since the previous `types`: the reply is a [`Types`].
+    Types,
 }
 
 impl Request {
@@ -30,6 +34,8 @@ impl Request {
         let verb = match self {
             Request::Start => "start",
             Request::Snapshot => "snapshot",
+            Request::Trim => "trim",
+            Request::Types => "types",
         };
         format!("{verb} {PROTOCOL}\n")
     }
@@ -54,6 +60,31 @@ pub(crate) struct Snapshot {
     pub peak: u64,
     /// `["file.py:123", size, count]`, largest first.
     pub sites: Vec<(String, u64, u64)>,
+    /// `tracemalloc.get_tracemalloc_memory()`: tracemalloc's own tables. `None` from a hook
+    /// older than the field.
+    #[serde(default)]
+    pub own: Option<u64>,
+}
+
+/// The answer to [`Request::Trim`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Trimmed {
+    /// The answering process.
+    pub pid: u32,
+    /// What `malloc_trim(0)` returned (whether memory went back to the system); `null` (`None`)
+    /// when the process has no `malloc_trim` (not glibc) and nothing was called.
+    pub released: Option<bool>,
+}
+
+/// The answer to [`Request::Types`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Types {
+    /// The answering process.
+    pub pid: u32,
+    /// `[name, count, bytes]` growth since the previous `types`, fastest growing first.
+    pub types: Vec<(String, i64, i64)>,
+    /// False when the walk (this one or the previous) was cut by the hook's time budget.
+    pub complete: bool,
 }
 
 /// The answer to [`Request::Start`].
@@ -89,7 +120,23 @@ pub(crate) fn start(socket: &Path, timeout: Duration) -> io::Result<Started> {
     parse_reply(&ask(socket, Request::Start, timeout)?)
 }
 
-/// Parses one reply line: the version must be ours and the hook must not report an error.
+/// Asks for one probe of issue #19 (`trim`, `types`).
+pub(crate) fn probe<T: serde::de::DeserializeOwned>(
+    socket: &Path,
+    request: Request,
+    timeout: Duration,
+) -> io::Result<T> {
+    parse_reply(&ask(socket, request, timeout)?)
+}
+
+/// Whether `e` is a hook's answer that it does not know the request: a hook older than the
+/// request (the protocol's version stays the same when a verb is added).
+pub(crate) fn is_unsupported(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Unsupported
+}
+
+/// Parses one reply line: the version must be ours and the hook must not report an error (an
+/// unknown request is [`io::ErrorKind::Unsupported`], see [`is_unsupported`]).
 pub(crate) fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> io::Result<T> {
     let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
     let line = line.trim_end();
@@ -102,7 +149,12 @@ pub(crate) fn parse_reply<T: serde::de::DeserializeOwned>(line: &str) -> io::Res
         )));
     }
     if let Some(error) = envelope.error {
-        return Err(invalid(format!("hook: {error}")));
+        let kind = if error.starts_with("unknown request ") {
+            io::ErrorKind::Unsupported
+        } else {
+            io::ErrorKind::InvalidData
+        };
+        return Err(io::Error::new(kind, format!("hook: {error}")));
     }
     serde_json::from_str(line).map_err(|e| invalid(format!("hook reply: {e}")))
 }
@@ -123,6 +175,29 @@ mod tests {
                 current: 100,
                 peak: 200,
                 sites: vec![("/a/b.py:3".into(), 64, 2)],
+                own: None,
+            })
+        );
+        let s: io::Result<Snapshot> =
+            parse_reply("{\"current\":1,\"peak\":2,\"sites\":[],\"own\":4096,\"v\":1,\"pid\":7}");
+        assert_eq!(s.ok().and_then(|s| s.own), Some(4096));
+        let trimmed: io::Result<Trimmed> = parse_reply("{\"released\":null,\"v\":1,\"pid\":7}");
+        assert_eq!(
+            trimmed.ok(),
+            Some(Trimmed {
+                pid: 7,
+                released: None
+            })
+        );
+        let types: io::Result<Types> = parse_reply(
+            "{\"types\":[[\"__main__.Card\",3,168]],\"complete\":false,\"objects\":9,\"v\":1,\"pid\":7}",
+        );
+        assert_eq!(
+            types.ok(),
+            Some(Types {
+                pid: 7,
+                types: vec![("__main__.Card".into(), 3, 168)],
+                complete: false
             })
         );
         let started: io::Result<Started> = parse_reply("{\"tracing\":true,\"v\":1,\"pid\":7}\n");
@@ -146,13 +221,19 @@ mod tests {
         let message = other.err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(message, "hook speaks protocol 2, memmon 1");
         let error = parse_reply::<Started>("{\"error\":\"unknown request 'x'\",\"v\":1,\"pid\":7}");
-        let message = error.err().map(|e| e.to_string()).unwrap_or_default();
+        let error = error.err();
+        assert!(error.as_ref().is_some_and(is_unsupported));
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(message, "hook: unknown request 'x'");
+        let failed = parse_reply::<Types>("{\"error\":\"types failed: X\",\"v\":1,\"pid\":7}");
+        assert!(failed.err().is_some_and(|e| !is_unsupported(&e)));
     }
 
     #[test]
     fn request_lines_carry_the_version() {
         assert_eq!(Request::Start.line(), "start 1\n");
         assert_eq!(Request::Snapshot.line(), "snapshot 1\n");
+        assert_eq!(Request::Trim.line(), "trim 1\n");
+        assert_eq!(Request::Types.line(), "types 1\n");
     }
 }

@@ -17,6 +17,12 @@
 //! silent past the timeout. It implements the non-blocking side of [`DetailSource`]
 //! (`request`/`poll`), so `memmon run` keeps sampling while the answers are on their way.
 //!
+//! Issue #19's probes ask the same processes on demand, each answering on its own, waiting at
+//! most the timeout: [`DetailSource::trim`] (`trim`: glibc's `malloc_trim(0)`, once) and
+//! [`DetailSource::growing_types`] (`types`: a bounded walk of the collector's objects); a hook
+//! older than a probe answers that it does not know it, and is left out of the answers.
+//! [`DetailSource::traced_overhead`] is tracemalloc's own memory as the last snapshots gave it.
+//!
 //! Only processes that inherited memmon's environment open a socket in the directory, so the
 //! sockets found there are exactly the Python processes of the watched tree; no tree walk is
 //! needed to find them.
@@ -27,10 +33,10 @@ mod hook_dir;
 
 use crate::smaps::SmapsSource;
 use busy::Busy;
-use client::Snapshot;
 pub use client::PROTOCOL;
+use client::{Request, Snapshot};
 pub use hook_dir::HookDir;
-use memmon_core::{Detail, DetailResult, DetailSource, Site};
+use memmon_core::{Detail, DetailResult, DetailSource, Site, TrimReply, TypeGrowth, TypesReply};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -47,6 +53,9 @@ pub const HOOK_DIR_VAR: &str = "MEMMON_HOOK_DIR";
 pub const FRAMES_VAR: &str = "MEMMON_TRACEMALLOC_FRAMES";
 /// The environment variable carrying [`PROTOCOL`]: a hook of another version stays inert.
 pub const PROTOCOL_VAR: &str = "MEMMON_HOOK_PROTOCOL";
+/// The environment variable that overrides the `types` walk's time budget, in milliseconds
+/// (read by the hook at its start; memmon never sets it, the default is 150).
+pub const TYPES_BUDGET_VAR: &str = "MEMMON_TYPES_BUDGET_MS";
 /// The file memmon creates in the hook's directory at its first sample: a Python process that
 /// starts afterwards traces from its own start.
 pub const TRACE_FROM_START: &str = "trace-from-start";
@@ -128,6 +137,8 @@ pub struct PythonDetail {
     replies: mpsc::Receiver<Reply>,
     in_flight: Option<InFlight>,
     next_id: u64,
+    /// tracemalloc's own memory, summed over the last block's answers that carried it.
+    overhead: Option<u64>,
 }
 
 impl std::fmt::Debug for PythonDetail {
@@ -162,6 +173,7 @@ impl PythonDetail {
             replies,
             in_flight: None,
             next_id: 0,
+            overhead: None,
         }
     }
 
@@ -302,6 +314,13 @@ impl PythonDetail {
             .map(|(pid, o)| (pid, o.unwrap_or(Outcome::Silent)))
             .filter(|(_, o)| !matches!(o, Outcome::Gone))
             .collect();
+        self.overhead = outcomes
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Outcome::Answer(s) => s.own,
+                _ => None,
+            })
+            .reduce(u64::saturating_add);
         // Exactly the original's line when one process is all there is.
         let single = outcomes.len() == 1;
         let mut blocks: Vec<Detail> = outcomes
@@ -328,6 +347,64 @@ impl PythonDetail {
                 Err(_) => Ok(blocks),
             },
             _ => Ok(blocks),
+        }
+    }
+}
+
+/// What one probe got back: the replies, in the sockets' order, and how many processes answered
+/// that they do not know the request (older hooks).
+struct Probed<T> {
+    replies: Vec<T>,
+    unsupported: usize,
+}
+
+impl PythonDetail {
+    /// Sends `request` to every process with a socket, each on its own thread, and waits for
+    /// the answers until the timeout. A process busy with another conversation (a snapshot in
+    /// flight) is waited for within the same timeout; one that is silent, gone or answers an
+    /// error is left out.
+    fn probe<T>(&self, request: Request) -> Probed<T>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        let deadline = Instant::now() + self.options.timeout;
+        let (tx, rx) = mpsc::channel();
+        let mut asked = 0;
+        for (index, pid) in self.sockets().into_iter().enumerate() {
+            let socket = self.dir.join(format!("{pid}.sock"));
+            let (tx, busy) = (tx.clone(), self.busy.clone());
+            let spawned = std::thread::Builder::new()
+                .name("memmon-python".into())
+                .spawn(move || {
+                    let reply = busy.claim_by(pid, deadline).map(|claim| {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        let reply = client::probe::<T>(&socket, request, left);
+                        drop(claim);
+                        reply
+                    });
+                    let _ = tx.send((index, reply));
+                });
+            if spawned.is_ok() {
+                asked += 1;
+            }
+        }
+        drop(tx);
+        let mut replies = Vec::new();
+        let mut unsupported = 0;
+        for _ in 0..asked {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((index, Some(Ok(reply)))) => replies.push((index, reply)),
+                Ok((_, Some(Err(e)))) if client::is_unsupported(&e) => unsupported += 1,
+                Ok(_) => {}
+                // Past the deadline: the rest are silent.
+                Err(_) => break,
+            }
+        }
+        replies.sort_by_key(|(index, _)| *index);
+        Probed {
+            replies: replies.into_iter().map(|(_, r)| r).collect(),
+            unsupported,
         }
     }
 }
@@ -378,6 +455,51 @@ impl DetailSource for PythonDetail {
 
     fn timeout(&self) -> Duration {
         self.options.timeout
+    }
+
+    fn traced_overhead(&self) -> Option<u64> {
+        self.overhead
+    }
+
+    /// `None` when every process that answered is a hook without `trim` (older than it).
+    fn trim(&mut self) -> Option<Vec<TrimReply>> {
+        let probed = self.probe::<client::Trimmed>(Request::Trim);
+        if probed.replies.is_empty() && probed.unsupported > 0 {
+            return None;
+        }
+        Some(
+            probed
+                .replies
+                .into_iter()
+                .map(|t| TrimReply {
+                    pid: t.pid,
+                    called: t.released,
+                })
+                .collect(),
+        )
+    }
+
+    /// `None` when every process that answered is a hook without `types` (older than it).
+    fn growing_types(&mut self) -> Option<Vec<TypesReply>> {
+        let probed = self.probe::<client::Types>(Request::Types);
+        if probed.replies.is_empty() && probed.unsupported > 0 {
+            return None;
+        }
+        Some(
+            probed
+                .replies
+                .into_iter()
+                .map(|t| TypesReply {
+                    pid: t.pid,
+                    types: t
+                        .types
+                        .into_iter()
+                        .map(|(name, count, bytes)| TypeGrowth { name, count, bytes })
+                        .collect(),
+                    complete: t.complete,
+                })
+                .collect(),
+        )
     }
 }
 

@@ -30,20 +30,39 @@ _PROTOCOL = 1
 _MARKER = "trace-from-start"
 # A snapshot of at least this many traces gives its memory back to the system (`_trim`).
 _TRIM_FROM = 10000
+# `types`: the walk's time budget (MEMMON_TYPES_BUDGET_MS, read at hook start), the objects
+# walked between two looks at the clock, the most types counted (the rest are counted as one,
+# `_TYPES_OTHER`), and how many of the fastest growing are replied.
+_TYPES_BUDGET_MS = 150
+_TYPES_CHUNK = 2048
+_TYPES_MAX = 4096
+_TYPES_OTHER = "(other types)"
+_TYPES_TOP = 5
 _frames = 1
+_types_budget = _TYPES_BUDGET_MS / 1000.0
+# `types`' previous counts, {name: (count, bytes)} (at most _TYPES_MAX + 1 names), and whether
+# the walk that made them was complete; None before the first `types`.
+_types_before = None
+_types_before_complete = True
 _malloc_trim = None
+_malloc_trim_loaded = False
 _prepared = False
 _told = False
 
 
-def _tell(what, err):
-    """Reports a failure once; later failures are silent, so a broken hook cannot flood stderr."""
+def _tell(what, err, disabled=True):
+    """Reports a failure once; later failures are silent, so a broken hook cannot flood stderr.
+    A request that failed (`disabled=False`) got an error reply, and the hook serves on."""
     global _told
     if _told:
         return
     _told = True
     try:
-        sys.stderr.write("[memmon] tracemalloc hook disabled: %s: %s\n" % (what, err))
+        if disabled:
+            line = "[memmon] tracemalloc hook disabled: %s: %s\n" % (what, err)
+        else:
+            line = "[memmon] tracemalloc hook: %s failed: %s\n" % (what, err)
+        sys.stderr.write(line)
         sys.stderr.flush()
     except Exception:
         pass
@@ -192,6 +211,13 @@ def _answer(request):
         reply = {"error": "protocol: hook speaks %d, asked %r" % (_PROTOCOL, request[:64])}
     elif verb not in _REQUESTS:
         reply = {"error": "unknown request %r" % verb}
+    elif verb in _PROBES:
+        # A probe (issue #19's diagnosis) that fails answers an error; the hook serves on.
+        try:
+            reply = _REQUESTS[verb]()
+        except Exception as err:
+            _tell(verb, err, disabled=False)
+            reply = {"error": "%s failed: %s" % (verb, type(err).__name__)}
     else:
         reply = _REQUESTS[verb]()
     reply["v"] = _PROTOCOL
@@ -243,6 +269,9 @@ def _snapshot():
     _start_tracing()
     # Read before the snapshot, whose own allocations would inflate the figures.
     current, peak = tracemalloc.get_traced_memory()
+    # tracemalloc's own memory (its tables of traces and tracebacks): memmon's overhead, which
+    # memmon subtracts when it compares traced bytes with the growth of anonymous memory.
+    own_memory = tracemalloc.get_tracemalloc_memory()
     own = (__file__, tracemalloc.__file__, "<unknown>")
     try:
         sites, traces = _top_sites(own)
@@ -252,7 +281,7 @@ def _snapshot():
         sites, traces = _top_sites_public(own)
     if traces >= _TRIM_FROM:
         _trim()
-    return {"current": current, "peak": peak, "sites": sites}
+    return {"current": current, "peak": peak, "sites": sites, "own": own_memory}
 
 
 def _trim():
@@ -267,9 +296,122 @@ def _trim():
             pass
 
 
+def _trim_request():
+    """`trim`: calls glibc's `malloc_trim(0)` once, so memmon can tell memory the allocator holds
+    free from memory the client holds. `malloc_trim` is loaded when tracing starts (`_prepare`);
+    in a process that never traced it is loaded now (not traced: tracing is off)."""
+    _load_malloc_trim()
+    if _malloc_trim is None:
+        return {"released": None}
+    return {"released": bool(_malloc_trim(0))}
+
+
+def _types():
+    """`types`: the object types that grew most since the previous `types` (the first one:
+    since nothing), by shallow bytes then count. See `_count_types` for what is counted and how
+    the walk is bounded."""
+    global _types_before, _types_before_complete
+    counts, walked, complete = _count_types()
+    before = _types_before or {}
+    growth = []
+    for name, (count, size) in counts.items():
+        was = before.get(name, (0, 0))
+        if size > was[1] or count > was[0]:
+            growth.append((size - was[1], count - was[0], name))
+    growth.sort(reverse=True)
+    reply = {
+        "types": [[name, count, size] for size, count, name in growth[:_TYPES_TOP]],
+        # The figures are partial when this walk or the one they are compared with was cut.
+        "complete": complete and _types_before_complete,
+        "objects": walked,
+    }
+    _types_before = counts
+    _types_before_complete = complete
+    if walked >= _TRIM_FROM:
+        # The list of objects (8 bytes an object) is freed by now, but glibc kept it (+1.6 MB of
+        # RSS for 210,000 objects): give it back, as a snapshot does. `malloc_trim` is loaded
+        # here only while nothing traces (a client tracing on its own would trace `ctypes`).
+        tracemalloc = sys.modules.get("tracemalloc")
+        if tracemalloc is None or not tracemalloc.is_tracing():
+            _load_malloc_trim()
+        _trim()
+    return reply
+
+
+def _count_types():
+    """Walks `gc.get_objects()` (the objects the collector tracks: instances, containers; not
+    `int`, `str` or `bytes`) and counts objects and `sys.getsizeof` bytes per type name.
+
+    Bounded in time: the clock is read every `_TYPES_CHUNK` objects and the walk stops past
+    `_types_budget` (then `complete` is False). Bounded in memory: at most `_TYPES_MAX` types
+    are counted one by one, later ones together as `_TYPES_OTHER`; the list of objects (8 bytes
+    an object) is dropped before the reply. Returns ({name: (count, bytes)}, walked, complete)."""
+    import gc
+    import time
+
+    getsizeof = sys.getsizeof
+    clock = time.monotonic
+    deadline = clock() + _types_budget
+    by_type = {}
+    other = [0, 0]
+    objects = gc.get_objects()
+    total = len(objects)
+    walked = 0
+    try:
+        while walked < total:
+            for obj in objects[walked : walked + _TYPES_CHUNK]:
+                # By id: a metaclass's own `__hash__` or `__eq__` (client code) is not run.
+                kind = type(obj)
+                entry = by_type.get(id(kind))
+                if entry is None:
+                    if len(by_type) < _TYPES_MAX:
+                        entry = by_type[id(kind)] = [0, 0, kind]
+                    else:
+                        entry = other
+                entry[0] += 1
+                try:
+                    entry[1] += getsizeof(obj)
+                except Exception:
+                    # A class's own `__sizeof__` may fail: the object is counted, its bytes not.
+                    pass
+            walked = min(total, walked + _TYPES_CHUNK)
+            if clock() > deadline:
+                break
+    finally:
+        # Drop the references at once: the objects must not live longer because memmon looked.
+        del objects
+        obj = None
+    counts = {}
+    for count, size, kind in by_type.values():
+        name = _type_name(kind)
+        was = counts.get(name, (0, 0))
+        counts[name] = (was[0] + count, was[1] + size)
+    by_type = None
+    if other[0]:
+        counts[_TYPES_OTHER] = (other[0], other[1])
+    return counts, walked, walked >= total
+
+
+def _type_name(kind):
+    """`module.Qualname` (`__main__.Card`), or the plain name of a builtin (`dict`). Read through
+    `type`'s own descriptors, so a metaclass's properties (client code) are not run."""
+    try:
+        qualname = type.__dict__["__qualname__"].__get__(kind, type)
+        module = type.__dict__["__module__"].__get__(kind, type)
+        if not isinstance(qualname, str):
+            qualname = "?"
+        if module == "builtins" or not isinstance(module, str):
+            return qualname
+        return "%s.%s" % (module, qualname)
+    except Exception:
+        return "?"
+
+
 # The requests memmon may send, by verb: a new request is a function here and a line in
 # docs/hook-protocol.md (and memmon's `Request`).
-_REQUESTS = {"start": _start, "snapshot": _snapshot}
+_REQUESTS = {"start": _start, "snapshot": _snapshot, "trim": _trim_request, "types": _types}
+# The requests whose failure is an error reply rather than the hook's end.
+_PROBES = ("trim", "types")
 
 
 def _top_sites(own):
@@ -317,10 +459,14 @@ def _top_sites_public(own):
 
 
 def _load_malloc_trim():
-    """Finds glibc's `malloc_trim` (none elsewhere: then nothing is trimmed). Loaded by
+    """Finds glibc's `malloc_trim` (none elsewhere: then nothing is trimmed), once. Loaded by
     `_prepare`, before tracing starts: `ctypes` (~0.3 MB) imported during a snapshot would be
-    traced, and its import's lines would show among the client's sites."""
-    global _malloc_trim
+    traced, and its import's lines would show among the client's sites. A `trim` request in a
+    process that never traced loads it then (tracing is off)."""
+    global _malloc_trim, _malloc_trim_loaded
+    if _malloc_trim_loaded:
+        return
+    _malloc_trim_loaded = True
     try:
         import ctypes
 
@@ -346,7 +492,7 @@ def _main():
         ]
     except Exception as err:
         _tell("leaving sys.path", err)
-    global _frames
+    global _frames, _types_budget
     directory = os.environ.get("MEMMON_HOOK_DIR")
     if not directory:
         return
@@ -365,6 +511,11 @@ def _main():
             _frames = max(1, int(os.environ.get("MEMMON_TRACEMALLOC_FRAMES", "1")))
         except ValueError:
             _frames = 1
+        try:
+            budget = int(os.environ.get("MEMMON_TYPES_BUDGET_MS", str(_TYPES_BUDGET_MS)))
+            _types_budget = max(0, budget) / 1000.0
+        except ValueError:
+            _types_budget = _TYPES_BUDGET_MS / 1000.0
         server = _Server(directory)
         server.start()
         atexit.register(server.remove)
@@ -373,6 +524,10 @@ def _main():
             # The server thread does not survive fork: the child serves on its own socket.
             # Called by os.fork() in the child, where it must never raise: a failure is told
             # once and the child runs on unhooked.
+            global _types_before, _types_before_complete
+            # The child's first `types` reports from nothing, as any process's first does.
+            _types_before = None
+            _types_before_complete = True
             try:
                 server.close_inherited()
                 server.start()

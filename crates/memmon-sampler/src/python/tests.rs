@@ -12,18 +12,22 @@ fn the_protocol_doc_the_hook_and_memmon_agree() {
     assert!(doc.contains(&format!("**Version: {PROTOCOL}.**")));
     assert!(HOOK_SOURCE.contains(&format!("\n_PROTOCOL = {PROTOCOL}\n")));
     assert!(HOOK_SOURCE.contains(&format!("\n_MARKER = \"{TRACE_FROM_START}\"\n")));
-    for request in [client::Request::Start, client::Request::Snapshot] {
+    for request in [
+        client::Request::Start,
+        client::Request::Snapshot,
+        client::Request::Trim,
+        client::Request::Types,
+    ] {
         let line = request.line();
         let verb = line.split(' ').next().unwrap_or_default();
         assert!(
             doc.contains(&format!("| `{}` |", line.trim_end())),
             "{verb}"
         );
-        assert!(
-            HOOK_SOURCE.contains(&format!("\"{verb}\": _{verb}")),
-            "{verb}"
-        );
+        assert!(HOOK_SOURCE.contains(&format!("\"{verb}\": _")), "{verb}");
     }
+    assert!(doc.contains(&format!("`{TYPES_BUDGET_VAR}`")));
+    assert!(HOOK_SOURCE.contains(TYPES_BUDGET_VAR));
     for var in [HOOK_DIR_VAR, PROTOCOL_VAR, FRAMES_VAR] {
         assert!(doc.contains(&format!("| `{var}` |")), "{var}");
         assert!(HOOK_SOURCE.contains(var), "{var}");
@@ -73,6 +77,15 @@ fn fake_hook_serving(
             std::thread::sleep(delay);
             let reply = if line.starts_with("start ") {
                 format!("{{\"tracing\":true,\"v\":1,\"pid\":{pid}}}\n")
+            } else if line.starts_with("trim ") {
+                format!("{{\"released\":true,\"v\":1,\"pid\":{pid}}}\n")
+            } else if line.starts_with("types ") {
+                format!(
+                    "{{\"types\":[[\"__main__.Card\",10,560],[\"list\",1,88]],\"complete\":true,\"objects\":99,\"v\":1,\"pid\":{pid}}}\n"
+                )
+            } else if !line.starts_with("snapshot ") {
+                let verb = line.split(' ').next().unwrap_or_default();
+                format!("{{\"error\":\"unknown request '{verb}'\",\"v\":1,\"pid\":{pid}}}\n")
             } else {
                 format!(
                     "{{\"current\":3145728,\"peak\":4194304,\"sites\":[[\"/app/c.py:7\",2097152,2]],\"v\":1,\"pid\":{pid}}}\n"
@@ -278,5 +291,113 @@ fn a_hung_process_is_reported_silent_with_the_whole_timeout_every_time() {
         assert!(asked.elapsed() >= timeout);
     }
     drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The hook of this version answers the probes: `trim`'s and `types`' replies become the core's
+/// types, and the snapshot's `own` is the source's traced overhead.
+#[test]
+fn the_probes_answers_become_the_cores_replies() {
+    let (dir, pid, mut source) = fake_setup("probes");
+    assert_eq!(source.traced_overhead(), None);
+    let hook = fake_hook_serving(&dir, pid, Duration::ZERO, 2);
+    assert_eq!(
+        source.trim(),
+        Some(vec![TrimReply {
+            pid,
+            called: Some(true)
+        }])
+    );
+    assert_eq!(
+        source.growing_types(),
+        Some(vec![TypesReply {
+            pid,
+            types: vec![
+                TypeGrowth {
+                    name: "__main__.Card".into(),
+                    count: 10,
+                    bytes: 560
+                },
+                TypeGrowth {
+                    name: "list".into(),
+                    count: 1,
+                    bytes: 88
+                },
+            ],
+            complete: true,
+        }])
+    );
+    assert_eq!(
+        hook.join().ok(),
+        Some(vec!["trim 1\n".to_owned(), "types 1\n".to_owned()])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A hook older than the probes answers `unknown request`: the probe is "not supported" (`None`
+/// when no process supports it), never an error, and the hook is asked again next time.
+#[test]
+fn a_hook_that_does_not_know_a_probe_is_not_supported_not_an_error() {
+    let (dir, pid, mut source) = fake_setup("old");
+    use std::io::Write;
+    let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{pid}.sock")))
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let hook = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut line = String::new();
+            let _ = io::BufRead::read_line(&mut io::BufReader::new(&stream), &mut line);
+            let verb = line.split(' ').next().unwrap_or_default().to_owned();
+            let reply =
+                format!("{{\"error\":\"unknown request '{verb}'\",\"v\":1,\"pid\":{pid}}}\n");
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    let asked = Instant::now();
+    assert_eq!(source.trim(), None);
+    assert_eq!(source.growing_types(), None);
+    assert!(asked.elapsed() < Duration::from_secs(4));
+    let _ = hook.join();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With no hooked process, the probes ask nobody and say so: nothing, at once.
+#[test]
+fn probes_without_sockets_answer_nothing_at_once() {
+    let (dir, _, mut source) = fake_setup("noprobe");
+    let asked = Instant::now();
+    assert_eq!(source.trim(), Some(vec![]));
+    assert_eq!(source.growing_types(), Some(vec![]));
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The snapshot's `own` is summed into the overhead; a snapshot without it (an older hook)
+/// gives `None`.
+#[test]
+fn the_traced_overhead_is_the_last_snapshots_own() {
+    use std::io::Write;
+    let (dir, pid, mut source) = fake_setup("own");
+    let listener = std::os::unix::net::UnixListener::bind(dir.join(format!("{pid}.sock")))
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let hook = std::thread::spawn(move || {
+        for own in [",\"own\":123456", ""] {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut line = String::new();
+            let _ = io::BufRead::read_line(&mut io::BufReader::new(&stream), &mut line);
+            let reply =
+                format!("{{\"current\":1,\"peak\":2,\"sites\":[]{own},\"v\":1,\"pid\":{pid}}}\n");
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    assert!(matches!(source.detail(), Ok(ref b) if b.len() == 1));
+    assert_eq!(source.traced_overhead(), Some(123_456));
+    assert!(matches!(source.detail(), Ok(ref b) if b.len() == 1));
+    assert_eq!(source.traced_overhead(), None);
+    let _ = hook.join();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,287 @@
+//! Issue #19's probes on a real `python3` running memmon's hook, through `PythonDetail`:
+//! `types` counts exactly the instances a client added between two walks and names them
+//! `__main__.Card`; a walk cut by its time budget says so and the hook still answers; `trim`
+//! calls glibc's `malloc_trim`; a snapshot carries tracemalloc's own memory.
+#![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
+
+use memmon_core::DetailSource;
+use memmon_sampler::python::{HOOK_SOURCE, TYPES_BUDGET_VAR};
+use memmon_sampler::{PythonDetail, PythonOptions, WithSmaps};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+/// The client: builds `argv[1]` small records, says `ready`, then for every `grow N` line on
+/// stdin appends N `Card`s and says `ok`; it ends at the end of stdin.
+const CLIENT: &str = r#"
+import sys
+class Card:
+    def __init__(self, i):
+        self.i = i
+heap = [[i] for i in range(int(sys.argv[1]))]
+cards = []
+print("ready", flush=True)
+for line in sys.stdin:
+    n = int(line.split()[1])
+    cards.extend(Card(i) for i in range(n))
+    print("ok", flush=True)
+"#;
+
+/// A hooked client in its own directory, and the source that asks it.
+struct Client {
+    dir: PathBuf,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    source: PythonDetail,
+}
+
+impl Client {
+    fn start(name: &str, records: u32, budget_ms: Option<&str>) -> Client {
+        let dir = std::env::temp_dir().join(format!("memmon-probe-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+        let mut command = Command::new("python3");
+        command
+            .args(["-c", CLIENT, &records.to_string()])
+            .env("PYTHONPATH", &dir)
+            .env("MEMMON_HOOK_DIR", &dir)
+            .env("MEMMON_HOOK_PROTOCOL", "1")
+            .env("MEMMON_TRACEMALLOC_FRAMES", "1")
+            .env_remove("PYTHONTRACEMALLOC")
+            .env_remove(TYPES_BUDGET_VAR)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(budget) = budget_ms {
+            command.env(TYPES_BUDGET_VAR, budget);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        let options = PythonOptions {
+            children: false,
+            timeout: Duration::from_secs(10),
+            smaps: WithSmaps::Never,
+        };
+        let source = PythonDetail::new(child.id(), "/proc", &dir, options);
+        Client {
+            dir,
+            child,
+            stdin,
+            stdout,
+            source,
+        }
+    }
+
+    fn grow(&mut self, cards: u32) {
+        writeln!(self.stdin, "grow {cards}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ok\n");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn types_counts_exactly_the_cards_added_between_two_walks() {
+    let mut client = Client::start("types", 1000, None);
+    let pid = client.pid();
+    client.grow(100);
+    // The first walk reports growth from nothing: the interpreter's own types lead (builtins
+    // by their plain names), the 100 cards are too few to be among the top 5.
+    let first = client.source.growing_types().unwrap();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].pid, pid);
+    assert!(first[0].complete, "{first:?}");
+    assert_eq!(first[0].types.len(), 5, "{first:?}");
+    assert!(first[0].types.iter().any(|t| t.name == "dict"), "{first:?}");
+    client.grow(5000);
+    let second = client.source.growing_types().unwrap();
+    assert_eq!(second.len(), 1, "{second:?}");
+    let reply = &second[0];
+    assert!(reply.complete && reply.pid == pid, "{reply:?}");
+    assert!(reply.types.len() <= 5, "{reply:?}");
+    // 5,000 instances are the fastest growing type (the list holding them grows by one block).
+    assert_eq!(reply.types[0].name, "__main__.Card", "{reply:?}");
+    assert_eq!(reply.types[0].count, 5000, "{reply:?}");
+    assert!(reply.types[0].bytes >= 5000 * 16, "{reply:?}");
+    // Nothing added: nothing of the cards grows.
+    let third = client.source.growing_types().unwrap();
+    assert!(
+        third[0].types.iter().all(|t| t.name != "__main__.Card"),
+        "{third:?}"
+    );
+}
+
+#[test]
+fn a_walk_cut_by_its_budget_says_so_and_the_hook_answers_on() {
+    let mut client = Client::start("budget", 200_000, Some("0"));
+    let pid = client.pid();
+    let replies = client.source.growing_types().unwrap();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].pid, pid);
+    assert!(!replies[0].complete, "{replies:?}");
+    // Still serving, the client untouched.
+    client.grow(10);
+    let again = client.source.growing_types().unwrap();
+    assert!(again.len() == 1 && !again[0].complete, "{again:?}");
+    assert_eq!(client.source.trim().map(|t| t.len()), Some(1));
+}
+
+#[test]
+fn trim_calls_malloc_trim_in_a_process_that_never_traced() {
+    let mut client = Client::start("trim", 1000, None);
+    let pid = client.pid();
+    let replies = client.source.trim().unwrap();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].pid, pid);
+    // This is glibc (the tests run on Linux with glibc): malloc_trim was called.
+    if cfg!(target_env = "gnu") {
+        assert!(replies[0].called.is_some(), "{replies:?}");
+    }
+    // Asked twice, still answers.
+    assert_eq!(client.source.trim().map(|t| t.len()), Some(1));
+}
+
+#[test]
+fn a_snapshot_with_tracing_on_gives_tracemallocs_own_memory() {
+    let mut client = Client::start("own", 1000, None);
+    assert_eq!(client.source.traced_overhead(), None);
+    client.source.on_first_sample();
+    client.grow(1000);
+    let blocks = client.source.detail().unwrap();
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    let own = client.source.traced_overhead();
+    assert!(own.is_some_and(|b| b > 0), "{own:?}");
+}
+
+/// A probe never raises into the client: a class whose `__sizeof__` fails is counted without
+/// bytes, and a probe that fails answers an error, is told once on stderr, and the hook serves
+/// on (the next `trim` and `types` answer).
+#[test]
+fn a_failing_probe_answers_an_error_once_told_and_the_hook_serves_on() {
+    let client = r#"
+import _socket, json, os, sys
+def ask(line):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
+    s.sendall(line.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+class Odd:
+    def __sizeof__(self):
+        raise RuntimeError("no size")
+# The first walk of a large heap loads `malloc_trim` (`ctypes`) to give its list back: the
+# second is the reference the third is compared with.
+ask("types 1")
+ask("types 1")
+odd = [Odd() for _ in range(3000)]
+grown = {t[0]: t[1:] for t in ask("types 1")["types"]}
+print(grown["__main__.Odd"])
+hook = sys.modules["_memmon_hook"]
+counting = hook._count_types
+hook._count_types = lambda: 1 / 0
+print(ask("types 1")["error"])
+print(ask("types 1")["error"])
+hook._count_types = counting
+print(ask("types 1")["complete"], ask("trim 1")["released"] is not None)
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-fail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove(TYPES_BUDGET_VAR)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let glibc = if cfg!(target_env = "gnu") { "True" } else { "" };
+    let expected = format!(
+        "[3000, 0]\ntypes failed: ZeroDivisionError\ntypes failed: ZeroDivisionError\nTrue {glibc}"
+    );
+    assert_eq!(stdout.trim_end(), expected.trim_end(), "{stderr}");
+    assert_eq!(
+        stderr,
+        "[memmon] tracemalloc hook: types failed: division by zero\n"
+    );
+}
+
+/// A forked child answers `types` on its own socket, from nothing: the parent's previous counts
+/// are not the child's reference.
+#[test]
+fn a_forked_child_walks_from_nothing() {
+    let client = r#"
+import _socket, json, os, sys
+def ask(line):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
+    s.sendall(line.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+first = ask("types 1")
+again = ask("types 1")
+pid = os.fork()
+if pid == 0:
+    reply = ask("types 1")
+    # From nothing: the interpreter's functions, thousands, are growth.
+    grown = max(t[1] for t in reply["types"])
+    print(reply["pid"] == os.getpid(), grown > 1000, reply["complete"])
+    sys.stdout.flush()
+    os._exit(0)
+os.waitpid(pid, 0)
+# The parent's second walk grew by a few objects, not by the interpreter.
+print(max([t[1] for t in again["types"]] + [0]) < 1000)
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-fork-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-W", "ignore::DeprecationWarning", "-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove(TYPES_BUDGET_VAR)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "True True True\nTrue\n", "{stderr}");
+}
