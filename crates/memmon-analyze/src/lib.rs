@@ -24,6 +24,7 @@ mod font;
 mod glyphs;
 pub mod outputs;
 mod panel;
+pub mod parts;
 pub mod plot;
 pub mod read;
 pub mod report;
@@ -163,7 +164,7 @@ pub fn analyze(request: &Request, out: &mut impl Write) -> Result<(), Error> {
         })?;
     }
     let text = if request.json {
-        report::json(&analysis, &paths) + "\n"
+        report::json(&analysis, &paths, request.lang) + "\n"
     } else {
         report::text(&analysis, &paths, request.lang)
     };
@@ -203,6 +204,8 @@ pub fn analyze_reader(reader: impl BufRead) -> io::Result<Analysis> {
     Ok(analyzer.finish())
 }
 
+#[cfg(test)]
+mod diagnosis_tests;
 #[cfg(test)]
 mod request_tests;
 #[cfg(test)]

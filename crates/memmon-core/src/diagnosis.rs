@@ -65,6 +65,23 @@ impl Part {
         }
     }
 
+    /// The part's name in reports and the plot's legend.
+    pub fn name(self, lang: Lang) -> &'static str {
+        match self {
+            Part::PythonObjects => lang.pick("Python のオブジェクト", "Python objects"),
+            Part::Native => lang.pick("ネイティブメモリ", "native memory"),
+            Part::Anon => lang.pick("匿名メモリ", "anonymous memory"),
+            Part::FileBacked => lang.pick("ファイルのメモリ", "file-backed memory"),
+            Part::Shared => lang.pick("共有メモリ", "shared memory"),
+            Part::Swap => lang.pick("スワップ", "swap"),
+            Part::Threads => lang.pick("スレッド", "threads"),
+            Part::Sockets => lang.pick("ソケット", "sockets"),
+            Part::Files => lang.pick("ファイルディスクリプタ", "file descriptors"),
+            Part::Pipes => lang.pick("パイプ", "pipes"),
+            Part::OtherFds => lang.pick("その他のディスクリプタ", "other descriptors"),
+        }
+    }
+
     /// Whether the part is counted in bytes (the others are counts).
     pub fn is_bytes(self) -> bool {
         matches!(
