@@ -519,3 +519,58 @@ fn long_runs_stay_bounded() {
     assert!(d.growing_points.len() < 2 * crate::sites::PLOT_POINTS);
     assert_eq!(d.attribution.unwrap().part, Part::Anon);
 }
+
+/// The plot draws the part that carries the growth beside RSS: a byte part on the MB axis, a
+/// count on its own axis on the right; a log without diagnosis lines gets neither.
+#[test]
+fn the_plot_draws_the_growing_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = |name: &str, s: Option<Scenario>, lang: Lang| -> String {
+        let path = dir.path().join(format!("{name}.log"));
+        let text = match s {
+            Some(s) => log(s),
+            // The same samples, none of issue #19's lines.
+            None => log(Scenario::default())
+                .lines()
+                .filter(|l| !l.starts_with("  [内訳]"))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        };
+        std::fs::write(&path, text).unwrap();
+        let plot = dir.path().join(format!("{name}.svg"));
+        let request = super::Request {
+            logs: vec![path],
+            plot: Some(plot.clone()),
+            lang,
+            ..super::Request::default()
+        };
+        super::analyze(&request, &mut Vec::new()).unwrap();
+        std::fs::read_to_string(plot).unwrap()
+    };
+    let grown = svg(
+        "native",
+        Some(native(TrimOutcome::Returned, 30.0)),
+        Lang::En,
+    );
+    assert!(grown.contains("native memory +12.00MB/h"), "{grown}");
+    assert!(!grown.contains("Count"));
+    let threads = svg(
+        "threads",
+        Some(Scenario {
+            threads_h: 30.0,
+            ..Scenario::default()
+        }),
+        Lang::En,
+    );
+    assert!(threads.contains("threads +30.0/h"));
+    assert!(threads.contains("Count"));
+    let flat = svg("flat", Some(Scenario::default()), Lang::En);
+    let old = svg("old", None, Lang::En);
+    // Nothing grows: nothing drawn, the plot of the log without the lines.
+    assert_eq!(flat, old);
+    let ja = svg("ja", Some(native(TrimOutcome::Returned, 30.0)), Lang::Ja);
+    assert!(
+        ja.contains("ネイティブメモリ +12.00MB/時") || ja.contains("native memory +12.00MB/h"),
+        "{ja}"
+    );
+}

@@ -63,6 +63,8 @@ struct Point {
     parts: Option<[f64; 9]>,
     /// Python's traced bytes, summed over the processes' blocks.
     python: Option<f64>,
+    /// The probes' drops added back to `rss` and anonymous memory, bytes.
+    offset: f64,
 }
 
 impl Point {
@@ -101,6 +103,9 @@ pub struct Diagnosis {
     pub trim: Option<TrimLine>,
     /// The RSS the probes gave back (added back to later samples), MiB.
     pub probe_drop_mb: f64,
+    /// Each probe's step: (経過 of the sample before it, MiB given back), the first
+    /// [`MAX_ESCALATIONS`] (the plot draws the trend line down by them).
+    pub probe_steps: Vec<(f64, f64)>,
     /// The last `[Python/ネイティブ]` line.
     pub native: Option<NativeLine>,
     /// The first [`MAX_ESCALATIONS`] escalation lines.
@@ -109,7 +114,8 @@ pub struct Diagnosis {
     pub escalation_count: u64,
     /// Each process's last types line, by PID.
     pub types: Vec<TypesLine>,
-    /// The attributed part's series (経過 seconds, MiB for a byte part or a count), thinned.
+    /// The attributed part's series (経過 seconds, MiB for a byte part or a count), thinned,
+    /// as the log has it (the probes' drops not added back).
     pub growing_points: Vec<(f64, f64)>,
 }
 
@@ -137,6 +143,7 @@ pub struct PartTracker {
     open: Option<Point>,
     points: Thinned<Point>,
     offset: f64,
+    steps: Vec<(f64, f64)>,
     seen: bool,
     trim: Option<TrimLine>,
     native: Option<NativeLine>,
@@ -152,6 +159,7 @@ impl Default for PartTracker {
             open: None,
             points: Thinned::new(),
             offset: 0.0,
+            steps: Vec::new(),
             seen: false,
             trim: None,
             native: None,
@@ -182,6 +190,7 @@ impl PartTracker {
             rss,
             parts: None,
             python: None,
+            offset: self.offset,
         });
         self.last_elapsed = Some(elapsed_secs);
         rss
@@ -225,6 +234,11 @@ impl PartTracker {
         self.seen = true;
         let drop = (line.before_mb - line.after_mb).max(0.0);
         self.offset += drop * MIB as f64;
+        if let (Some(t), true) = (self.last_elapsed, self.steps.len() < MAX_ESCALATIONS) {
+            if drop > 0.0 {
+                self.steps.push((t, drop));
+            }
+        }
         self.trim = Some(line);
     }
 
@@ -312,7 +326,10 @@ impl PartTracker {
             Some(a) if a.cause != memmon_core::Cause::None => all
                 .iter()
                 .filter_map(|p| {
-                    let v = p.value(a.part)?;
+                    let mut v = p.value(a.part)?;
+                    if matches!(a.part, Part::Anon | Part::Native) {
+                        v -= p.offset;
+                    }
                     Some((p.t, if a.part.is_bytes() { v / MIB as f64 } else { v }))
                 })
                 .collect(),
@@ -324,6 +341,7 @@ impl PartTracker {
             span_s,
             trim: self.trim,
             probe_drop_mb: self.offset / MIB as f64,
+            probe_steps: self.steps,
             native: self.native,
             escalations: self.escalations,
             escalation_count: self.escalation_count,
