@@ -49,6 +49,11 @@ fn mb_bytes(mb: f64) -> u64 {
 }
 
 fn log(s: Scenario) -> String {
+    log_n(s, SAMPLES)
+}
+
+/// `samples` samples of the scenario.
+fn log_n(s: Scenario, samples: u64) -> String {
     let format = LogFormat::with_zone(jiff::tz::TimeZone::UTC);
     let mut out = String::new();
     let mut line = |r: Record| {
@@ -65,7 +70,7 @@ fn log(s: Scenario) -> String {
     let mut dropped = 0.0;
     let mut base = None;
     let mut peak = f64::NEG_INFINITY;
-    for k in 0..SAMPLES {
+    for k in 0..samples {
         let t = k * INTERVAL;
         let h = t as f64 / 3600.0;
         let python = 10.0 + s.python_mb_h * h;
@@ -165,7 +170,7 @@ fn log(s: Scenario) -> String {
     line(Record::Blank);
     line(Record::Rule);
     line(Record::End {
-        at: t0() + SignedDuration::from_secs((SAMPLES * INTERVAL) as i64),
+        at: t0() + SignedDuration::from_secs((samples * INTERVAL) as i64),
     });
     line(Record::Rule);
     out
@@ -572,5 +577,34 @@ fn the_plot_draws_the_growing_part() {
     assert!(
         ja.contains("ネイティブメモリ +12.00MB/時") || ja.contains("native memory +12.00MB/h"),
         "{ja}"
+    );
+}
+
+/// Throughput with every issue #19 line a run can carry (a breakdown line, a tracemalloc block
+/// and a types line every 10th sample): `cargo test --release -p memmon-analyze --lib
+/// diagnosis_tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark; run in release"]
+fn throughput_with_diagnosis_lines() {
+    let text = log_n(
+        Scenario {
+            tracing_from: Some(0),
+            native_line: true,
+            trim: Some((5000, 5.0, TrimOutcome::Returned)),
+            ..OBJECTS
+        },
+        600_000,
+    );
+    let start = std::time::Instant::now();
+    let a = analyze_reader(text.as_bytes()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(a.skipped.total(), 0);
+    println!(
+        "analyze with diagnosis lines: {} lines ({:.0} MB) in {:.3} s = {:.2} M lines/s, {:?}",
+        a.lines,
+        text.len() as f64 / 1e6,
+        secs,
+        a.lines as f64 / secs / 1e6,
+        a.runs[0].diagnosis.as_ref().and_then(|d| d.attribution)
     );
 }
