@@ -4,7 +4,8 @@
 //! The guide's "log analysis" was manual (Excel, `grep 初期比`, eyeballing the trend); this
 //! does it in one streaming pass: [`read`] splits bytes into lines, [`runs`] splits records into
 //! runs and fits each with memmon-core's `TrendEstimator`, [`sites`] finds the tracemalloc
-//! allocation sites that grow steadily (the line that leaks), [`report`] renders text (Japanese
+//! allocation sites that grow steadily (the line that leaks), [`parts`] says which part of the
+//! memory carries the growth and why (issue #19), [`report`] renders text (Japanese
 //! or English) or JSON, [`csv`] and [`plot`] write the optional files. Memory stays flat however
 //! long the logs.
 //!

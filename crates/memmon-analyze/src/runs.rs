@@ -2,8 +2,9 @@
 //!
 //! A header (`メモリモニタリング開始`) starts a run; a continuation header
 //! (`メモリモニタリング継続`, memmon reopened its log) does not, and 経過 keeps counting. Each run
-//! feeds its own [`TrendEstimator`] with (経過 seconds, RSS bytes): 経過 is monotonic, so a wall
-//! clock set back or forward mid-run changes nothing. State per run is bounded (the estimator
+//! feeds its own [`TrendEstimator`] with (経過 seconds, RSS bytes, the `malloc_trim` probes'
+//! drops added back: see [`crate::parts`]): 経過 is monotonic, so a wall clock set back or
+//! forward mid-run changes nothing. State per run is bounded (the estimator
 //! keeps at most `MAX_BINS` bins); finished runs keep only their summary.
 
 use crate::parts::{Diagnosis, PartTracker};
