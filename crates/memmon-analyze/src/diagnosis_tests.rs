@@ -608,3 +608,36 @@ fn throughput_with_diagnosis_lines() {
         a.runs[0].diagnosis.as_ref().and_then(|d| d.attribution)
     );
 }
+
+/// Anonymous growth without Python's figures (no tracing) is named as such, with the guide's
+/// step 2; a probe that could not run leaves native growth unnamed.
+#[test]
+fn anonymous_growth_without_tracing_and_an_unavailable_probe() {
+    let a = analyse(Scenario {
+        native_mb_h: 6.0,
+        ..Scenario::default()
+    });
+    let run = &json(&a, Lang::Ja)["runs"][0];
+    assert_eq!(run["attribution"]["part"], "anon");
+    assert_eq!(run["attribution"]["cause"], "anon");
+    assert_eq!(
+        run["attribution"]["remedy"],
+        "tracemalloc有効化して詳細調査"
+    );
+    has_line(
+        &text(&a, Lang::Ja),
+        "  増加しているのは: 匿名メモリ (+6.00MB/時)",
+    );
+    has_line(
+        &text(&a, Lang::En),
+        "  Remedy: enable tracemalloc to investigate in detail",
+    );
+    let a = analyse(native(TrimOutcome::Unavailable, 0.0));
+    let run = &json(&a, Lang::En)["runs"][0];
+    assert_eq!(run["attribution"]["cause"], "native");
+    assert_eq!(run["trim"]["outcome"], "unavailable");
+    has_line(
+        &text(&a, Lang::En),
+        "  Cause: native memory grows (growth Python's objects do not explain)",
+    );
+}
