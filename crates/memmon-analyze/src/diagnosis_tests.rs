@@ -641,3 +641,36 @@ fn anonymous_growth_without_tracing_and_an_unavailable_probe() {
         "  Cause: native memory grows (growth Python's objects do not explain)",
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(24))]
+
+    /// Wherever the probe runs and however much it gives back (1 to 25 MB: less than the run's
+    /// anonymous memory), the run's trend, verdict and parts are those of the same run without
+    /// the probe.
+    #[test]
+    fn the_probe_never_changes_the_trend(
+        at in 20u64..580,
+        drop_cmb in 100u64..2500,
+        rate in proptest::sample::select(vec![3.0, 6.0, 12.0]),
+    ) {
+        let drop = drop_cmb as f64 / 100.0;
+        let probed = analyse(Scenario {
+            native_mb_h: rate,
+            trim: Some((at, drop, TrimOutcome::Returned)),
+            ..Scenario::default()
+        });
+        let plain = analyse(Scenario {
+            native_mb_h: rate,
+            ..Scenario::default()
+        });
+        let (p, q) = (&probed.runs[0], &plain.runs[0]);
+        proptest::prop_assert_eq!(p.verdict, q.verdict);
+        let (fp, fq) = (p.fit.unwrap(), q.fit.unwrap());
+        proptest::prop_assert!((fp.slope_mb_per_hour - fq.slope_mb_per_hour).abs() < 1e-6);
+        let (dp, dq) = (p.diagnosis.as_ref().unwrap(), q.diagnosis.as_ref().unwrap());
+        let anon = |d: &super::parts::Diagnosis| d.slopes.get(Part::Anon).unwrap();
+        proptest::prop_assert!((anon(dp) - anon(dq)).abs() < 1e-6);
+        proptest::prop_assert_eq!(dp.attribution, dq.attribution);
+    }
+}
