@@ -4,7 +4,8 @@
 //! The guide's "log analysis" was manual (Excel, `grep 初期比`, eyeballing the trend); this
 //! does it in one streaming pass: [`read`] splits bytes into lines, [`runs`] splits records into
 //! runs and fits each with memmon-core's `TrendEstimator`, [`sites`] finds the tracemalloc
-//! allocation sites that grow steadily (the line that leaks), [`report`] renders text (Japanese
+//! allocation sites that grow steadily (the line that leaks), [`parts`] says which part of the
+//! memory carries the growth and why (issue #19), [`report`] renders text (Japanese
 //! or English) or JSON, [`csv`] and [`plot`] write the optional files. Memory stays flat however
 //! long the logs.
 //!
@@ -24,6 +25,7 @@ mod font;
 mod glyphs;
 pub mod outputs;
 mod panel;
+pub mod parts;
 pub mod plot;
 pub mod read;
 pub mod report;
@@ -163,7 +165,7 @@ pub fn analyze(request: &Request, out: &mut impl Write) -> Result<(), Error> {
         })?;
     }
     let text = if request.json {
-        report::json(&analysis, &paths) + "\n"
+        report::json(&analysis, &paths, request.lang) + "\n"
     } else {
         report::text(&analysis, &paths, request.lang)
     };
@@ -203,6 +205,8 @@ pub fn analyze_reader(reader: impl BufRead) -> io::Result<Analysis> {
     Ok(analyzer.finish())
 }
 
+#[cfg(test)]
+mod diagnosis_tests;
 #[cfg(test)]
 mod request_tests;
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! and the memory is bounded by [`MAX_BUCKETS`] whatever the log's length.
 //!
 //! The fastest growing tracemalloc sites (see `sites`) are drawn as curves of their own (size in
-//! MB at each block, dots on the points), named in the legend with their rate. The legend and
+//! MB at each block, dots on the points), named in the legend with their rate. So is, per run,
+//! the part that carries the growth (issue #19, see `parts`), beside RSS: a byte part on the MB
+//! axis, threads or descriptors on a count axis on the right (only drawn when one grows). The legend and
 //! the verdict are in a band under the chart (see `panel`), so they cover no curve.
 //!
 //! The PNG's text goes through `GlyphFix`, which keeps each glyph's bearing (plotters 0.3.7
@@ -288,15 +290,48 @@ fn draw_chart<DB: DrawingBackend>(
             ])
         })
         .collect();
+    // The trend is fitted with the trim probes' drops added back (their step is the probe's,
+    // see `parts`): drawn over the samples, it steps down by each drop where the probe ran.
     let trends: Vec<[(f64, f64); 2]> = a
         .runs
         .iter()
-        .filter_map(|r| {
-            let f = r.fit?;
-            Some([
-                (x_of(r.anchor_s + f.from_elapsed), f.from_mb),
-                (x_of(r.anchor_s + f.to_elapsed), f.to_mb),
-            ])
+        .flat_map(|r| {
+            let Some(f) = r.fit else {
+                return Vec::new();
+            };
+            let steps = r
+                .diagnosis
+                .as_ref()
+                .map_or(&[][..], |d| d.probe_steps.as_slice());
+            let line = |t: f64| {
+                let k = (f.to_mb - f.from_mb) / (f.to_elapsed - f.from_elapsed).max(1e-9);
+                f.from_mb + k * (t - f.from_elapsed)
+            };
+            let mut cuts: Vec<(f64, f64)> = vec![(f.from_elapsed, 0.0)];
+            let mut down = 0.0;
+            for &(t, drop) in steps {
+                down += drop;
+                if t > f.from_elapsed && t < f.to_elapsed {
+                    cuts.push((t, down));
+                } else if t <= f.from_elapsed {
+                    cuts[0].1 = down;
+                }
+            }
+            let ends: Vec<f64> = cuts
+                .iter()
+                .skip(1)
+                .map(|c| c.0)
+                .chain([f.to_elapsed])
+                .collect();
+            cuts.iter()
+                .zip(ends)
+                .map(|(&(t0, d), t1)| {
+                    [
+                        (x_of(r.anchor_s + t0), line(t0) - d),
+                        (x_of(r.anchor_s + t1), line(t1) - d),
+                    ]
+                })
+                .collect()
         })
         .collect();
     let restarts: Vec<f64> = a
@@ -318,6 +353,38 @@ fn draw_chart<DB: DrawingBackend>(
         })
         .collect();
 
+    let grown = plot_parts(a, lang);
+    let part_series: Vec<PartCurve<Vec<(f64, f64)>>> = grown
+        .into_iter()
+        .map(|c| PartCurve {
+            points: c
+                .points
+                .iter()
+                .map(|&(t, v)| (x_of(c.anchor_s + t), v))
+                .collect(),
+            label: c.label,
+            bytes: c.bytes,
+            anchor_s: c.anchor_s,
+        })
+        .collect();
+    let counts: Vec<f64> = part_series
+        .iter()
+        .filter(|s| !s.bytes)
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    let (c0, c1) = counts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &y| {
+            (l.min(y), h.max(y))
+        });
+    let count_axis = c0.is_finite() && c1.is_finite();
+    let (c0, c1) = if count_axis {
+        let pad = ((c1 - c0) * 0.05).max(1.0);
+        ((c0 - pad).max(0.0), c1 + pad)
+    } else {
+        (0.0, 1.0)
+    };
+
     let ys = c
         .buckets
         .iter()
@@ -325,6 +392,12 @@ fn draw_chart<DB: DrawingBackend>(
         .chain(thresholds.iter().map(|t| t[0].1))
         .chain(trends.iter().flat_map(|t| [t[0].1, t[1].1]))
         .chain(sites.iter().flat_map(|s| s.1.iter().map(|p| p.1)))
+        .chain(
+            part_series
+                .iter()
+                .filter(|s| s.bytes)
+                .flat_map(|s| s.points.iter().map(|p| p.1)),
+        )
         .filter(|y| y.is_finite());
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
         (l.min(y), h.max(y))
@@ -343,8 +416,10 @@ fn draw_chart<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(72)
+        .right_y_label_area_size(if count_axis { 56 } else { 0 })
         .build_cartesian_2d(0.0..x1, y0..y1)
-        .map_err(err)?;
+        .map_err(err)?
+        .set_secondary_coord(0.0..x1, c0..c1);
     chart
         .configure_mesh()
         .x_desc(x_label.text(lang))
@@ -353,6 +428,15 @@ fn draw_chart<DB: DrawingBackend>(
         .axis_desc_style((font::FAMILY, 16))
         .draw()
         .map_err(err)?;
+    if count_axis {
+        chart
+            .configure_secondary_axes()
+            .y_desc(count_label(lang))
+            .label_style((font::FAMILY, 14))
+            .axis_desc_style((font::FAMILY, 16))
+            .draw()
+            .map_err(err)?;
+    }
 
     let rss_color = RGBColor(31, 119, 180);
     let peak_color = RGBColor(255, 127, 14);
@@ -412,7 +496,87 @@ fn draw_chart<DB: DrawingBackend>(
             entry.marker = true;
         }
     }
+    for PartCurve {
+        label,
+        bytes,
+        points,
+        ..
+    } in part_series
+    {
+        let style = PART_COLOR.stroke_width(3);
+        if bytes {
+            draw_lines(&mut legend, &mut chart, vec![points], style, &label).map_err(err)?;
+        } else {
+            chart
+                .draw_secondary_series(LineSeries::new(points, style))
+                .map_err(err)?;
+            legend.push(LegendEntry {
+                label,
+                style,
+                marker: false,
+            });
+        }
+    }
     Ok(legend)
+}
+
+/// The colour of the part that carries the growth.
+const PART_COLOR: RGBColor = RGBColor(214, 39, 40);
+
+/// The count axis' name, in English when the font cannot draw the Japanese.
+fn count_label(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja if font::covered("個数") => "個数",
+        _ => "Count",
+    }
+}
+
+/// The curve of a run's growing part.
+struct PartCurve<P> {
+    /// The legend's label: `native memory +12.00MB/h`, `#N` for the run when there are several.
+    label: String,
+    /// A byte part (MB axis), else a count (the right-hand axis).
+    bytes: bool,
+    /// The run's place on the x axis.
+    anchor_s: f64,
+    /// (経過 seconds, MB or a count), then (x, y) once placed.
+    points: P,
+}
+
+/// Per run whose diagnosis names a cause: its growing part's curve.
+fn plot_parts(a: &Analysis, lang: Lang) -> Vec<PartCurve<&[(f64, f64)]>> {
+    let several = a.runs.len() > 1;
+    a.runs
+        .iter()
+        .filter_map(|r| {
+            let d = r.diagnosis.as_ref()?;
+            let part = d.attribution?.part;
+            let rate = d.rate_per_hour()?;
+            if d.growing_points.is_empty() {
+                return None;
+            }
+            let (name, per_hour) = match lang {
+                Lang::Ja if font::covered(part.name(lang)) && font::covered("MB/時") => {
+                    (part.name(lang), "/時")
+                }
+                _ => (part.name(Lang::En), "/h"),
+            };
+            let mut label = if part.is_bytes() {
+                format!("{name} {rate:+.2}MB{per_hour}")
+            } else {
+                format!("{name} {rate:+.1}{per_hour}")
+            };
+            if several {
+                label.push_str(&format!(" #{}", r.index));
+            }
+            Some(PartCurve {
+                label,
+                bytes: part.is_bytes(),
+                anchor_s: r.anchor_s,
+                points: d.growing_points.as_slice(),
+            })
+        })
+        .collect()
 }
 
 /// The fastest growing sites, each with its legend label and its run's place on the x axis.

@@ -1,12 +1,14 @@
 //! The report: text in the log's own Japanese terms (or English), or one JSON object.
 
+use crate::parts::{per_hour, Diagnosis};
 use crate::runs::{Analysis, Ending, RunSummary};
 use crate::sites::GrowingSite;
 use crate::Lang;
-use memmon_core::MIB;
+use memmon_core::{Cause, Part, TrimOutcome, MIB};
 use memmon_core::{InconclusiveReason, Verdict};
-use memmon_format::{Elapsed, ExitKind, Size};
+use memmon_format::{Elapsed, ExitKind, Investigation, Size, TypesLine};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -145,6 +147,137 @@ pub struct RunJson {
     exit_code: Option<i64>,
     signal: Option<String>,
     growing_sites: Vec<SiteJson>,
+    /// Issue #19's keys, only for a run with its lines (so reports of older logs stay as they
+    /// were): each measured part's slope per hour (bytes for the byte parts, a count for threads
+    /// and descriptors), by its stable label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<BTreeMap<&'static str, f64>>,
+    /// Which part carries the growth and why (`null` when no part was measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attribution: Option<Option<AttributionJson>>,
+    /// The last trim probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trim: Option<Option<TrimJson>>,
+    /// The last `[Python/ネイティブ]` line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    native: Option<Option<NativeJson>>,
+    /// The leak suspected online (the first 16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    escalations: Option<Vec<EscalationJson>>,
+    /// The object types that grew, per process (its last types line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    growing_types: Option<Vec<TypeJson>>,
+}
+
+/// `attribution` in the JSON: stable labels, and the cause's name and remedy in the report's
+/// language.
+#[derive(Debug, Serialize)]
+pub struct AttributionJson {
+    part: Option<&'static str>,
+    cause: &'static str,
+    /// The part's slope per hour (MiB for a byte part, else a count).
+    rate_per_hour: Option<f64>,
+    name: &'static str,
+    remedy: Option<&'static str>,
+}
+
+/// `trim` in the JSON.
+#[derive(Debug, Serialize)]
+pub struct TrimJson {
+    before_mb: f64,
+    after_mb: f64,
+    change_mb: f64,
+    outcome: &'static str,
+    /// RSS the probes gave back, added back to later samples for the trend, MiB.
+    added_back_mb: f64,
+}
+
+/// `native` in the JSON.
+#[derive(Debug, Serialize)]
+pub struct NativeJson {
+    anon_mb: f64,
+    python_mb: f64,
+    native_mb: f64,
+    span_s: u64,
+}
+
+/// One escalation line in the JSON.
+#[derive(Debug, Serialize)]
+pub struct EscalationJson {
+    elapsed_s: Option<f64>,
+    rate_mb_per_hour: f64,
+    span_s: u64,
+    rise_mb: f64,
+    action: &'static str,
+}
+
+/// One growing type in the JSON.
+#[derive(Debug, Serialize)]
+pub struct TypeJson {
+    pid: u32,
+    name: String,
+    count: i64,
+    mb: f64,
+    complete: bool,
+}
+
+/// The trim outcome's stable word.
+pub fn trim_word(o: TrimOutcome) -> &'static str {
+    match o {
+        TrimOutcome::Returned => "returned",
+        TrimOutcome::Unchanged => "unchanged",
+        TrimOutcome::Unavailable => "unavailable",
+    }
+}
+
+fn action_word(a: Investigation) -> &'static str {
+    match a {
+        Investigation::Started => "started",
+        Investigation::AlreadyTracing => "already_tracing",
+        Investigation::NoHookPid => "no_hook_pid",
+        Investigation::HookOff => "hook_off",
+        Investigation::NotAsked => "not_asked",
+    }
+}
+
+/// A slope per hour, rounded for the JSON: whole bytes for a byte part, 3 decimals for counts.
+fn part_json(part: Part, slope_per_sec: f64) -> f64 {
+    if part.is_bytes() {
+        round(slope_per_sec * 3600.0, 0)
+    } else {
+        round(slope_per_sec * 3600.0, 3)
+    }
+}
+
+fn attribution_json(d: &Diagnosis, lang: Lang) -> Option<AttributionJson> {
+    let a = d.attribution?;
+    let none = a.cause == Cause::None;
+    Some(AttributionJson {
+        part: (!none).then(|| a.part.label()),
+        cause: a.cause.label(),
+        rate_per_hour: if none {
+            None
+        } else {
+            d.rate_per_hour().map(|r| round(r, 3))
+        },
+        name: a.cause.name(lang),
+        remedy: a.cause.remedy(lang),
+    })
+}
+
+fn types_json(types: &[TypesLine]) -> Vec<TypeJson> {
+    types
+        .iter()
+        .flat_map(|l| {
+            l.types.iter().map(|t| TypeJson {
+                pid: l.pid,
+                name: t.name.clone(),
+                count: t.count,
+                mb: t.mb,
+                complete: l.complete,
+            })
+        })
+        .collect()
 }
 
 /// One growing allocation site in the JSON.
@@ -186,7 +319,8 @@ pub struct ReportJson {
     samples_outside_window: u64,
 }
 
-fn run_json(r: &RunSummary) -> RunJson {
+fn run_json(r: &RunSummary, lang: Lang) -> RunJson {
+    let d = r.diagnosis.as_ref();
     let (verdict, reason) = verdict_words(r.verdict);
     let (exit_code, signal) = match &r.ending {
         Ending::Exit(ExitKind::Code(c)) => (Some(i64::from(*c)), None),
@@ -229,11 +363,49 @@ fn run_json(r: &RunSummary) -> RunJson {
         exit_code,
         signal,
         growing_sites: r.growing_sites.iter().map(site_json).collect(),
+        parts: d.map(|d| {
+            d.slopes
+                .measured()
+                .map(|(p, s)| (p.label(), part_json(p, s)))
+                .collect()
+        }),
+        attribution: d.map(|d| attribution_json(d, lang)),
+        trim: d.map(|d| {
+            d.trim.map(|t| TrimJson {
+                before_mb: t.before_mb,
+                after_mb: t.after_mb,
+                change_mb: t.change_mb,
+                outcome: trim_word(t.outcome),
+                added_back_mb: round(d.probe_drop_mb, 2),
+            })
+        }),
+        native: d.map(|d| {
+            d.native.map(|n| NativeJson {
+                anon_mb: n.anon_mb,
+                python_mb: n.python_mb,
+                native_mb: n.native_mb,
+                span_s: n.span_secs,
+            })
+        }),
+        escalations: d.map(|d| {
+            d.escalations
+                .iter()
+                .map(|e| EscalationJson {
+                    elapsed_s: e.elapsed_s,
+                    rate_mb_per_hour: e.line.rate_mb_per_hour,
+                    span_s: e.line.span_secs,
+                    rise_mb: e.line.rise_mb,
+                    action: action_word(e.line.action),
+                })
+                .collect()
+        }),
+        growing_types: d.map(|d| types_json(&d.types)),
     }
 }
 
-/// The JSON report (pretty-printed, one object).
-pub fn json(a: &Analysis, files: &[PathBuf]) -> String {
+/// The JSON report (pretty-printed, one object); `lang` is the language of the causes' names
+/// and remedies (every other value is a stable word or a number).
+pub fn json(a: &Analysis, files: &[PathBuf], lang: Lang) -> String {
     let report = ReportJson {
         files: files.iter().map(|p| p.display().to_string()).collect(),
         empty_files: a
@@ -241,7 +413,7 @@ pub fn json(a: &Analysis, files: &[PathBuf]) -> String {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
-        runs: a.runs.iter().map(run_json).collect(),
+        runs: a.runs.iter().map(|r| run_json(r, lang)).collect(),
         restarts: a.restarts(),
         crash_loop: a.crash_loop(),
         lines: a.lines,
@@ -379,6 +551,9 @@ fn run_text(out: &mut String, r: &RunSummary, total: usize, lang: Lang) {
         let _ = writeln!(out, "  {}: {}", w.events, events.join(", "));
     }
     sites_text(out, r, lang);
+    if let Some(d) = &r.diagnosis {
+        diagnosis_text(out, d, lang);
+    }
     let _ = writeln!(out, "  {}: {}", w.ended, ending_text(&r.ending, lang));
 }
 
@@ -483,6 +658,120 @@ fn sites_text(out: &mut String, r: &RunSummary, lang: Lang) {
             round(g.slope_bytes_per_hour / MIB as f64, 2),
             Size::from_bytes(g.last_size_bytes)
         );
+    }
+}
+
+/// A part's slope per hour as the report prints it: `+1.25MB/時` or `+12.0/時`.
+fn part_rate_text(part: Part, slope_per_sec: f64, lang: Lang) -> String {
+    let unit = lang.pick("/時", "/h");
+    let x = per_hour(part, slope_per_sec);
+    if part.is_bytes() {
+        format!("{:+.2}MB{unit}", round(x, 2))
+    } else {
+        format!("{:+.1}{unit}", round(x, 1))
+    }
+}
+
+/// Issue #19's lines: the parts' rates, which part grows and why, the guide's remedy, the
+/// growing types, the trim probe and the escalations.
+fn diagnosis_text(out: &mut String, d: &Diagnosis, lang: Lang) {
+    let ja = lang == Lang::Ja;
+    let measured: Vec<String> = d
+        .slopes
+        .measured()
+        .map(|(p, s)| format!("{} {}", p.name(lang), part_rate_text(p, s, lang)))
+        .collect();
+    if !measured.is_empty() {
+        let label = lang.pick("内訳の増加率", "Growth by part");
+        let _ = writeln!(out, "  {label}: {}", measured.join(", "));
+    }
+    if let Some(a) = d.attribution {
+        let label = lang.pick("増加しているのは", "Growing");
+        if a.cause == Cause::None {
+            let _ = writeln!(out, "  {label}: {}", lang.pick("なし", "nothing"));
+        } else {
+            let rate = d
+                .slopes
+                .get(a.part)
+                .map(|s| format!(" ({})", part_rate_text(a.part, s, lang)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {label}: {}{rate}", a.part.name(lang));
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                lang.pick("原因", "Cause"),
+                a.cause.name(lang)
+            );
+            if let Some(remedy) = a.cause.remedy(lang) {
+                let _ = writeln!(out, "  {}: {remedy}", lang.pick("対策", "Remedy"));
+            }
+        }
+    }
+    let types: Vec<String> = d
+        .types
+        .iter()
+        .filter(|l| !l.types.is_empty())
+        .map(|l| {
+            let items: Vec<String> = l
+                .types
+                .iter()
+                .map(|t| {
+                    if ja {
+                        format!("{} {:+}個 {:+.2}MB", t.name, t.count, t.mb)
+                    } else {
+                        format!("{} {:+} objects {:+.2}MB", t.name, t.count, t.mb)
+                    }
+                })
+                .collect();
+            format!("PID {}: {}", l.pid, items.join(", "))
+        })
+        .collect();
+    if !types.is_empty() {
+        let label = lang.pick("増加した型", "Growing types");
+        let _ = writeln!(out, "  {label}: {}", types.join(" / "));
+    }
+    if let Some(t) = d.trim {
+        let outcome = match (lang, t.outcome) {
+            (Lang::Ja, TrimOutcome::Returned) => "返却 (断片化)",
+            (Lang::Ja, TrimOutcome::Unchanged) => "変化なし (保持)",
+            (Lang::Ja, TrimOutcome::Unavailable) => "実行できません",
+            (Lang::En, TrimOutcome::Returned) => "returned (fragmentation)",
+            (Lang::En, TrimOutcome::Unchanged) => "unchanged (held)",
+            (Lang::En, TrimOutcome::Unavailable) => "unavailable",
+        };
+        let _ = if ja {
+            writeln!(
+                out,
+                "  malloc_trim: {:.2}MB → {:.2}MB ({:+.2}MB), {outcome}; この段差はプローブによるもので、傾きには含めません",
+                t.before_mb, t.after_mb, t.change_mb
+            )
+        } else {
+            writeln!(
+                out,
+                "  malloc_trim: {:.2}MB → {:.2}MB ({:+.2}MB), {outcome}; the step is the probe's, left out of the slopes",
+                t.before_mb, t.after_mb, t.change_mb
+            )
+        };
+    }
+    if let Some(first) = d.escalations.first() {
+        let at = first
+            .elapsed_s
+            .map(|s| Elapsed(s.round().max(0.0) as u64).to_string())
+            .unwrap_or_else(|| "-".into());
+        let rate = round(first.line.rate_mb_per_hour, 2);
+        let _ = if ja {
+            writeln!(
+                out,
+                "  リーク疑い (memmon の判定): {}回, 最初は経過 {at} に {rate:+.2}MB/時",
+                d.escalation_count
+            )
+        } else {
+            writeln!(
+                out,
+                "  Leak suspected online: {} times, first at {at} elapsed, {rate:+.2}MB/h",
+                d.escalation_count
+            )
+        };
     }
 }
 

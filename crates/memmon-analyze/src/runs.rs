@@ -2,10 +2,12 @@
 //!
 //! A header (`メモリモニタリング開始`) starts a run; a continuation header
 //! (`メモリモニタリング継続`, memmon reopened its log) does not, and 経過 keeps counting. Each run
-//! feeds its own [`TrendEstimator`] with (経過 seconds, RSS bytes): 経過 is monotonic, so a wall
-//! clock set back or forward mid-run changes nothing. State per run is bounded (the estimator
+//! feeds its own [`TrendEstimator`] with (経過 seconds, RSS bytes, the `malloc_trim` probes'
+//! drops added back: see [`crate::parts`]): 経過 is monotonic, so a wall clock set back or
+//! forward mid-run changes nothing. State per run is bounded (the estimator
 //! keeps at most `MAX_BINS` bins); finished runs keep only their summary.
 
+use crate::parts::{Diagnosis, PartTracker};
 use crate::read::Line;
 use crate::sites::{GrowingSite, SiteTracker};
 use jiff::civil::DateTime;
@@ -161,6 +163,8 @@ pub struct RunSummary {
     pub site_blocks: u64,
     /// Allocation sites whose size grows steadily, fastest first.
     pub growing_sites: Vec<GrowingSite>,
+    /// Issue #19's diagnosis (which part grows and why), when the run has its lines.
+    pub diagnosis: Option<Diagnosis>,
 }
 
 impl FooterFigures {
@@ -254,6 +258,7 @@ struct Current {
     outside: u64,
     anchor_s: f64,
     sites: SiteTracker,
+    parts: PartTracker,
 }
 
 impl Current {
@@ -280,6 +285,7 @@ impl Current {
             outside: 0,
             anchor_s: 0.0,
             sites: SiteTracker::default(),
+            parts: PartTracker::default(),
         }
     }
 }
@@ -436,7 +442,12 @@ impl Analyzer {
                         run.ended = Some(at);
                         run.footer = Some(FooterFigures::default());
                     }
-                    Record::Tracemalloc { pid, .. } => run.sites.open_block(pid),
+                    Record::Tracemalloc {
+                        pid, current_mb, ..
+                    } => {
+                        run.sites.open_block(pid);
+                        run.parts.tracemalloc(current_mb);
+                    }
                     Record::Site(site) => run.sites.site(site),
                     // The footer's figures, taken only after its `モニタリング終了` line.
                     Record::Runtime { secs } => {
@@ -468,10 +479,14 @@ impl Analyzer {
                             f.memory_lines += 1;
                         }
                     }
-                    // The breakdown line (issue #19 item 1) is a known line of its own, not
-                    // part of a block (it closed any open one above); the figures and verdict
-                    // come from sample lines alone, so it adds nothing to them.
-                    Record::Breakdown(_) => {}
+                    // Issue #19's lines: the breakdown (a line of its own, not part of a
+                    // block: it closed any open one above) and the diagnosis lines feed the
+                    // attribution; the figures come from sample lines alone.
+                    Record::Breakdown(b) => run.parts.breakdown(&b),
+                    Record::Escalation(line) => run.parts.escalation(line),
+                    Record::Native(line) => run.parts.native(line),
+                    Record::Trim(line) => run.parts.trim(line),
+                    Record::Types(line) => run.parts.types(line),
                     // Frames and the rest of the detail blocks: nothing to add.
                     _ => {}
                 }
@@ -486,6 +501,7 @@ impl Analyzer {
             if let Some(run) = &mut self.current {
                 run.outside += 1;
                 run.sites.skipped_sample();
+                run.parts.skipped_sample();
             }
             return None;
         }
@@ -510,10 +526,13 @@ impl Analyzer {
         run.last = Some(s);
         run.samples += 1;
         run.peak_mb = run.peak_mb.max(s.peak_mb).max(s.rss_mb);
+        // The trend is fitted to RSS with the trim probes' drops added back: their step is the
+        // probe's, not the program's (see `parts`).
+        let rss = run
+            .parts
+            .sample(s.elapsed_secs as f64, s.rss_mb * MIB as f64);
         // A refused point (non-finite: impossible from a parsed line) is only left out of the fit.
-        let _ = run
-            .estimator
-            .push(s.elapsed_secs as f64, s.rss_mb * MIB as f64);
+        let _ = run.estimator.push(s.elapsed_secs as f64, rss);
         run.sites.sample(s.elapsed_secs as f64);
         let x_s = run.anchor_s + s.elapsed_secs as f64;
         self.last_x = x_s;
@@ -554,6 +573,11 @@ impl Analyzer {
             }
             _ => None,
         };
+        let diagnosis = run.parts.finish(
+            estimate
+                .as_ref()
+                .map(|e| (e.start_secs + e.warmup_secs, e.slope_bytes_per_sec)),
+        );
         let ending = match (run.exit, run.footer.is_some()) {
             (Some(kind), _) => Ending::Exit(kind),
             (None, true) => Ending::Footer,
@@ -584,6 +608,7 @@ impl Analyzer {
             anchor_s: run.anchor_s,
             site_blocks: run.sites.blocks(),
             growing_sites: run.sites.growing(),
+            diagnosis,
         });
     }
 

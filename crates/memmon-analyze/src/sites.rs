@@ -56,20 +56,20 @@ pub struct GrowingSite {
 struct Track {
     estimator: TrendEstimator,
     last_size: f64,
-    points: Thinned,
+    points: Thinned<(f64, f64)>,
 }
 
 /// Points kept at every `stride`th push; when full, every other one goes and the stride
 /// doubles, so they stay evenly spread and bounded.
-#[derive(Debug)]
-struct Thinned {
-    points: Vec<(f64, f64)>,
+#[derive(Debug, Clone)]
+pub(crate) struct Thinned<T> {
+    pub(crate) points: Vec<T>,
     stride: u64,
     seen: u64,
 }
 
-impl Thinned {
-    fn new() -> Thinned {
+impl<T> Thinned<T> {
+    pub(crate) fn new() -> Thinned<T> {
         Thinned {
             points: Vec::new(),
             stride: 1,
@@ -77,7 +77,7 @@ impl Thinned {
         }
     }
 
-    fn push(&mut self, point: (f64, f64)) {
+    pub(crate) fn push(&mut self, point: T) {
         if self.seen % self.stride == 0 {
             self.points.push(point);
             if self.points.len() >= 2 * PLOT_POINTS {
