@@ -234,14 +234,15 @@ fn connections_never_closed_are_counted_by_kind() {
 /// trim probe gets most of it back (fragmentation).
 #[test]
 fn native_fragmentation_is_returned_by_the_trim_probe() {
-    // Each step mallocs two blocks, each a little larger than any before (so no freed hole
-    // ever fits one), touches them, pins each with a small block after it, and frees them:
-    // the heap's free memory grows between the pins, all of it touched, none of it used.
+    // Each step mallocs a block a little larger than any before (so no freed hole ever fits
+    // one) and touches it, pins it with a slightly larger block right after it (larger than
+    // any hole too, so it comes from the top of the heap; left untouched, so it costs a page),
+    // and frees the first: the heap's free memory grows between the pins, touched and unused.
     let o = run(
         "diag-fragmentation",
         &client(
             "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.malloc.restype = ctypes.c_void_p\nlibc.malloc.argtypes = [ctypes.c_size_t]\nlibc.free.argtypes = [ctypes.c_void_p]\nlibc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]\nsize = 16384\npins = []",
-            "for _ in range(2):\n    size += 16\n    p = libc.malloc(size)\n    libc.memset(p, 1, size)\n    pins.append(libc.malloc(16))\n    libc.free(p)",
+            "size += 64\np = libc.malloc(size)\nlibc.memset(p, 1, size)\npins.append(libc.malloc(size + 32))\nlibc.free(p)",
         ),
     );
     o.assert_escalated();

@@ -95,6 +95,9 @@ pub(super) struct Diagnosis {
     python_bytes: Option<u64>,
     /// The breakdown when the leak was suspected: what the counts have grown by since.
     at_suspicion: Option<Breakdown>,
+    /// What the trim probe gave back: the probe's step, not the program's, so it is added
+    /// back to every later RSS the trend sees (as `memmon analyze` does).
+    probe_offset: u64,
 }
 
 impl Diagnosis {
@@ -121,6 +124,7 @@ impl Diagnosis {
             cause: None,
             python_bytes: None,
             at_suspicion: None,
+            probe_offset: 0,
         }
     }
 
@@ -133,6 +137,7 @@ impl Diagnosis {
         let Some(t) = self.trend.as_mut() else {
             return;
         };
+        let rss = rss.saturating_add(self.probe_offset);
         let _ = t.estimator.push(elapsed.as_secs_f64(), rss as f64);
         if t.computed_at
             .is_none_or(|at| elapsed.saturating_sub(at) >= Duration::from_secs(1))
@@ -149,6 +154,12 @@ impl Diagnosis {
     /// The trend's slope after warm-up, bytes per second.
     pub(super) fn slope(&self) -> Option<f64> {
         self.trend.as_ref().and_then(|t| t.slope)
+    }
+
+    /// The online verdict, as last computed.
+    #[cfg(test)]
+    pub(super) fn verdict(&self) -> Option<Verdict> {
+        self.trend.as_ref()?.verdict
     }
 
     /// The online verdict as a yes/no (`None` until the trend can say either).
@@ -332,6 +343,7 @@ impl Diagnosis {
         let after = rss_now()?;
         let called = replies.iter().any(|r| r.called.is_some());
         let drop = signed(before) - signed(after);
+        self.probe_offset = self.probe_offset.saturating_add(u64::try_from(drop).unwrap_or(0));
         let enough = (native_growth as f64 * RETURNED_SHARE).max(MIB as f64);
         let outcome = if !called {
             TrimOutcome::Unavailable

@@ -295,3 +295,37 @@ fn growing_threads_name_their_cause() {
     d.breakdown_taken(Duration::from_secs(520), parts(42, 9));
     assert_eq!(d.cause(), Some(memmon_core::Cause::ThreadsNeverEnd));
 }
+
+/// The trim probe's drop is the probe's, not the program's: shaped like the end-to-end
+/// fragmentation client (a leak from the start, the probe shortly after the escalation giving
+/// nearly all of it back, the leak going on), the online verdict stays a leak; without the
+/// probe's offset the step down makes the trend unsteady (inconclusive).
+#[test]
+fn the_probes_drop_does_not_end_the_leak() {
+    let format = LogFormat::system();
+    let mut d = Diagnosis::new(DiagnosisOptions::default(), true);
+    let mut none = None;
+    let rss_at = |t: f64| 15 * MIB + (t * 330_000.0) as u64;
+    let mut t = 0.0;
+    while t < 90.0 {
+        d.push_rss(Duration::from_secs_f64(t), rss_at(t));
+        let _ = d.check_escalation(&format, &mut none);
+        t += 0.2;
+    }
+    assert_eq!(d.leak_suspected(), Some(true));
+    let mut source = Hooked::default();
+    let given_back = 26 * MIB;
+    let mut rss = [rss_at(t), rss_at(t) - given_back].into_iter();
+    let mut rss_now = || rss.next();
+    for (i, anon) in [30u64, 34, 38].into_iter().enumerate() {
+        d.breakdown_taken(Duration::from_secs(80 + 2 * i as u64), parts(anon, 2));
+        let _ = d.on_blocks(&format, &block(5), &mut source, &mut rss_now);
+    }
+    assert_eq!(source.trims, 1);
+    while t < 125.0 {
+        d.push_rss(Duration::from_secs_f64(t), rss_at(t) - given_back);
+        t += 0.2;
+    }
+    assert_eq!(d.verdict(), Some(memmon_core::Verdict::Leak));
+    assert_eq!(d.leak_suspected(), Some(true));
+}
