@@ -30,8 +30,10 @@ fn client_every(setup: &str, step: &str, period: f64) -> String {
     )
 }
 
-/// What a run left: the log's records and text, and the last metrics.
+/// What a run left: the log's records and text, the last metrics, and `memmon analyze --json`
+/// of the log.
 struct Outcome {
+    analyzed: serde_json::Value,
     records: Vec<Record>,
     text: String,
     metrics: HashMap<String, f64>,
@@ -63,11 +65,27 @@ fn run(name: &str, script: &str) -> Outcome {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains("[memmon]"), "the hook complained: {stderr}");
+    assert!(
+        !stderr.contains("[memmon]"),
+        "the hook complained: {stderr}"
+    );
     let text = d.read("m.log");
     let records = parse_log(&d.join("m.log"));
     let metrics = crate::metrics::parse_exposition(&d.read("m.prom"));
+    let out = d
+        .memmon()
+        .args(["analyze", "--json", "m.log"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let analyzed = serde_json::from_slice(&out.stdout).unwrap();
     Outcome {
+        analyzed,
         records,
         text,
         metrics,
@@ -94,7 +112,11 @@ impl Outcome {
         assert_eq!(n, 1, "{}", self.text);
         let e = self.escalation().unwrap();
         assert_eq!(e.action, Investigation::Started, "{}", self.text);
-        assert!(e.rate_mb_per_hour > 0.0 && e.span_secs >= 60, "{}", self.text);
+        assert!(
+            e.rate_mb_per_hour > 0.0 && e.span_secs >= 60,
+            "{}",
+            self.text
+        );
         let at = self
             .records
             .iter()
@@ -117,7 +139,18 @@ impl Outcome {
         assert_eq!(self.metrics.get("memmon_leak_suspected"), Some(&1.0));
     }
 
-    fn assert_cause(&self, label: &str) {
+    /// The metrics' cause and `memmon analyze`'s, and analyze's part.
+    fn assert_cause(&self, label: &str, part: &str) {
+        let run = &self.analyzed["runs"][0];
+        assert_eq!(
+            (
+                run["attribution"]["cause"].as_str(),
+                run["attribution"]["part"].as_str()
+            ),
+            (Some(label), Some(part)),
+            "{run:#}\n{}",
+            self.text
+        );
         let key = format!("memmon_leak_cause{{cause=\"{label}\"}}");
         assert_eq!(
             self.metrics.get(&key),
@@ -160,8 +193,8 @@ fn objects_kept_name_the_class_and_the_line() {
     let o = run(
         "diag-objects",
         &client(
-            "class Card:\n    def __init__(self):\n        self.payload = bytearray(2048)\nkeep = []",
-            "keep.extend(Card() for _ in range(80))",
+            "class Card:\n    def __init__(self):\n        self.payload = bytearray(8192)\nkeep = []",
+            "keep.extend(Card() for _ in range(20))",
         ),
     );
     o.assert_escalated();
@@ -176,7 +209,10 @@ fn objects_kept_name_the_class_and_the_line() {
         })
         .unwrap_or_else(|| panic!("no types line:\n{}", o.text));
     assert!(
-        types.types.iter().any(|t| t.name == "__main__.Card" && t.count > 0),
+        types
+            .types
+            .iter()
+            .any(|t| t.name == "__main__.Card" && t.count > 0),
         "{}",
         o.text
     );
@@ -186,7 +222,7 @@ fn objects_kept_name_the_class_and_the_line() {
         "the leaking line is not named:\n{}",
         o.text
     );
-    o.assert_cause("objects_kept");
+    o.assert_cause("objects_kept", "python_objects");
 }
 
 /// Cause 2: threads that never end: the breakdown's thread count grows, and names the cause.
@@ -206,7 +242,7 @@ fn threads_that_never_end_are_counted() {
         "{}",
         o.text
     );
-    o.assert_cause("threads_never_end");
+    o.assert_cause("threads_never_end", "threads");
     assert!(o.metrics["memmon_threads"] >= 100.0);
 }
 
@@ -227,7 +263,7 @@ fn connections_never_closed_are_counted_by_kind() {
     let (first, last) = (b.first().unwrap(), b.last().unwrap());
     assert!(last.fds.sockets >= first.fds.sockets + 100, "{}", o.text);
     assert!(last.fds.files >= first.fds.files + 100, "{}", o.text);
-    o.assert_cause("connections_not_closed");
+    o.assert_cause("connections_not_closed", "sockets");
 }
 
 /// Native memory kept by glibc but returnable: Python flat, anonymous memory grows, and the
@@ -248,10 +284,12 @@ fn native_fragmentation_is_returned_by_the_trim_probe() {
     o.assert_escalated();
     let native = o.native().expect("no [Python/ネイティブ] line");
     assert!(native.native_mb > 0.75 * native.anon_mb, "{}", o.text);
-    let trim = o.trim().unwrap_or_else(|| panic!("no trim line:\n{}", o.text));
+    let trim = o
+        .trim()
+        .unwrap_or_else(|| panic!("no trim line:\n{}", o.text));
     assert_eq!(trim.outcome, TrimOutcome::Returned, "{}", o.text);
     assert!(trim.change_mb < -1.0, "{}", o.text);
-    o.assert_cause("native_fragmentation");
+    o.assert_cause("native_fragmentation", "native");
 }
 
 /// Native memory really held (malloc'd and used, never freed): the probe gets nothing back.
@@ -265,9 +303,11 @@ fn native_memory_held_is_not_returned() {
         ),
     );
     o.assert_escalated();
-    let trim = o.trim().unwrap_or_else(|| panic!("no trim line:\n{}", o.text));
+    let trim = o
+        .trim()
+        .unwrap_or_else(|| panic!("no trim line:\n{}", o.text));
     assert_eq!(trim.outcome, TrimOutcome::Unchanged, "{}", o.text);
-    o.assert_cause("native_held");
+    o.assert_cause("native_held", "native");
 }
 
 /// A flat client (work that allocates and frees): no escalation, no probe, no cause, and the
@@ -276,7 +316,10 @@ fn native_memory_held_is_not_returned() {
 fn a_flat_client_starts_nothing() {
     let o = run(
         "diag-flat",
-        &client("scratch = None", "scratch = [bytearray(4096) for _ in range(200)]"),
+        &client(
+            "scratch = None",
+            "scratch = [bytearray(4096) for _ in range(200)]",
+        ),
     );
     assert!(o.escalation().is_none(), "{}", o.text);
     assert!(
@@ -288,6 +331,17 @@ fn a_flat_client_starts_nothing() {
         o.text
     );
     assert!(!o.breakdowns().is_empty());
-    assert_eq!(o.metrics.get("memmon_leak_suspected"), Some(&0.0), "{}", o.stderr);
+    assert_eq!(
+        o.metrics.get("memmon_leak_suspected"),
+        Some(&0.0),
+        "{}",
+        o.stderr
+    );
     assert!(!o.metrics.keys().any(|k| k.starts_with("memmon_leak_cause")));
+    let run = &o.analyzed["runs"][0];
+    assert_ne!(run["verdict"], "leak", "{run:#}");
+    assert!(
+        run["attribution"].is_null() || run["attribution"]["cause"] == "none",
+        "{run:#}"
+    );
 }

@@ -518,7 +518,7 @@ fn long_runs_stay_bounded() {
             t.escalation(e);
         }
     }
-    let d = t.finish(None).unwrap();
+    let d = t.finish(None, true).unwrap();
     assert_eq!(d.escalations.len(), super::parts::MAX_ESCALATIONS);
     assert_eq!(d.escalation_count, 100_000);
     assert!(d.growing_points.len() < 2 * crate::sites::PLOT_POINTS);

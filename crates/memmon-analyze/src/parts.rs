@@ -28,7 +28,7 @@
 //! processes are kept; the rest is counted.
 
 use crate::sites::Thinned;
-use memmon_core::{attribute, Attribution, Part, PartSlopes, MIB};
+use memmon_core::{attribute, Attribution, Cause, Part, PartSlopes, MIB};
 use memmon_format::{BreakdownLine, EscalationLine, NativeLine, TrimLine, TypesLine};
 use std::collections::BTreeMap;
 
@@ -271,8 +271,12 @@ impl PartTracker {
     /// The run's diagnosis; `None` when the run had no diagnosis line at all (a log of the
     /// original monitor, or of memmon before issue #19: its report stays as it was).
     /// `fit`: where the RSS trend's fitted span starts (after its warm-up) and its slope
-    /// (bytes per second), used when no breakdown gives RSS at the parts' points.
-    pub fn finish(mut self, fit: Option<(f64, f64)>) -> Option<Diagnosis> {
+    /// (bytes per second), used when no breakdown gives RSS at the parts' points. `leaking`:
+    /// the run's verdict is a leak. A memory part is named only then, or when memmon suspected
+    /// one live (an `[リーク疑い]` line): a run whose memory does not grow has no memory cause,
+    /// whatever its parts' slopes (a start-up ramp). Threads and descriptors that pile up are
+    /// named whatever memory does: they are a leak of their own (the guide's causes 2 and 3).
+    pub fn finish(mut self, fit: Option<(f64, f64)>, leaking: bool) -> Option<Diagnosis> {
         self.flush();
         if !self.seen {
             return None;
@@ -319,9 +323,19 @@ impl PartTracker {
             slopes.set(Part::PythonObjects, Some(per_sec(n.python_mb)));
             slopes.set(Part::Native, Some(per_sec(n.native_mb)));
         }
-        let attribution = slopes
-            .any()
-            .then(|| attribute(&slopes, self.trim.map(|t| t.outcome)));
+        let grows = leaking || !self.escalations.is_empty();
+        let attribution = slopes.any().then(|| {
+            let a = attribute(&slopes, self.trim.map(|t| t.outcome));
+            let held = matches!(
+                a.cause,
+                Cause::ThreadsNeverEnd | Cause::ConnectionsNotClosed | Cause::DescriptorsNotClosed
+            );
+            if grows || held {
+                a
+            } else {
+                Attribution::NONE
+            }
+        });
         let growing_points = match attribution {
             Some(a) if a.cause != memmon_core::Cause::None => all
                 .iter()
@@ -391,7 +405,7 @@ mod tests {
             t.sample(k as f64 * 60.0, 40.0 * MIB as f64);
             t.tracemalloc(10.0);
         }
-        assert_eq!(t.finish(None), None);
+        assert_eq!(t.finish(None, true), None);
     }
 
     #[test]
@@ -414,7 +428,9 @@ mod tests {
             outcome: TrimOutcome::Unchanged,
         });
         assert_eq!(t.sample(120.0, 62.0 * mib), 102.0 * mib);
-        let d = t.finish(None).unwrap_or_else(|| panic!("a diagnosis"));
+        let d = t
+            .finish(None, true)
+            .unwrap_or_else(|| panic!("a diagnosis"));
         assert_eq!(d.probe_drop_mb, 40.0);
         assert_eq!(d.trim.map(|l| l.outcome), Some(TrimOutcome::Unchanged));
         assert_eq!(d.attribution, None);

@@ -577,6 +577,7 @@ impl Analyzer {
             estimate
                 .as_ref()
                 .map(|e| (e.start_secs + e.warmup_secs, e.slope_bytes_per_sec)),
+            verdict == Verdict::Leak,
         );
         let ending = match (run.exit, run.footer.is_some()) {
             (Some(kind), _) => Ending::Exit(kind),

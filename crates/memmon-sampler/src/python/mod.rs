@@ -54,7 +54,7 @@ pub const FRAMES_VAR: &str = "MEMMON_TRACEMALLOC_FRAMES";
 /// The environment variable carrying [`PROTOCOL`]: a hook of another version stays inert.
 pub const PROTOCOL_VAR: &str = "MEMMON_HOOK_PROTOCOL";
 /// The environment variable that overrides the `types` walk's time budget, in milliseconds
-/// (read by the hook at its start; memmon never sets it, the default is 150).
+/// (read by the hook at its start; memmon never sets it, the default is 500).
 pub const TYPES_BUDGET_VAR: &str = "MEMMON_TYPES_BUDGET_MS";
 /// The file memmon creates in the hook's directory at its first sample: a Python process that
 /// starts afterwards traces from its own start.

@@ -33,7 +33,9 @@ _TRIM_FROM = 10000
 # `types`: the walk's time budget (MEMMON_TYPES_BUDGET_MS, read at hook start), the objects
 # walked between two looks at the clock, the most types counted (the rest are counted as one,
 # `_TYPES_OTHER`), and how many of the fastest growing are replied.
-_TYPES_BUDGET_MS = 150
+# 500 ms: a heap of 200,000 objects takes ~60 ms here and several times that on a loaded Pi;
+# memmon asks twice per run at most, and only when Python's bytes carry a suspected leak.
+_TYPES_BUDGET_MS = 500
 _TYPES_CHUNK = 2048
 _TYPES_MAX = 4096
 _TYPES_OTHER = "(other types)"

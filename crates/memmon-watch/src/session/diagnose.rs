@@ -343,7 +343,9 @@ impl Diagnosis {
         let after = rss_now()?;
         let called = replies.iter().any(|r| r.called.is_some());
         let drop = signed(before) - signed(after);
-        self.probe_offset = self.probe_offset.saturating_add(u64::try_from(drop).unwrap_or(0));
+        self.probe_offset = self
+            .probe_offset
+            .saturating_add(u64::try_from(drop).unwrap_or(0));
         let enough = (native_growth as f64 * RETURNED_SHARE).max(MIB as f64);
         let outcome = if !called {
             TrimOutcome::Unavailable
