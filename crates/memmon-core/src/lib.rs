@@ -33,6 +33,7 @@ mod detail;
 mod diagnosis;
 mod interval;
 mod lang;
+pub mod live;
 mod monitor;
 mod sample;
 mod schedule;

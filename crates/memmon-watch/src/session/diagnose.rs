@@ -1,14 +1,16 @@
 //! Issue #19 inside the watching loop: the breakdown line at the detail cadence, the online
 //! trend that suspects a leak and starts the investigation (tracemalloc in the hooked
 //! processes), then Python's share of the growth of anonymous memory, the growing object types
-//! or the `malloc_trim` probe. The decisions are plain state here; the session asks at its
-//! sample and detail points and writes the records this module hands back.
+//! or the `malloc_trim` probe. This module keeps the state and asks; the rules (shares,
+//! thresholds, what a probe's figures mean) are memmon-core's (`memmon_core::live`, the
+//! trend's verdict). The session asks at its sample and detail points and writes the records
+//! this module hands back.
 
+use memmon_core::live::{self, NextProbe};
 use memmon_core::{
-    Breakdown, Cause, Detail, DetailSource, TrendEstimator, TrendSettings, Verdict,
-    VerdictSettings, MIB,
+    Breakdown, Cause, Detail, DetailSource, TrendEstimator, TrendSettings, Verdict, VerdictSettings,
 };
-use memmon_format::{Investigation, LogFormat, Record, TrimOutcome};
+use memmon_format::{Investigation, LogFormat, Record};
 use std::time::Duration;
 
 /// What a run asks of the diagnosis.
@@ -44,19 +46,8 @@ impl Default for DiagnosisOptions {
     }
 }
 
-/// Threads or descriptors more than when the leak was suspected that name a cause.
-const COUNT_GROWTH: u64 = 3;
-/// Growth of anonymous memory below this is not worth splitting into Python and native.
-const MIN_ANON_GROWTH: i64 = MIB as i64;
 /// Traced blocks after the reference point before Python's share is decided.
 const BLOCKS_TO_DECIDE: u32 = 2;
-/// Python's share of the anonymous growth from which Python objects carry it.
-const PYTHON_SHARE: f64 = 0.5;
-/// Python's share below which Python is flat and native memory carries the growth.
-const FLAT_SHARE: f64 = 0.25;
-/// A drop by `malloc_trim` of at least this share of the native growth (and 1 MiB) is memory
-/// the allocator kept but could return.
-const RETURNED_SHARE: f64 = 0.25;
 
 /// The online trend, refreshed at most once a second.
 struct Trend {
@@ -193,7 +184,7 @@ impl Diagnosis {
             match self.at_suspicion {
                 None => self.at_suspicion = Some(breakdown),
                 Some(then) => {
-                    if let Some(cause) = cause_from_counts(then, breakdown) {
+                    if let Some(cause) = live::count_cause(&then, &breakdown) {
                         self.cause = Some(cause);
                     }
                 }
@@ -294,37 +285,35 @@ impl Diagnosis {
         };
         self.blocks_since_reference += 1;
         let anon = signed(now.anon) - signed(reference.anon);
-        if self.blocks_since_reference < BLOCKS_TO_DECIDE || anon < MIN_ANON_GROWTH {
+        let py = signed(now.python) - signed(reference.python);
+        if self.blocks_since_reference < BLOCKS_TO_DECIDE {
             return out;
         }
-        let py = signed(now.python) - signed(reference.python);
+        let Some((cause, next)) = live::split_growth(anon, py) else {
+            return out;
+        };
         let span = now.at.saturating_sub(reference.at).as_secs_f64();
         self.decided = true;
         out.push(format.native(anon, py, span));
-        let share = py as f64 / anon as f64;
-        let native = anon - py;
-        let counted = matches!(
-            self.cause,
-            Some(
-                Cause::ThreadsNeverEnd | Cause::ConnectionsNotClosed | Cause::DescriptorsNotClosed
-            )
-        );
-        if share >= PYTHON_SHARE {
-            if !counted {
-                self.cause = Some(Cause::ObjectsKept);
-            }
+        // Threads or descriptors that pile up outrank what memory says.
+        let counted = self.cause.is_some_and(live::is_count_cause);
+        if !counted {
+            self.cause = Some(cause);
+        }
+        match next {
             // The reference walk now; the growth is reported at the next block.
-            if source.growing_types().is_some() {
-                self.types_step = 1;
+            NextProbe::Types => {
+                if source.growing_types().is_some() {
+                    self.types_step = 1;
+                }
             }
-        } else if share < FLAT_SHARE && !counted {
-            self.cause = Some(Cause::Native);
-            if self.opts.malloc_trim_probe && !self.trimmed {
+            NextProbe::Trim if !counted && self.opts.malloc_trim_probe && !self.trimmed => {
                 self.trimmed = true;
-                if let Some(line) = self.probe(format, source, rss_now, native) {
+                if let Some(line) = self.probe(format, source, rss_now, anon - py) {
                     out.push(line);
                 }
             }
+            NextProbe::Trim | NextProbe::Nothing => {}
         }
         out
     }
@@ -342,46 +331,13 @@ impl Diagnosis {
         let replies = source.trim()?;
         let after = rss_now()?;
         let called = replies.iter().any(|r| r.called.is_some());
-        let drop = signed(before) - signed(after);
+        let outcome = live::trim_outcome(called, before, after, native_growth);
+        // The probe's drop is not the program's (see `probe_offset`).
         self.probe_offset = self
             .probe_offset
-            .saturating_add(u64::try_from(drop).unwrap_or(0));
-        let enough = (native_growth as f64 * RETURNED_SHARE).max(MIB as f64);
-        let outcome = if !called {
-            TrimOutcome::Unavailable
-        } else if drop as f64 >= enough {
-            TrimOutcome::Returned
-        } else {
-            TrimOutcome::Unchanged
-        };
-        self.cause = Some(match outcome {
-            TrimOutcome::Returned => Cause::NativeFragmentation,
-            TrimOutcome::Unchanged => Cause::NativeHeld,
-            TrimOutcome::Unavailable => Cause::Native,
-        });
+            .saturating_add(before.saturating_sub(after));
+        self.cause = Some(outcome.cause());
         Some(format.trim(before, after, outcome))
-    }
-}
-
-/// Threads and descriptors that keep growing name their cause whatever memory does (a thread's
-/// stack and a connection's buffers are anonymous memory too): what the counts say from the
-/// breakdown when the leak was suspected to `now`.
-fn cause_from_counts(then: Breakdown, now: Breakdown) -> Option<Cause> {
-    let grew = |a: u64, b: u64| b.saturating_sub(a) >= COUNT_GROWTH;
-    if grew(then.threads, now.threads) {
-        Some(Cause::ThreadsNeverEnd)
-    } else if grew(
-        then.fds.sockets + then.fds.files,
-        now.fds.sockets + now.fds.files,
-    ) {
-        Some(Cause::ConnectionsNotClosed)
-    } else if grew(
-        then.fds.pipes + then.fds.other,
-        now.fds.pipes + now.fds.other,
-    ) {
-        Some(Cause::DescriptorsNotClosed)
-    } else {
-        None
     }
 }
 
