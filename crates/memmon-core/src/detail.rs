@@ -84,6 +84,47 @@ pub struct TypesReply {
     pub complete: bool,
 }
 
+/// One allocation site of an evidence capture, with its traceback (issue #20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedSite {
+    /// The most recent frame, `file.py:123`.
+    pub location: String,
+    /// Bytes traced there.
+    pub size: u64,
+    /// Allocations traced there.
+    pub count: u64,
+    /// The traceback, most recent frame first, as deep as tracing keeps (`file.py:123`).
+    pub traceback: Vec<String>,
+}
+
+/// The object types of one process by count and shallow size, for an evidence capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeCount {
+    /// The type's name (`module.Qualname` outside builtins).
+    pub name: String,
+    /// Live objects.
+    pub count: u64,
+    /// Their shallow bytes.
+    pub bytes: u64,
+}
+
+/// What one hooked process gave for an evidence capture: its top sites with tracebacks and
+/// its object types, bounded (a top-N, never a full snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceReply {
+    /// The process that answered.
+    pub pid: u32,
+    /// Tracing was off and started for this capture: the sites show only what was allocated
+    /// since (the bundle says so).
+    pub started_now: bool,
+    /// Top sites by size, largest first.
+    pub sites: Vec<TracedSite>,
+    /// Types by shallow size, largest first.
+    pub types: Vec<TypeCount>,
+    /// False when the types walk ran out of its time budget.
+    pub types_complete: bool,
+}
+
 /// What a detail source gives back: the blocks, or why there are none.
 pub type DetailResult = Result<Vec<Detail>, SampleError>;
 
@@ -147,6 +188,14 @@ pub trait DetailSource {
     fn growing_types(&mut self) -> Option<Vec<TypesReply>> {
         None
     }
+
+    /// Asks every hooked process for an evidence capture (issue #20): top sites with
+    /// tracebacks (tracemalloc started on the spot if it was off) and object types, bounded in
+    /// time and memory inside the process, waiting at most [`timeout`](DetailSource::timeout).
+    /// `None` (the default): this source cannot ask.
+    fn evidence(&mut self) -> Option<Vec<EvidenceReply>> {
+        None
+    }
 }
 
 impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
@@ -180,6 +229,10 @@ impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
 
     fn growing_types(&mut self) -> Option<Vec<TypesReply>> {
         (**self).growing_types()
+    }
+
+    fn evidence(&mut self) -> Option<Vec<EvidenceReply>> {
+        (**self).evidence()
     }
 }
 

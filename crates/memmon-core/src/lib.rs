@@ -41,7 +41,10 @@ mod trend;
 
 pub use breakdown::{Breakdown, FdCounts};
 pub use bytes::{Bytes, MIB};
-pub use detail::{Detail, DetailResult, DetailSource, Site, TrimReply, TypeGrowth, TypesReply};
+pub use detail::{
+    Detail, DetailResult, DetailSource, EvidenceReply, Site, TracedSite, TrimReply, TypeCount,
+    TypeGrowth, TypesReply,
+};
 pub use diagnosis::{
     attribute, Attribution, Cause, Part, PartSlopes, TrimOutcome, MIN_BYTES_PER_SEC,
     MIN_FDS_PER_SEC, MIN_THREADS_PER_SEC,
