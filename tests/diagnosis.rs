@@ -40,29 +40,34 @@ struct Outcome {
     stderr: String,
 }
 
+/// The common flags: short intervals, the log and the metrics in the test's directory.
+const FLAGS: [&str; 10] = [
+    "run",
+    "--interval",
+    "0.2",
+    "--startup-delay",
+    "0",
+    "--log",
+    "m.log",
+    "--prom-textfile",
+    "m.prom",
+    "--name",
+];
+
 fn run(name: &str, script: &str) -> Outcome {
     let d = Dir::new(name);
     d.write("client.py", script);
     let out = d
         .memmon()
-        .args([
-            "run",
-            "--interval",
-            "0.2",
-            "--startup-delay",
-            "0",
-            "--log",
-            "m.log",
-            "--prom-textfile",
-            "m.prom",
-            "--name",
-            "reader-07",
-            "--",
-            "python3",
-            "client.py",
-        ])
+        .args(FLAGS)
+        .args(["reader-07", "--", "python3", "client.py"])
         .output()
         .unwrap();
+    outcome(&d, out)
+}
+
+/// Reads what a finished run left in `d`.
+fn outcome(d: &Dir, out: std::process::Output) -> Outcome {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -344,4 +349,45 @@ fn a_flat_client_starts_nothing() {
         run["attribution"].is_null() || run["attribution"]["cause"] == "none",
         "{run:#}"
     );
+}
+
+/// With `--pid` memmon started nothing, so there is no hook: the escalation line says so where
+/// tracemalloc would have started, and no tracemalloc block follows.
+#[test]
+fn with_pid_the_escalation_says_there_is_no_hook() {
+    let d = Dir::new("diag-pid");
+    d.write(
+        "client.py",
+        &client(
+            "keep = []",
+            "keep.append(bytearray(64 * 1024))\nkeep[-1][::4096] = b'x' * 16",
+        ),
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg("client.py")
+        .current_dir(&d.path)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let out = d
+        .memmon()
+        .args(FLAGS)
+        .args(["reader-07", "--pid", &pid])
+        .output()
+        .unwrap();
+    let _ = child.wait();
+    let o = outcome(&d, out);
+    let e = o
+        .escalation()
+        .unwrap_or_else(|| panic!("no escalation:\n{}", o.text));
+    assert_eq!(e.action, Investigation::NoHookPid, "{}", o.text);
+    assert!(
+        !o.records
+            .iter()
+            .any(|r| matches!(r, Record::Tracemalloc { .. } | Record::Native(_))),
+        "{}",
+        o.text
+    );
+    assert!(o.stderr.contains("--pid"), "{}", o.stderr);
+    assert_eq!(o.metrics.get("memmon_leak_suspected"), Some(&1.0));
 }

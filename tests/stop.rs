@@ -340,3 +340,56 @@ fn a_stop_signal_at_any_moment_of_the_start_is_never_lost() {
         );
     }
 }
+
+/// The process state letter of `/proc/PID/stat` (`T` stopped), or `?` when gone.
+fn state_of(pid: u32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").and_then(|(_, r)| r.chars().next()))
+        .unwrap_or('?')
+}
+
+#[test]
+fn a_job_stop_before_the_command_is_started_stops_it_as_soon_as_it_runs() {
+    // As above: memmon waits in its config loading (a FIFO), handlers installed, no command.
+    // A SIGTSTP then is kept for the command, memmon does not stop in its start-up (it would
+    // never start the command); once the command runs it gets the stop, then memmon stops.
+    // (Seen as a flake of `signals::a_job_control_stop…` under load: a stop that won the race
+    // with the command's start was dropped for it, and memmon stopped alone.)
+    let d = Dir::new("stop-early-tstp");
+    let config = d.join("c.json");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &config,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let (mut memmon, marker) = start_marked(&d, &["--config", "c.json"], "tstp", 0);
+    wait_for("memmon's signal thread", || signal_thread_runs(memmon.id()));
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TSTP).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_ne!(
+        state_of(memmon.id()),
+        'T',
+        "memmon stopped before its command ran"
+    );
+    std::fs::write(&config, r#"{"memory_monitor": {"interval": 0.1}}"#).unwrap();
+    let mut command = Vec::new();
+    wait_for("the command started", || {
+        command = processes_marked(&marker, memmon.id());
+        !command.is_empty()
+    });
+    wait_for("both stopped", || {
+        state_of(command[0]) == 'T' && state_of(memmon.id()) == 'T'
+    });
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::CONT).unwrap();
+    wait_for("both running", || {
+        state_of(command[0]) != 'T' && state_of(memmon.id()) != 'T'
+    });
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.wait();
+    let err = stderr_of(&mut memmon);
+    assert_stopped_at_once(&d, status, &err);
+}

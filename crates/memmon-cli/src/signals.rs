@@ -92,6 +92,10 @@ struct Slot {
     /// Stop signals that arrived before the command was known, in order, each with whether
     /// it was a second SIGINT within [`DOUBLE_INTERRUPT`].
     early: Vec<(i32, bool)>,
+    /// Other forwarded signals (SIGUSR1, a job-control stop, …) sent to memmon before the
+    /// command was known: kept for it, in order, as stop signals are, so that a `kill -TSTP`
+    /// that wins the race with memmon's start-up still stops the command (and then memmon).
+    early_other: Vec<i32>,
 }
 
 /// Hands the signal thread the command once it runs.
@@ -112,13 +116,26 @@ impl Forwarder {
     pub fn set(&self, target: Target) {
         let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         let early = std::mem::take(&mut slot.early);
+        let early_other = std::mem::take(&mut slot.early_other);
         let target = slot.target.insert(target);
+        let mut stop_self = false;
+        for number in early_other {
+            if let Some(sig) = Signal::from_named_raw(number) {
+                let _ = signal_tree(target, sig);
+            }
+            stop_self |= JOB_STOPS.contains(&number);
+        }
         if let Some(tx) = &self.tx {
             for (number, repeat) in early {
                 if !stop(target, number, repeat, true, tx, &self.stopping) {
                     break;
                 }
             }
+        }
+        drop(slot);
+        if stop_self {
+            // Stopped as the command now is; SIGCONT (forwarded too) resumes both.
+            let _ = rustix::process::kill_process(rustix::process::getpid(), Signal::STOP);
         }
     }
 
@@ -283,6 +300,13 @@ pub(crate) fn watch(tx: Sender<Wake>, command: bool) -> std::io::Result<Forwarde
                                 let _ = signal_tree(target, sig);
                             }
                         }
+                    } else if guard.command && !from_kernel {
+                        // Before the command runs: kept for it, and memmon stops (for a job
+                        // stop) only once the command has it (see `Forwarder::set`).
+                        if guard.early_other.len() < EARLY_KEPT {
+                            guard.early_other.push(number);
+                        }
+                        continue;
                     }
                     drop(guard);
                     if JOB_STOPS.contains(&number) {
