@@ -15,7 +15,10 @@ const ADDRESS: &str = "198.51.100.23";
 /// sites and tracebacks), and a client_config.json holding a server address.
 fn setup(name: &str) -> Dir {
     let d = Dir::new(name);
-    d.write("memory_usage.log", REFERENCE);
+    d.write(
+        "memory_usage.log",
+        &format!("{REFERENCE}{}", leaky_line(&hostname())),
+    );
     std::fs::create_dir(d.join("memory_usage.evidence")).unwrap();
     d.write(
         "memory_usage.evidence/20261205-140000-4242-warning.txt",
@@ -45,6 +48,18 @@ memmon: 0.1.0\n## 直近のサンプル\n[2026-12-05 14:29:00] 経過: 60秒\n\
         ),
     );
     d
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// A line a client could have printed into the log: this machine's name and an address.
+fn leaky_line(host: &str) -> String {
+    format!("接続エラー: {host} {ADDRESS}\n")
 }
 
 fn report(d: &Dir, args: &[&str]) -> Output {
@@ -110,10 +125,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn report_folder_and_archive_match_analyze_and_name_every_file() {
     let d = setup("report-main");
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let hostname = hostname();
     for (lang, out, words) in [
         ("ja", "rep", ["## 判定", "メモリリークの疑い"]),
         ("en", "rep-en", ["## Verdict", "leak suspected"]),
@@ -208,31 +220,49 @@ fn report_folder_and_archive_match_analyze_and_name_every_file() {
             assert!(listed.iter().any(|f| f == want), "{want} not in {listed:?}");
         }
         assert!(names.iter().all(|n| n.is_ascii()), "{names:?}");
+        // The log travels as written, but for the host name and the address, masked.
+        let masked = leaky_line(&"*".repeat(hostname.len())).replace(ADDRESS, "xxx.xx.xxx.xx");
         assert_eq!(
             d.read(&format!("{out}/logs/memory_usage.log")),
-            REFERENCE,
-            "the log travels as written"
+            format!("{REFERENCE}{masked}"),
         );
+        if hostname.len() >= 2 {
+            assert!(
+                md.contains("(ホスト名・IP アドレス 2 箇所を伏せました)")
+                    || md.contains("(2 host names or IP addresses masked)"),
+                "{md}"
+            );
+        }
+
+        // The archive holds the folder's files as they are.
+        let file = std::fs::File::open(d.join(&format!("{out}.tgz"))).unwrap();
+        let mut a = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+            assert_eq!(bytes, std::fs::read(d.join(&name)).unwrap(), "{name}");
+        }
 
         // Nothing names the server, an address, or this machine.
         let mut files = Vec::new();
         every_file(&d.join(out), &mut files);
-        files.push(d.join(&format!("{out}.tgz")));
         for f in files {
             let bytes = std::fs::read(&f).unwrap();
-            let bytes = if f.extension().is_some_and(|e| e == "tgz") {
-                let mut v = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut v)
-                    .unwrap();
-                v
-            } else {
-                bytes
-            };
             for secret in [SERVER, ADDRESS, "server_url", "server_ip"] {
                 assert!(!contains(&bytes, secret.as_bytes()), "{secret} in {f:?}");
             }
-            if hostname.len() >= 4 {
-                assert!(!contains(&bytes, hostname.as_bytes()), "hostname in {f:?}");
+            if f.extension().is_some_and(|e| e == "png") {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            for w in words {
+                assert!(
+                    hostname.len() < 2 || !w.eq_ignore_ascii_case(&hostname),
+                    "the host name in {f:?}"
+                );
             }
         }
     }
@@ -268,7 +298,10 @@ fn report_never_overwrites_and_says_where_it_wrote() {
         ],
     );
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(d.read("memory_usage.log"), REFERENCE);
+    assert_eq!(
+        d.read("memory_usage.log"),
+        format!("{REFERENCE}{}", leaky_line(&hostname()))
+    );
     // The default name, in the working directory, printed.
     let o = report(&d, &["memory_usage.log"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -28,6 +28,8 @@ pub struct FileEntry {
     pub from: Option<String>,
     /// Bytes left out from the start (a log over GitHub's 25 MB keeps its last 25 MB).
     pub cut_bytes: u64,
+    /// Host names and addresses masked in the copy (`*` and `x` in their place).
+    pub redacted: u64,
 }
 
 /// What the report says besides the analysis.
@@ -473,6 +475,16 @@ pub fn render_within(a: &Analysis, ctx: &Context, lang: Lang, limit: usize) -> S
                             "(over 25 MB: its first {} bytes are left out, the end is kept)",
                             f.cut_bytes
                         ),
+                    }
+                );
+            }
+            if f.redacted > 0 {
+                let _ = write!(
+                    it,
+                    " {}",
+                    match lang {
+                        Lang::Ja => format!("(ホスト名・IP アドレス {} 箇所を伏せました)", f.redacted),
+                        Lang::En => format!("({} host names or IP addresses masked)", f.redacted),
                     }
                 );
             }

@@ -24,11 +24,13 @@ fn context() -> Context {
                 name: "plot.png".into(),
                 from: None,
                 cut_bytes: 0,
+                redacted: 0,
             },
             FileEntry {
                 name: "logs/memory_usage.log".into(),
                 from: Some("memory_usage.log".into()),
                 cut_bytes: 0,
+                redacted: 0,
             },
         ],
         last_bundle: Some((
@@ -143,6 +145,7 @@ fn a_long_report_is_cut_to_githubs_bound_with_a_note() {
             name: format!("evidence/20261205-1430{:02}-{i}-usr2.txt", i % 60),
             from: None,
             cut_bytes: 0,
+            redacted: 0,
         })
         .collect();
     for lang in [Lang::Ja, Lang::En] {

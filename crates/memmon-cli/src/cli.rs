@@ -57,7 +57,8 @@ and the evidence bundles beside them (memory_usage.evidence/).",
 with a note), every file within 25 MB (a longer log keeps its last 25 MB, and the report says \
 so), the plot within 10 MB, ASCII names. The tracker is public: of the config only the \
 memory_monitor settings are listed (the metrics address and label left out); no other key \
-(server address), no host name, no directory of the inputs. An existing folder or archive, or \
+(server address), no directory of the inputs; in the copies of the logs and bundles this \
+machine's host name and IPv4 addresses are masked. An existing folder or archive, or \
 an input, is never overwritten: the command refuses and writes nothing. Prints where it wrote.\n\n\
 EXAMPLES:\n  memmon report memory_usage.log memory_usage.log.1\n  \
 memmon report --lang en --out pi3-report memory_usage.log"

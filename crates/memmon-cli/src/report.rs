@@ -148,7 +148,8 @@ fn fill(
         ..Request::default()
     };
     let (analysis, _read) = memmon_analyze::analyze_files(&request).map_err(|e| e.to_string())?;
-    let mut notes: Vec<(String, Option<String>, u64)> = Vec::new();
+    let mut notes: Vec<(String, Option<String>, u64, u64)> = Vec::new();
+    let redactor = Redactor::for_this_machine();
     if std::fs::metadata(&plot).is_ok_and(|m| m.len() > MAX_IMAGE_BYTES) {
         std::fs::remove_file(&plot).map_err(io_err(&plot))?;
     }
@@ -168,8 +169,8 @@ fn fill(
             .unwrap_or_default();
         let name = unique(&mut used, &ascii_name(&original));
         let dst = logs_dir.join(&name);
-        let cut = copy_capped(log, &dst, true).map_err(io_err(log))?;
-        notes.push((format!("logs/{name}"), Some(original), cut));
+        let (cut, masked) = copy_capped(log, &dst, true, &redactor).map_err(io_err(log))?;
+        notes.push((format!("logs/{name}"), Some(original), cut, masked));
     }
 
     // The bundles beside the logs, oldest first.
@@ -186,8 +187,8 @@ fn fill(
                 .unwrap_or_default();
             let name = unique(&mut used, &ascii_name(&original));
             let dst = ev.join(&name);
-            let cut = copy_capped(b, &dst, false).map_err(io_err(b))?;
-            notes.push((format!("evidence/{name}"), None, cut));
+            let (cut, masked) = copy_capped(b, &dst, false, &redactor).map_err(io_err(b))?;
+            notes.push((format!("evidence/{name}"), None, cut, masked));
             last_bundle = Some(format!("evidence/{name}"));
         }
     }
@@ -210,6 +211,7 @@ fn fill(
             FileEntry {
                 from: note.and_then(|n| n.1.clone()),
                 cut_bytes: note.map_or(0, |n| n.2),
+                redacted: note.map_or(0, |n| n.3),
                 name,
             }
         })
@@ -228,9 +230,11 @@ fn fill(
         last_bundle,
         bundles: bundles.len(),
     };
-    let md = markdown::render(&analysis, &ctx, lang);
+    let mut md = markdown::render(&analysis, &ctx, lang).into_bytes();
+    // The growing lines and tracebacks come from the logs: masked as the copies are.
+    redactor.mask(&mut md);
     let report_md = folder.join("report.md");
-    write_new(&report_md, md.as_bytes()).map_err(io_err(&report_md))?;
+    write_new(&report_md, &md).map_err(io_err(&report_md))?;
     let inside = archive::write_tgz(folder, archive_out).map_err(|e| {
         // Begun by this command (O_EXCL), unless it was there already.
         if e.kind() != io::ErrorKind::AlreadyExists {
@@ -293,29 +297,134 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Copies `src` to a new file `dst`, at most GitHub's 25 MB: a longer file keeps its end (a
-/// log, from a line's start) or its start (a bundle). Returns the bytes left out.
-fn copy_capped(src: &Path, dst: &Path, keep_end: bool) -> io::Result<u64> {
+/// Masks what names this machine or an address in the text that travels: this machine's host
+/// name (as a word: `*` for each of its bytes) and IPv4 addresses (`x` for each digit). The
+/// replacement is never longer than what it replaces, so a copy stays within its bound.
+pub struct Redactor {
+    host: Option<Vec<u8>>,
+}
+
+impl Redactor {
+    /// This machine's host name, from the kernel.
+    pub fn for_this_machine() -> Redactor {
+        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+            .map(|h| h.trim().as_bytes().to_vec())
+            .filter(|h| h.len() >= 2);
+        Redactor { host }
+    }
+
+    /// Masks `text` in place; returns how many were masked.
+    pub fn mask(&self, text: &mut [u8]) -> u64 {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        let mut n = 0;
+        if let Some(host) = &self.host {
+            let mut i = 0;
+            while i + host.len() <= text.len() {
+                let at = &text[i..i + host.len()];
+                let before = i.checked_sub(1).map(|j| text[j]);
+                let after = text.get(i + host.len()).copied();
+                if at.eq_ignore_ascii_case(host)
+                    && !before.is_some_and(word)
+                    && !after.is_some_and(word)
+                {
+                    text[i..i + host.len()].fill(b'*');
+                    n += 1;
+                    i += host.len();
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        // IPv4: four groups of 1-3 digits joined by dots, not part of a longer number or word.
+        let mut i = 0;
+        while i < text.len() {
+            let before = i.checked_sub(1).map(|j| text[j]);
+            if !text[i].is_ascii_digit() || before.is_some_and(|b| word(b) || b == b'.') {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            let mut groups = 0;
+            loop {
+                let start = j;
+                while j < text.len() && text[j].is_ascii_digit() && j - start < 4 {
+                    j += 1;
+                }
+                let len = j - start;
+                if len == 0 || len > 3 {
+                    groups = 0;
+                    break;
+                }
+                groups += 1;
+                if groups == 4 || j >= text.len() || text[j] != b'.' {
+                    break;
+                }
+                j += 1;
+            }
+            let after = text.get(j).copied();
+            // Not followed by a word, nor by `.` and a digit (a fifth group: a version).
+            let fifth = after == Some(b'.') && text.get(j + 1).is_some_and(u8::is_ascii_digit);
+            let ends_clean = !after.is_some_and(word) && !fifth;
+            if groups == 4 && ends_clean {
+                text[i..j]
+                    .iter_mut()
+                    .filter(|b| b.is_ascii_digit())
+                    .for_each(|b| *b = b'x');
+                n += 1;
+                i = j;
+            } else {
+                // Past this run of digits and dots.
+                while i < text.len() && (text[i].is_ascii_digit() || text[i] == b'.') {
+                    i += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+/// Copies `src` to a new file `dst`, at most GitHub's 25 MB, masked line by line: a longer
+/// file keeps its end (a log, from a line's start) or its start (a bundle). Returns the bytes
+/// left out and how many host names or addresses were masked.
+fn copy_capped(src: &Path, dst: &Path, keep_end: bool, r: &Redactor) -> io::Result<(u64, u64)> {
     let mut from = File::open(src)?;
     let len = from.metadata()?.len();
-    let mut to = OpenOptions::new().write(true).create_new(true).open(dst)?;
+    let mut to = io::BufWriter::new(OpenOptions::new().write(true).create_new(true).open(dst)?);
     let mut cut = 0;
     if len > MAX_FILE_BYTES && keep_end {
         from.seek(SeekFrom::Start(len - MAX_FILE_BYTES))?;
-        let mut reader = BufReader::new(from);
+    }
+    let mut reader = BufReader::new(from);
+    if len > MAX_FILE_BYTES && keep_end {
         // Drop the partial line the cut falls into.
         let mut partial = Vec::new();
         reader.read_until(b'\n', &mut partial)?;
         cut = len - MAX_FILE_BYTES + partial.len() as u64;
-        io::copy(&mut reader.take(MAX_FILE_BYTES), &mut to)?;
-    } else {
-        if len > MAX_FILE_BYTES {
-            cut = len - MAX_FILE_BYTES;
-        }
-        io::copy(&mut from.take(MAX_FILE_BYTES), &mut to)?;
     }
-    to.sync_all()?;
-    Ok(cut)
+    let (mut written, mut masked) = (0u64, 0u64);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // A line is read whole only up to the bound: a file without line breaks stays bounded.
+        let got = (&mut reader)
+            .take(MAX_FILE_BYTES + 1)
+            .read_until(b'\n', &mut line)?;
+        if got == 0 {
+            break;
+        }
+        if written + got as u64 > MAX_FILE_BYTES {
+            cut += len.saturating_sub(cut + written);
+            break;
+        }
+        masked += r.mask(&mut line);
+        to.write_all(&line)?;
+        written += got as u64;
+    }
+    let file = to.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok((cut, masked))
 }
 
 /// The `memory_monitor` settings as `check-config` lists them, without the values that may
@@ -393,6 +502,24 @@ mod tests {
     }
 
     #[test]
+    fn host_names_and_addresses_are_masked_in_place() {
+        let r = Redactor {
+            host: Some(b"pi-gate-3".to_vec()),
+        };
+        let mut t =
+            b"pi-gate-3: to 192.168.1.20:8080 from PI-GATE-3, not pi-gate-30 or v1.2.3.4.5 \
+or 10.0.0.256x [2026-12-05 14:30:00] 12.34MB"
+                .to_vec();
+        let n = r.mask(&mut t);
+        assert_eq!(
+            String::from_utf8(t).unwrap(),
+            "*********: to xxx.xxx.x.xx:8080 from *********, not pi-gate-30 or v1.2.3.4.5 \
+or 10.0.0.256x [2026-12-05 14:30:00] 12.34MB"
+        );
+        assert_eq!(n, 3);
+    }
+
+    #[test]
     fn unique_names() {
         let mut used = Vec::new();
         assert_eq!(unique(&mut used, "a.log"), "a.log");
@@ -410,7 +537,8 @@ mod tests {
         let n = (MAX_FILE_BYTES / 100 + 50) as usize;
         std::fs::write(&src, line.repeat(n)).unwrap();
         let dst = d.join("copy.log");
-        let cut = copy_capped(&src, &dst, true).unwrap();
+        let r = Redactor { host: None };
+        let (cut, _) = copy_capped(&src, &dst, true, &r).unwrap();
         let len = std::fs::metadata(&dst).map_or(0, |m| m.len());
         assert!(len <= MAX_FILE_BYTES);
         assert_eq!(cut + len, (n * 100) as u64);
