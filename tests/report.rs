@@ -322,6 +322,14 @@ fn report_never_overwrites_and_says_where_it_wrote() {
         "{stdout}"
     );
     assert!(stdout.contains("レポートを書きました"), "{stdout}");
+    // A rotated log alone: the live log's bundles are found.
+    std::fs::rename(d.join("memory_usage.log"), d.join("memory_usage.log.1")).unwrap();
+    let o = report(&d, &["memory_usage.log.1", "--out", "rot", "--lang", "en"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d
+        .join("rot/evidence/20261205-143000-4242-horizon.txt")
+        .is_file());
+    assert!(d.read("rot/report.md").contains("card_reader.py:236"));
     // A log that cannot be read: exit 2, and no folder left behind.
     let o = report(&d, &["missing.log", "--out", "gone"]);
     assert_eq!(o.status.code(), Some(2));

@@ -26,6 +26,19 @@ pub fn evidence_dir(log: &Path) -> Option<PathBuf> {
     Some(log.with_file_name(format!("{stem}.evidence")))
 }
 
+/// Where the bundles of `log` may be: its evidence directory, and for a rotated log
+/// (`memory_usage.log.1`) the live log's (`memory_usage.evidence/`), which memmon keeps using.
+pub fn evidence_dirs(log: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = evidence_dir(log).into_iter().collect();
+    let name = log.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if let Some((live, n)) = name.rsplit_once('.') {
+        if !live.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            dirs.extend(evidence_dir(&log.with_file_name(live)));
+        }
+    }
+    dirs
+}
+
 /// Whether `name` is a bundle's: `YYYYMMDD-HHMMSS-PID-TRIGGER.txt`.
 pub fn is_bundle_name(name: &str) -> bool {
     let Some(base) = name.strip_suffix(".txt") else {
@@ -42,16 +55,13 @@ pub fn is_bundle_name(name: &str) -> bool {
         && TRIGGERS.contains(&parts[3])
 }
 
-/// The bundles in the evidence directory beside each log, oldest first (by the time in their
+/// The bundles in the evidence directories beside each log ([`evidence_dirs`]), oldest first (by the time in their
 /// names, then the name), each directory once. Symlinks and anything not a regular file are
 /// left out. A missing or unreadable directory has none.
 pub fn find(logs: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for log in logs {
-        let Some(dir) = evidence_dir(log) else {
-            continue;
-        };
+    for dir in logs.iter().flat_map(|l| evidence_dirs(l)) {
         let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
         if dirs.contains(&canonical) {
             continue;
@@ -163,6 +173,14 @@ mod tests {
             evidence_dir(Path::new("log")),
             Some(PathBuf::from("log.evidence"))
         );
+        assert_eq!(
+            evidence_dirs(Path::new("/a/memory_usage.log.3")),
+            [
+                PathBuf::from("/a/memory_usage.log.evidence"),
+                PathBuf::from("/a/memory_usage.evidence")
+            ]
+        );
+        assert_eq!(evidence_dirs(Path::new("/a/m.log")).len(), 1);
     }
 
     #[test]
