@@ -18,6 +18,7 @@ mod pi_launch;
 mod proc_fixture;
 mod python_hook;
 mod reliability;
+mod report;
 mod sampler_e2e;
 mod signals;
 mod sink_hardening;

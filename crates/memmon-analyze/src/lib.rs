@@ -20,9 +20,12 @@
 //! checking that none of them is an input ([`outputs`]). The log's line layout stays
 //! memmon-format's and the verdict's policy memmon-core's.
 
+pub mod archive;
+pub mod bundle;
 pub mod csv;
 mod font;
 mod glyphs;
+pub mod markdown;
 pub mod outputs;
 mod panel;
 pub mod parts;
@@ -102,6 +105,21 @@ fn output_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// Runs `memmon analyze`: checks the outputs, reads every log in `request`, writes the CSV and
 /// the plot it asks for, and writes the report (text or JSON) to `out`, flushed.
 pub fn analyze(request: &Request, out: &mut impl Write) -> Result<(), Error> {
+    let (analysis, paths) = analyze_files(request)?;
+    let text = if request.json {
+        report::json(&analysis, &paths, request.lang) + "\n"
+    } else {
+        report::text(&analysis, &paths, request.lang)
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Report)
+}
+
+/// [`analyze`] without the report: checks the outputs, reads every log, writes the CSV and the
+/// plot `request` asks for, and returns the analysis with the files read, in the order read
+/// (`request.json` is ignored). `memmon report` renders its Markdown from this.
+pub fn analyze_files(request: &Request) -> Result<(Analysis, Vec<PathBuf>), Error> {
     // No output may be an input (or another output): checked before any file is opened.
     let outs: Vec<(&'static str, &Path)> = [("--csv", &request.csv), ("--plot", &request.plot)]
         .into_iter()
@@ -164,14 +182,7 @@ pub fn analyze(request: &Request, out: &mut impl Write) -> Result<(), Error> {
             message,
         })?;
     }
-    let text = if request.json {
-        report::json(&analysis, &paths, request.lang) + "\n"
-    } else {
-        report::text(&analysis, &paths, request.lang)
-    };
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Report)
+    Ok((analysis, paths))
 }
 
 enum FeedError<E> {

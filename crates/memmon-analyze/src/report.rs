@@ -53,7 +53,7 @@ pub(crate) fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
     }
 }
 
-fn ending_text(e: &Ending, lang: Lang) -> String {
+pub(crate) fn ending_text(e: &Ending, lang: Lang) -> String {
     match (lang, e) {
         (Lang::Ja, Ending::Exit(kind)) => format!("プロセス終了: {kind}"),
         (Lang::Ja, Ending::Footer) => "モニタリング終了 (フッターあり)".into(),
@@ -319,7 +319,7 @@ pub struct ReportJson {
     samples_outside_window: u64,
 }
 
-fn run_json(r: &RunSummary, lang: Lang) -> RunJson {
+pub(crate) fn run_json(r: &RunSummary, lang: Lang) -> RunJson {
     let d = r.diagnosis.as_ref();
     let (verdict, reason) = verdict_words(r.verdict);
     let (exit_code, signal) = match &r.ending {

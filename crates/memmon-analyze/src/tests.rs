@@ -296,7 +296,7 @@ fn elapsed_going_back_without_a_header_starts_a_new_run() {
 
 /// Two runs (a leak, then a flat one), each with a tracemalloc block after every 10th sample
 /// and, when `breakdown`, issue #19's breakdown line right before the block.
-fn runs_with_detail(breakdown: bool) -> String {
+pub(crate) fn runs_with_detail(breakdown: bool) -> String {
     let format = LogFormat::with_zone(jiff::tz::TimeZone::UTC);
     let mut out = String::new();
     let mut at = t0();

@@ -45,6 +45,25 @@ command still runs, unmonitored.")]
     Test(TestArgs),
     /// Read memory_usage.log files and tell a leak from warm-up.
     Analyze(crate::analyze::AnalyzeArgs),
+    /// Make a report to send: one folder and one .tgz for a GitHub issue.
+    #[command(
+        long_about = "Writes one folder (memmon-report-YYYYMMDD-HHMMSS/, or --out) and an archive \
+beside it (the folder's name + .tgz) with: report.md, ready to paste into an issue (the verdict, \
+the rate, the time until memory runs out, the part that grows and its cause with the guide's \
+remedy, the growing lines and the last evidence bundle's tracebacks, restarts and OOM kills, the \
+memory_monitor settings, memmon's version, the machine's model and memory), plot.png, the logs \
+and the evidence bundles beside them (memory_usage.evidence/).",
+        after_help = "Fits GitHub: report.md within 65,536 characters (long sections are cut \
+with a note), every file within 25 MB (a longer log keeps its last 25 MB, and the report says \
+so), the plot within 10 MB, ASCII names. The tracker is public: of the config only the \
+memory_monitor settings are listed (the metrics address and label left out); no other key \
+(server address), no directory of the inputs; in the copies of the logs and bundles this \
+machine's host name and IPv4 addresses are masked. An existing folder or archive, or \
+an input, is never overwritten: the command refuses and writes nothing. Prints where it wrote.\n\n\
+EXAMPLES:\n  memmon report memory_usage.log memory_usage.log.1\n  \
+memmon report --lang en --out pi3-report memory_usage.log"
+    )]
+    Report(crate::report::ReportArgs),
     /// Check a configuration file and print the effective settings.
     #[command(
         after_help = "Exits 0 and prints the settings when the file is valid; prints the error \
@@ -218,6 +237,7 @@ mod tests {
             Command::Test(t) => t.lang.get(),
             Command::CheckConfig(c) => c.lang.get(),
             Command::Analyze(a) => a.lang.get(),
+            Command::Report(r) => r.lang.get(),
             Command::Run(_) => panic!("not expected"),
         };
         assert_eq!(lang_of(&["memmon", "test"]), Lang::Ja);
@@ -228,6 +248,11 @@ mod tests {
             Lang::En
         );
         assert_eq!(lang_of(&["memmon", "analyze", "x.log"]), Lang::Ja);
+        assert_eq!(lang_of(&["memmon", "report", "x.log"]), Lang::Ja);
+        assert_eq!(
+            lang_of(&["memmon", "report", "x.log", "--lang", "en"]),
+            Lang::En
+        );
         assert!(Cli::try_parse_from(["memmon", "test", "--lang", "fr"]).is_err());
     }
 

@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod exit;
 mod lang;
+mod report;
 mod run;
 mod selftest;
 mod settings;
@@ -41,7 +42,7 @@ fn main() {
     };
     if matches!(
         cli.command,
-        cli::Command::Analyze(_) | cli::Command::CheckConfig(_)
+        cli::Command::Analyze(_) | cli::Command::Report(_) | cli::Command::CheckConfig(_)
     ) {
         signals::release_stops();
     }
@@ -49,6 +50,7 @@ fn main() {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Test(args) => exit::Ending::Code(selftest::test(args)),
         cli::Command::Analyze(args) => exit::Ending::Code(analyze::run(args)),
+        cli::Command::Report(args) => exit::Ending::Code(report::run(args)),
         cli::Command::CheckConfig(args) => exit::Ending::Code(check::check_config(args)),
     };
     exit::end(ending);
