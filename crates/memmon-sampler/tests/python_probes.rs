@@ -420,3 +420,68 @@ fn evidence_from_a_hook_without_the_verb_is_none_not_an_error() {
     assert_eq!(client.source.trim().map(|t| t.len()), Some(1));
     client.grow(10);
 }
+
+/// Near an OOM the copy of the traces is not made: with less memory left than twice what it
+/// would take, `evidence` answers the types alone and says why (`sites_skipped`); a failing
+/// capture answers an error, told once, and the hook serves on.
+#[test]
+fn evidence_skips_the_copy_of_the_traces_when_memory_is_short_and_never_raises() {
+    let client = r#"
+import _socket, json, os, sys
+def ask(line):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
+    s.sendall(line.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+class Blob:
+    pass
+ask("start 1")
+blobs = [Blob() for _ in range(5000)]
+hook = sys.modules["_memmon_hook"]
+room = hook._memory_room()
+print(room is None or room > 0)
+hook._memory_room = lambda: 1 << 20
+reply = ask("evidence 1")
+print(reply["sites"], reply["sites_complete"], reply["sites_skipped"].startswith("copying the traces needs ~"))
+print([t[1] for t in reply["types"] if t[0] == "__main__.Blob"], reply["complete"])
+hook._memory_room = lambda: None
+reply = ask("evidence 1")
+print(reply["sites_skipped"], reply["sites_complete"], len(reply["sites"]) > 0)
+hook._count_types = lambda: 1 / 0
+print(ask("evidence 1")["error"])
+print(ask("trim 1")["pid"] == os.getpid())
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-evguard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove("PYTHONTRACEMALLOC")
+        .env_remove(TYPES_BUDGET_VAR)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "True\n[] False True\n[5000] True\nNone True True\nevidence failed: ZeroDivisionError\nTrue\n",
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr,
+        "[memmon] tracemalloc hook: evidence failed: division by zero\n"
+    );
+}

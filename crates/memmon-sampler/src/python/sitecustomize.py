@@ -45,6 +45,14 @@ _TYPES_TOP = 5
 _EVIDENCE_SITES = 10
 _EVIDENCE_TYPES = 20
 _EVIDENCE_FRAMES = 200
+# `evidence`'s grouping of the traces stops past this budget (the copy it groups included):
+# 500,000 traces take ~250 ms here; memmon waits `tracemalloc_timeout` (5 s by default) for the
+# copy, this, the types walk (`_types_budget`) and the reply together.
+_EVIDENCE_BUDGET_MS = 2000
+# The copy of the traces `evidence` reads costs ~3.8 times tracemalloc's own tables at its peak
+# (500,000 traces: 23.3 MiB of tables, 89 MiB copied; BENCHMARKS.md): it is not made when this
+# many times the tables would take more than half the memory left to the process.
+_EVIDENCE_COPY_RATIO = 4
 _frames = 1
 _types_budget = _TYPES_BUDGET_MS / 1000.0
 # `types`' previous counts, {name: (count, bytes)} (at most _TYPES_MAX + 1 names), and whether
@@ -352,13 +360,23 @@ def _evidence():
     count and shallow bytes, for a bundle near an OOM. Tracing starts now if it was off
     (`started_now`: the sites then show only what was allocated since). The sites come first,
     so the types walk's own list is not among them; `types`' previous counts are left alone.
-    Bounded in time (each half has `_types_budget`) and in memory (see `_evidence_sites`)."""
+    Bounded in time (the grouping has `_EVIDENCE_BUDGET_MS`, the walk `_types_budget`) and in
+    memory: the copy of the traces is not made when it would take more than half the memory
+    left (`sites_skipped` says so), and what it costs is given back (see `_evidence_sites`)."""
     import tracemalloc
 
     started_now = not tracemalloc.is_tracing()
     _start_tracing()
     own = (__file__, tracemalloc.__file__, "<unknown>")
-    sites, traces, sites_complete = _evidence_sites(own)
+    need = tracemalloc.get_tracemalloc_memory() * _EVIDENCE_COPY_RATIO
+    room = _memory_room()
+    skipped = None
+    if room is not None and need > room // 2:
+        # Near an OOM the copy could be what kills the client: the types alone, and why.
+        sites, traces, sites_complete = [], 0, False
+        skipped = "copying the traces needs ~%d MiB, %d MiB left" % (need >> 20, room >> 20)
+    else:
+        sites, traces, sites_complete = _evidence_sites(own)
     counts, walked, complete = _count_types()
     ranked = sorted(
         ((size, count, name) for name, (count, size) in counts.items()), reverse=True
@@ -369,6 +387,7 @@ def _evidence():
         "frames": tracemalloc.get_traceback_limit(),
         "sites": sites,
         "sites_complete": sites_complete,
+        "sites_skipped": skipped,
         "traces": traces,
         "types": [[name, count, size] for size, count, name in ranked[:_EVIDENCE_TYPES]],
         "complete": complete,
@@ -379,6 +398,49 @@ def _evidence():
         # unless asked (`malloc_trim` was loaded before tracing started, `_prepare`).
         _trim()
     return reply
+
+
+def _memory_room():
+    """The bytes this process can still get: the least of the system's `MemAvailable` and its
+    memory cgroup's limit less its usage (v2, or v1's memory controller); None when none of
+    them can be read."""
+    room = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    room.append(int(line.split()[1]) * 1024)
+                    break
+    except Exception:
+        pass
+    try:
+        with open("/proc/self/cgroup") as f:
+            groups = f.read().splitlines()
+    except Exception:
+        groups = []
+    for line in groups:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            base = "/sys/fs/cgroup" + parts[2].rstrip("/")
+            files = ("memory.max", "memory.current")
+        elif "memory" in parts[1].split(","):
+            base = "/sys/fs/cgroup/memory" + parts[2].rstrip("/")
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        try:
+            with open(os.path.join(base, files[0])) as f:
+                limit = f.read().strip()
+            with open(os.path.join(base, files[1])) as f:
+                usage = int(f.read().strip())
+            # "max" (v2) or a huge number (v1): no limit of its own.
+            if limit != "max" and int(limit) < (1 << 60):
+                room.append(max(0, int(limit) - usage))
+        except Exception:
+            pass
+    return min(room) if room else None
 
 
 def _evidence_sites(own):
@@ -394,14 +456,15 @@ def _evidence_sites(own):
     (8 bytes) per trace and a list per distinct traceback, and the frames are the copy's own
     shared tuples. It all lives for this call only and `_evidence` gives it back with
     `malloc_trim`; what it costs is measured in BENCHMARKS.md (`python-evidence-*`).
-    Time: the clock is read every `_TYPES_CHUNK` traces; past `_types_budget` the grouping
-    stops and the sites are those of the traces grouped so far (`complete` False)."""
+    Time: the clock is read every `_TYPES_CHUNK` traces; past `_EVIDENCE_BUDGET_MS` (the copy
+    included) the grouping stops and the sites are those of the traces grouped so far
+    (`complete` False)."""
     import time
 
     import _tracemalloc
 
     clock = time.monotonic
-    deadline = clock() + _types_budget
+    deadline = clock() + _EVIDENCE_BUDGET_MS / 1000.0
     traces = _tracemalloc._get_traces()
     total = len(traces)
     # Keyed by the frames tuple itself: hashing it creates no object, while `id()` would create
