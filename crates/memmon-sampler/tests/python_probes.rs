@@ -485,3 +485,77 @@ print(ask("trim 1")["pid"] == os.getpid())
         "[memmon] tracemalloc hook: evidence failed: division by zero\n"
     );
 }
+
+/// The walk used while tracing (`_walk_traced`: no int created per object) gives exactly the
+/// plain walk's counts and bytes, type by type, on the same objects: classes with slots, a
+/// Python `__sizeof__`, a failing one, a metaclass with its own `__hash__`, enums, containers.
+#[test]
+fn the_walk_made_for_tracing_counts_exactly_as_the_plain_walk() {
+    let client = r#"
+import enum, gc, sys, time, tracemalloc
+hook = sys.modules["_memmon_hook"]
+class Slots:
+    __slots__ = ("a", "b")
+class Sized:
+    def __sizeof__(self):
+        return 1000
+class Odd:
+    def __sizeof__(self):
+        raise RuntimeError("no size")
+class Meta(type):
+    def __hash__(cls):
+        raise RuntimeError("client code ran")
+class WithMeta(metaclass=Meta):
+    pass
+class Color(enum.Enum):
+    RED = 1
+keep = [[Slots(), Sized(), Odd(), WithMeta(), Color.RED, {"k": [i] * (i % 7)}, (i, [i])]
+        for i in range(3000)]
+objects = gc.get_objects()
+far = time.monotonic() + 60
+plain, plain_other, plain_walked = hook._walk(objects, time.monotonic, far)
+tracemalloc.start(3)
+lean, lean_other, lean_walked = hook._walk_traced(objects, time.monotonic, far)
+tracemalloc.stop()
+plain = {id(kind): (count, size) for count, size, kind in plain.values()}
+lean = {id(kind): (count, size) for count, size, kind in lean.values()}
+print(plain == lean, plain_other == lean_other, plain_walked == lean_walked == len(objects))
+print(lean[id(Sized)], lean[id(Odd)], lean[id(Slots)][0], lean[id(WithMeta)][0])
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-lean-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove("PYTHONTRACEMALLOC")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    // `Sized`: its own 1,000 bytes plus the collector's header, as `sys.getsizeof` adds it.
+    let sized = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys\nclass S:\n    def __sizeof__(self): return 1000\nprint(sys.getsizeof(S()))",
+        ])
+        .output()
+        .unwrap();
+    let sized: u64 = String::from_utf8_lossy(&sized.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        stdout,
+        format!(
+            "True True True\n(3000, {}) (3000, 0) 3000 3000\n",
+            3000 * sized
+        ),
+        "{stderr}"
+    );
+}
