@@ -1,7 +1,9 @@
 //! Issue #19's probes on a real `python3` running memmon's hook, through `PythonDetail`:
 //! `types` counts exactly the instances a client added between two walks and names them
 //! `__main__.Card`; a walk cut by its time budget says so and the hook still answers; `trim`
-//! calls glibc's `malloc_trim`; a snapshot carries tracemalloc's own memory.
+//! calls glibc's `malloc_trim`; a snapshot carries tracemalloc's own memory. Issue #20's
+//! `evidence`: the line that keeps objects leads, with a traceback through its caller; a process
+//! not tracing starts and says so; the kept class is counted exactly; an old hook is no error.
 #![allow(clippy::unwrap_used)] // a panic in a test harness is a failed test
 
 use memmon_core::DetailSource;
@@ -284,4 +286,276 @@ print(max([t[1] for t in again["types"]] + [0]) < 1000)
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert_eq!(stdout, "True True True\nTrue\n", "{stderr}");
+}
+
+/// An evidence client: `keep N` appends N `Record`s, each with a 64-byte buffer (line 4), made
+/// by `make` (line 6), called from `keep` (line 9); it ends at the end of stdin.
+const EVIDENCE_CLIENT: &str = r#"import sys
+class Record:
+    def __init__(self, i):
+        self.payload = bytearray(64)
+def make(n):
+    return [Record(i) for i in range(n)]
+kept = []
+def keep(n):
+    kept.extend(make(n))
+print("ready", flush=True)
+for line in sys.stdin:
+    keep(int(line.split()[1]))
+    print("ok", flush=True)
+"#;
+
+/// Starts [`EVIDENCE_CLIENT`] with `frames` frames per trace and `hook` as its sitecustomize.
+fn evidence_client(name: &str, hook: &str, frames: &str) -> Client {
+    let dir = std::env::temp_dir().join(format!("memmon-probe-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), hook).unwrap();
+    let script = dir.join("client.py");
+    std::fs::write(&script, EVIDENCE_CLIENT).unwrap();
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env("MEMMON_TRACEMALLOC_FRAMES", frames)
+        .env_remove("PYTHONTRACEMALLOC")
+        .env_remove(TYPES_BUDGET_VAR)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let options = PythonOptions {
+        children: false,
+        timeout: Duration::from_secs(10),
+        smaps: WithSmaps::Never,
+    };
+    let source = PythonDetail::new(child.id(), "/proc", &dir, options);
+    Client {
+        dir,
+        child,
+        stdin,
+        stdout,
+        source,
+    }
+}
+
+#[test]
+fn evidence_starts_tracing_then_names_the_keeping_line_its_caller_and_the_exact_count() {
+    let mut client = evidence_client("evidence", HOOK_SOURCE, "8");
+    let pid = client.pid();
+    // Not tracing: the capture starts it, says so, and has seen nothing allocated yet.
+    let first = client.source.evidence().unwrap();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].pid, pid);
+    assert!(first[0].started_now, "{first:?}");
+    assert!(first[0].types_complete, "{first:?}");
+    assert!(
+        first[0]
+            .sites
+            .iter()
+            .all(|s| !s.location.contains("client.py")),
+        "{first:?}"
+    );
+    client.grow(20_000);
+    let second = client.source.evidence().unwrap();
+    assert_eq!(second.len(), 1, "{second:?}");
+    let reply = &second[0];
+    assert!(!reply.started_now && reply.pid == pid, "{reply:?}");
+    assert!(
+        reply.sites.len() <= 10 && reply.types.len() <= 20,
+        "{reply:?}"
+    );
+    let top = &reply.sites[0];
+    let script = client.dir.join("client.py").display().to_string();
+    // The records' buffers (line 4, in `Record.__init__`) hold the most.
+    assert_eq!(top.location, format!("{script}:4"), "{reply:?}");
+    assert!(top.size >= 20_000 * 64 && top.count >= 20_000, "{top:?}");
+    // Most recent frame first, through its caller `make` (line 6), `keep` (9) and the loop (12).
+    assert_eq!(top.traceback.first(), Some(&top.location), "{top:?}");
+    for caller in [6, 9, 12] {
+        let frame = format!("{script}:{caller}");
+        assert!(top.traceback.contains(&frame), "{frame} not in {top:?}");
+    }
+    // The types, absolute: exactly the 20,000 records kept, by shallow bytes among the top 20.
+    assert!(reply.types_complete, "{reply:?}");
+    let record = reply.types.iter().find(|t| t.name == "__main__.Record");
+    let record = record.unwrap_or_else(|| panic!("no __main__.Record in {reply:?}"));
+    assert_eq!(record.count, 20_000, "{reply:?}");
+    assert!(record.bytes >= 20_000 * 16, "{reply:?}");
+    let mut bytes: Vec<u64> = reply.types.iter().map(|t| t.bytes).collect();
+    bytes.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(
+        bytes,
+        reply.types.iter().map(|t| t.bytes).collect::<Vec<_>>()
+    );
+    // Absolute, not growth: asked again, the records are still all there.
+    let third = client.source.evidence().unwrap();
+    let again = third[0].types.iter().find(|t| t.name == "__main__.Record");
+    assert_eq!(again.map(|t| t.count), Some(20_000), "{third:?}");
+    // `types` still reports growth from nothing: evidence did not replace its reference.
+    let growth = client.source.growing_types().unwrap();
+    assert!(
+        growth[0]
+            .types
+            .iter()
+            .any(|t| t.name == "dict" || t.name == "function"),
+        "{growth:?}"
+    );
+}
+
+#[test]
+fn evidence_from_a_hook_without_the_verb_is_none_not_an_error() {
+    // The hook as it was before `evidence`: the verb is not in its table.
+    let old = HOOK_SOURCE.replace("    \"evidence\": _evidence,\n", "");
+    assert_ne!(old, HOOK_SOURCE);
+    let mut client = evidence_client("evidence-old", &old, "1");
+    assert_eq!(client.source.evidence(), None);
+    // The hook serves on.
+    assert_eq!(client.source.trim().map(|t| t.len()), Some(1));
+    client.grow(10);
+}
+
+/// Near an OOM the copy of the traces is not made: with less memory left than twice what it
+/// would take, `evidence` answers the types alone and says why (`sites_skipped`); a failing
+/// capture answers an error, told once, and the hook serves on.
+#[test]
+fn evidence_skips_the_copy_of_the_traces_when_memory_is_short_and_never_raises() {
+    let client = r#"
+import _socket, json, os, sys
+def ask(line):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
+    s.sendall(line.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+class Blob:
+    pass
+ask("start 1")
+blobs = [Blob() for _ in range(5000)]
+hook = sys.modules["_memmon_hook"]
+room = hook._memory_room()
+print(room is None or room > 0)
+hook._memory_room = lambda: 1 << 20
+reply = ask("evidence 1")
+print(reply["sites"], reply["sites_complete"], reply["sites_skipped"].startswith("copying the traces needs ~"))
+print([t[1] for t in reply["types"] if t[0] == "__main__.Blob"], reply["complete"])
+hook._memory_room = lambda: None
+reply = ask("evidence 1")
+print(reply["sites_skipped"], reply["sites_complete"], len(reply["sites"]) > 0)
+hook._count_types = lambda: 1 / 0
+print(ask("evidence 1")["error"])
+print(ask("trim 1")["pid"] == os.getpid())
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-evguard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove("PYTHONTRACEMALLOC")
+        .env_remove(TYPES_BUDGET_VAR)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "True\n[] False True\n[5000] True\nNone True True\nevidence failed: ZeroDivisionError\nTrue\n",
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr,
+        "[memmon] tracemalloc hook: evidence failed: division by zero\n"
+    );
+}
+
+/// The walk used while tracing (`_walk_traced`: no int created per object) gives exactly the
+/// plain walk's counts and bytes, type by type, on the same objects: classes with slots, a
+/// Python `__sizeof__`, a failing one, a metaclass with its own `__hash__`, enums, containers.
+#[test]
+fn the_walk_made_for_tracing_counts_exactly_as_the_plain_walk() {
+    let client = r#"
+import enum, gc, sys, time, tracemalloc
+hook = sys.modules["_memmon_hook"]
+class Slots:
+    __slots__ = ("a", "b")
+class Sized:
+    def __sizeof__(self):
+        return 1000
+class Odd:
+    def __sizeof__(self):
+        raise RuntimeError("no size")
+class Meta(type):
+    def __hash__(cls):
+        raise RuntimeError("client code ran")
+class WithMeta(metaclass=Meta):
+    pass
+class Color(enum.Enum):
+    RED = 1
+keep = [[Slots(), Sized(), Odd(), WithMeta(), Color.RED, {"k": [i] * (i % 7)}, (i, [i])]
+        for i in range(3000)]
+objects = gc.get_objects()
+far = time.monotonic() + 60
+plain, plain_other, plain_walked = hook._walk(objects, time.monotonic, far)
+tracemalloc.start(3)
+lean, lean_other, lean_walked = hook._walk_traced(objects, time.monotonic, far)
+tracemalloc.stop()
+plain = {id(kind): (count, size) for count, size, kind in plain.values()}
+lean = {id(kind): (count, size) for count, size, kind in lean.values()}
+print(plain == lean, plain_other == lean_other, plain_walked == lean_walked == len(objects))
+print(lean[id(Sized)], lean[id(Odd)], lean[id(Slots)][0], lean[id(WithMeta)][0])
+"#;
+    let dir = std::env::temp_dir().join(format!("memmon-probe-lean-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove("PYTHONTRACEMALLOC")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    // `Sized`: its own 1,000 bytes plus the collector's header, as `sys.getsizeof` adds it.
+    let sized = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys\nclass S:\n    def __sizeof__(self): return 1000\nprint(sys.getsizeof(S()))",
+        ])
+        .output()
+        .unwrap();
+    let sized: u64 = String::from_utf8_lossy(&sized.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        stdout,
+        format!(
+            "True True True\n(3000, {}) (3000, 0) 3000 3000\n",
+            3000 * sized
+        ),
+        "{stderr}"
+    );
 }

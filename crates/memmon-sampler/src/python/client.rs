@@ -26,6 +26,9 @@ pub(crate) enum Request {
     Trim,
     /// The object types that grew since the previous `types`: the reply is a [`Types`].
     Types,
+    /// Issue #20's capture: top sites with tracebacks and the object types, absolute: the
+    /// reply is an [`Evidence`].
+    Evidence,
 }
 
 impl Request {
@@ -36,6 +39,7 @@ impl Request {
             Request::Snapshot => "snapshot",
             Request::Trim => "trim",
             Request::Types => "types",
+            Request::Evidence => "evidence",
         };
         format!("{verb} {PROTOCOL}\n")
     }
@@ -87,6 +91,23 @@ pub(crate) struct Types {
     pub complete: bool,
 }
 
+/// The answer to [`Request::Evidence`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Evidence {
+    /// The answering process.
+    pub pid: u32,
+    /// Tracing was off and started for this capture: the sites show only what was allocated
+    /// since.
+    pub started_now: bool,
+    /// `[location, size, count, [frame, …]]`, largest first; the traceback most recent frame
+    /// first.
+    pub sites: Vec<(String, u64, u64, Vec<String>)>,
+    /// `[name, count, bytes]` by shallow bytes, largest first.
+    pub types: Vec<(String, u64, u64)>,
+    /// False when the types walk was cut by the hook's time budget.
+    pub complete: bool,
+}
+
 /// The answer to [`Request::Start`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct Started {
@@ -120,7 +141,7 @@ pub(crate) fn start(socket: &Path, timeout: Duration) -> io::Result<Started> {
     parse_reply(&ask(socket, Request::Start, timeout)?)
 }
 
-/// Asks for one probe of issue #19 (`trim`, `types`).
+/// Asks for one probe of issue #19 (`trim`, `types`) or #20 (`evidence`).
 pub(crate) fn probe<T: serde::de::DeserializeOwned>(
     socket: &Path,
     request: Request,
@@ -200,6 +221,26 @@ mod tests {
                 complete: false
             })
         );
+        let evidence: io::Result<Evidence> = parse_reply(
+            "{\"started_now\":true,\"frames\":5,\"sites\":[[\"a.py:3\",64,2,[\"a.py:3\",\"a.py:9\"]]],\
+             \"sites_complete\":true,\"traces\":2,\"types\":[[\"__main__.Card\",3,168]],\
+             \"complete\":false,\"objects\":9,\"v\":1,\"pid\":7}",
+        );
+        assert_eq!(
+            evidence.ok(),
+            Some(Evidence {
+                pid: 7,
+                started_now: true,
+                sites: vec![(
+                    "a.py:3".into(),
+                    64,
+                    2,
+                    vec!["a.py:3".into(), "a.py:9".into()]
+                )],
+                types: vec![("__main__.Card".into(), 3, 168)],
+                complete: false,
+            })
+        );
         let started: io::Result<Started> = parse_reply("{\"tracing\":true,\"v\":1,\"pid\":7}\n");
         assert_eq!(
             started.ok(),
@@ -235,5 +276,6 @@ mod tests {
         assert_eq!(Request::Snapshot.line(), "snapshot 1\n");
         assert_eq!(Request::Trim.line(), "trim 1\n");
         assert_eq!(Request::Types.line(), "types 1\n");
+        assert_eq!(Request::Evidence.line(), "evidence 1\n");
     }
 }

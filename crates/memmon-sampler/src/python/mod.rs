@@ -21,6 +21,9 @@
 //! most the timeout: [`DetailSource::trim`] (`trim`: glibc's `malloc_trim(0)`, once) and
 //! [`DetailSource::growing_types`] (`types`: a bounded walk of the collector's objects); a hook
 //! older than a probe answers that it does not know it, and is left out of the answers.
+//! Issue #20's [`DetailSource::evidence`] (`evidence`: the top sites with a traceback each and
+//! the object types by count and bytes, tracing started on the spot if it was off) is asked the
+//! same way.
 //! [`DetailSource::traced_overhead`] is tracemalloc's own memory as the last snapshots gave it.
 //!
 //! Only processes that inherited memmon's environment open a socket in the directory, so the
@@ -36,7 +39,10 @@ use busy::Busy;
 pub use client::PROTOCOL;
 use client::{Request, Snapshot};
 pub use hook_dir::HookDir;
-use memmon_core::{Detail, DetailResult, DetailSource, Site, TrimReply, TypeGrowth, TypesReply};
+use memmon_core::{
+    Detail, DetailResult, DetailSource, EvidenceReply, Site, TracedSite, TrimReply, TypeCount,
+    TypeGrowth, TypesReply,
+};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -500,6 +506,45 @@ impl DetailSource for PythonDetail {
                 })
                 .collect(),
         )
+    }
+
+    /// `None` when every process that answered is a hook without `evidence` (older than it).
+    fn evidence(&mut self) -> Option<Vec<EvidenceReply>> {
+        let probed = self.probe::<client::Evidence>(Request::Evidence);
+        if probed.replies.is_empty() && probed.unsupported > 0 {
+            return None;
+        }
+        Some(probed.replies.into_iter().map(evidence_reply).collect())
+    }
+}
+
+/// At most this many sites and types of an evidence capture are kept (the bundle shows 10
+/// and 20; the hook sends no more).
+const EVIDENCE_SITES: usize = 10;
+const EVIDENCE_TYPES: usize = 20;
+
+fn evidence_reply(e: client::Evidence) -> EvidenceReply {
+    EvidenceReply {
+        pid: e.pid,
+        started_now: e.started_now,
+        sites: e
+            .sites
+            .into_iter()
+            .take(EVIDENCE_SITES)
+            .map(|(location, size, count, traceback)| TracedSite {
+                location,
+                size,
+                count,
+                traceback,
+            })
+            .collect(),
+        types: e
+            .types
+            .into_iter()
+            .take(EVIDENCE_TYPES)
+            .map(|(name, count, bytes)| TypeCount { name, count, bytes })
+            .collect(),
+        types_complete: e.complete,
     }
 }
 

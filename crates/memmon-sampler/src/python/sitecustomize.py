@@ -40,6 +40,19 @@ _TYPES_CHUNK = 2048
 _TYPES_MAX = 4096
 _TYPES_OTHER = "(other types)"
 _TYPES_TOP = 5
+# `evidence` (issue #20): the sites and types it replies, and the most frames written per
+# traceback (a reply line stays far under memmon's 1 MiB: 10 tracebacks of 200 frames).
+_EVIDENCE_SITES = 10
+_EVIDENCE_TYPES = 20
+_EVIDENCE_FRAMES = 200
+# `evidence`'s grouping of the traces stops past this budget (the copy it groups included):
+# 500,000 traces take ~250 ms here; memmon waits `tracemalloc_timeout` (5 s by default) for the
+# copy, this, the types walk (`_types_budget`) and the reply together.
+_EVIDENCE_BUDGET_MS = 2000
+# The copy of the traces `evidence` reads costs ~3.8 times tracemalloc's own tables at its peak
+# (500,000 traces: 23.3 MiB of tables, 89 MiB copied; BENCHMARKS.md): it is not made when this
+# many times the tables would take more than half the memory left to the process.
+_EVIDENCE_COPY_RATIO = 4
 _frames = 1
 _types_budget = _TYPES_BUDGET_MS / 1000.0
 # `types`' previous counts, {name: (count, bytes)} (at most _TYPES_MAX + 1 names), and whether
@@ -239,7 +252,9 @@ def _prepare():
     # and both then load; imports wait for each other, and a lock held across a fork would
     # leave the child's hook stuck.
     import _tracemalloc  # noqa: F401
+    import gc  # noqa: F401  (`types`, `evidence`)
     import json  # noqa: F401
+    import time  # noqa: F401  (`types`, `evidence`)
     import tracemalloc  # noqa: F401
 
     _load_malloc_trim()
@@ -340,6 +355,168 @@ def _types():
     return reply
 
 
+def _evidence():
+    """`evidence` (issue #20): the top sites with a traceback each, and the object types by
+    count and shallow bytes, for a bundle near an OOM. Tracing starts now if it was off
+    (`started_now`: the sites then show only what was allocated since). The sites come first,
+    so the types walk's own list is not among them; `types`' previous counts are left alone.
+    Bounded in time (the grouping has `_EVIDENCE_BUDGET_MS`, the walk `_types_budget`) and in
+    memory: the copy of the traces is not made when it would take more than half the memory
+    left (`sites_skipped` says so), and what it costs is given back (see `_evidence_sites`)."""
+    import tracemalloc
+
+    started_now = not tracemalloc.is_tracing()
+    _start_tracing()
+    own = (__file__, tracemalloc.__file__, "<unknown>")
+    need = tracemalloc.get_tracemalloc_memory() * _EVIDENCE_COPY_RATIO
+    room = _memory_room()
+    skipped = None
+    if room is not None and need > room // 2:
+        # Near an OOM the copy could be what kills the client: the types alone, and why.
+        sites, traces, sites_complete = [], 0, False
+        skipped = "copying the traces needs ~%d MiB, %d MiB left" % (need >> 20, room >> 20)
+    else:
+        sites, traces, sites_complete = _evidence_sites(own)
+    counts, walked, complete = _count_types()
+    ranked = sorted(
+        ((size, count, name) for name, (count, size) in counts.items()), reverse=True
+    )
+    counts = None
+    reply = {
+        "started_now": started_now,
+        "frames": tracemalloc.get_traceback_limit(),
+        "sites": sites,
+        "sites_complete": sites_complete,
+        "sites_skipped": skipped,
+        "traces": traces,
+        "types": [[name, count, size] for size, count, name in ranked[:_EVIDENCE_TYPES]],
+        "complete": complete,
+        "objects": walked,
+    }
+    if traces >= _TRIM_FROM or walked >= _TRIM_FROM:
+        # The copy of the traces and the list of objects are freed by now; glibc keeps them
+        # unless asked (`malloc_trim` was loaded before tracing started, `_prepare`).
+        _trim()
+    return reply
+
+
+def _memory_room():
+    """The bytes this process can still get: the least of the system's `MemAvailable` and its
+    memory cgroup's limit less its usage (v2, or v1's memory controller); None when none of
+    them can be read."""
+    room = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    room.append(int(line.split()[1]) * 1024)
+                    break
+    except Exception:
+        pass
+    try:
+        with open("/proc/self/cgroup") as f:
+            groups = f.read().splitlines()
+    except Exception:
+        groups = []
+    for line in groups:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            base = "/sys/fs/cgroup" + parts[2].rstrip("/")
+            files = ("memory.max", "memory.current")
+        elif "memory" in parts[1].split(","):
+            base = "/sys/fs/cgroup/memory" + parts[2].rstrip("/")
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        try:
+            with open(os.path.join(base, files[0])) as f:
+                limit = f.read().strip()
+            with open(os.path.join(base, files[1])) as f:
+                usage = int(f.read().strip())
+            # "max" (v2) or a huge number (v1): no limit of its own.
+            if limit != "max" and int(limit) < (1 << 60):
+                room.append(max(0, int(limit) - usage))
+        except Exception:
+            pass
+    return min(room) if room else None
+
+
+def _evidence_sites(own):
+    """The top `_EVIDENCE_SITES` lines by size, grouped by each trace's most recent frame as
+    `statistics("lineno")` groups them, each with one traceback: of the tracebacks that end on
+    that line, the one holding the most bytes (the traces are grouped by their whole traceback
+    first, then the tracebacks by their most recent frame). Returns
+    ([[location, size, count, [frame, ...]]], traces, complete).
+
+    Memory: no `take_snapshot()` (a `Snapshot` and its `statistics` build objects per trace on
+    top of the copy). The one copy is `_tracemalloc._get_traces()`'s, a tuple per live trace
+    (tracemalloc's API has no way to read its table in parts); the grouping adds a list entry
+    (8 bytes) per trace and a list per distinct traceback, and the frames are the copy's own
+    shared tuples. It all lives for this call only and `_evidence` gives it back with
+    `malloc_trim`; what it costs is measured in BENCHMARKS.md (`python-evidence-*`).
+    Time: the clock is read every `_TYPES_CHUNK` traces; past `_EVIDENCE_BUDGET_MS` (the copy
+    included) the grouping stops and the sites are those of the traces grouped so far
+    (`complete` False)."""
+    import time
+
+    import _tracemalloc
+
+    clock = time.monotonic
+    deadline = clock() + _EVIDENCE_BUDGET_MS / 1000.0
+    traces = _tracemalloc._get_traces()
+    total = len(traces)
+    # Keyed by the frames tuple itself: hashing it creates no object, while `id()` would create
+    # (and trace) an int per trace. Sizes are appended, not added, for the same reason.
+    by_traceback = {}
+    done = 0
+    while done < total:
+        for trace in traces[done : done + _TYPES_CHUNK]:
+            frames = trace[2]
+            sizes = by_traceback.get(frames)
+            if sizes is None:
+                by_traceback[frames] = sizes = []
+            sizes.append(trace[1])
+        done = min(total, done + _TYPES_CHUNK)
+        if clock() > deadline:
+            break
+    trace = None
+    traces = None
+    unknown = ("<unknown>", 0)
+    # {most recent frame: [size, count, size of its best traceback, that traceback]}
+    lines = {}
+    for frames, sizes in by_traceback.items():
+        key = frames[0] if frames else unknown
+        if key[0] in own:
+            continue
+        size = sum(sizes)
+        line = lines.get(key)
+        if line is None:
+            lines[key] = [size, len(sizes), size, frames]
+        else:
+            line[0] += size
+            line[1] += len(sizes)
+            if size > line[2]:
+                line[2] = size
+                line[3] = frames
+    by_traceback = None
+    ranked = sorted(
+        ((line[0], line[1], key, line[3]) for key, line in lines.items()), reverse=True
+    )[:_EVIDENCE_SITES]
+    lines = None
+    sites = [
+        [
+            "%s:%s" % key,
+            size,
+            count,
+            ["%s:%s" % frame for frame in frames[:_EVIDENCE_FRAMES]],
+        ]
+        for size, count, key, frames in ranked
+    ]
+    return sites, total, done >= total
+
+
 def _count_types():
     """Walks `gc.get_objects()` (the objects the collector tracks: instances, containers; not
     `int`, `str` or `bytes`) and counts objects and `sys.getsizeof` bytes per type name.
@@ -347,42 +524,28 @@ def _count_types():
     Bounded in time: the clock is read every `_TYPES_CHUNK` objects and the walk stops past
     `_types_budget` (then `complete` is False). Bounded in memory: at most `_TYPES_MAX` types
     are counted one by one, later ones together as `_TYPES_OTHER`; the list of objects (8 bytes
-    an object) is dropped before the reply. Returns ({name: (count, bytes)}, walked, complete)."""
+    an object) is dropped before the reply. Returns ({name: (count, bytes)}, walked, complete).
+
+    While tracemalloc traces (`evidence` always, `types` in a traced process) every int the
+    count creates is an allocation traced with its traceback (~3 µs each here): the walk is
+    then `_walk_traced`, which creates almost none."""
     import gc
     import time
 
-    getsizeof = sys.getsizeof
+    tracemalloc = sys.modules.get("tracemalloc")
+    traced = tracemalloc is not None and tracemalloc.is_tracing()
     clock = time.monotonic
     deadline = clock() + _types_budget
-    by_type = {}
-    other = [0, 0]
     objects = gc.get_objects()
     total = len(objects)
-    walked = 0
     try:
-        while walked < total:
-            for obj in objects[walked : walked + _TYPES_CHUNK]:
-                # By id: a metaclass's own `__hash__` or `__eq__` (client code) is not run.
-                kind = type(obj)
-                entry = by_type.get(id(kind))
-                if entry is None:
-                    if len(by_type) < _TYPES_MAX:
-                        entry = by_type[id(kind)] = [0, 0, kind]
-                    else:
-                        entry = other
-                entry[0] += 1
-                try:
-                    entry[1] += getsizeof(obj)
-                except Exception:
-                    # A class's own `__sizeof__` may fail: the object is counted, its bytes not.
-                    pass
-            walked = min(total, walked + _TYPES_CHUNK)
-            if clock() > deadline:
-                break
+        if traced:
+            by_type, other, walked = _walk_traced(objects, clock, deadline)
+        else:
+            by_type, other, walked = _walk(objects, clock, deadline)
     finally:
         # Drop the references at once: the objects must not live longer because memmon looked.
         del objects
-        obj = None
     counts = {}
     for count, size, kind in by_type.values():
         name = _type_name(kind)
@@ -392,6 +555,113 @@ def _count_types():
     if other[0]:
         counts[_TYPES_OTHER] = (other[0], other[1])
     return counts, walked, walked >= total
+
+
+def _walk(objects, clock, deadline):
+    """`_count_types`' walk: ({id(type): [count, bytes, type]}, [count, bytes] of the types past
+    `_TYPES_MAX`, objects walked)."""
+    getsizeof = sys.getsizeof
+    by_type = {}
+    other = [0, 0]
+    total = len(objects)
+    walked = 0
+    obj = None
+    while walked < total:
+        for obj in objects[walked : walked + _TYPES_CHUNK]:
+            # By id: a metaclass's own `__hash__` or `__eq__` (client code) is not run.
+            kind = type(obj)
+            entry = by_type.get(id(kind))
+            if entry is None:
+                if len(by_type) < _TYPES_MAX:
+                    entry = by_type[id(kind)] = [0, 0, kind]
+                else:
+                    entry = other
+            entry[0] += 1
+            try:
+                entry[1] += getsizeof(obj)
+            except Exception:
+                # A class's own `__sizeof__` may fail: the object is counted, its bytes not.
+                pass
+        walked = min(total, walked + _TYPES_CHUNK)
+        if clock() > deadline:
+            break
+    obj = None
+    return by_type, other, walked
+
+
+def _walk_traced(objects, clock, deadline):
+    """`_walk`'s figures, creating (and so tracing) almost no object per object walked.
+
+    `id(kind)`, `count += 1` and `getsizeof` each create an int (and `getsizeof` a bound method)
+    per object. Here a type whose metaclass is `type` itself is its own key (its hash is its
+    identity: no client code runs), others go by `id`; each type keeps a list with one entry per
+    object (8 bytes, given back after the walk): for a type whose size is fixed (`object`'s
+    `__sizeof__`, no items) the same int object every time, else what the type's own
+    `__sizeof__` descriptor returns, called unbound; `getsizeof`'s addition (the collector's
+    header) is measured once per type. 210,000 objects: ~100 ms traced, against ~1 s."""
+    by_type = {}
+    other = [0, 0]
+    total = len(objects)
+    walked = 0
+    obj = None
+    while walked < total:
+        for obj in objects[walked : walked + _TYPES_CHUNK]:
+            kind = type(obj)
+            key = kind if type(kind) is type else id(kind)
+            entry = by_type.get(key)
+            if entry is None:
+                if len(by_type) < _TYPES_MAX:
+                    entry = by_type[key] = _sizer(kind, obj)
+                else:
+                    other[0] += 1
+                    try:
+                        other[1] += sys.getsizeof(obj)
+                    except Exception:
+                        pass
+                    continue
+            sizeof = entry[1]
+            if sizeof is None:
+                entry[0].append(entry[2])
+            else:
+                try:
+                    entry[0].append(sizeof(obj))
+                except Exception:
+                    # A class's own `__sizeof__` may fail: the object is counted, its bytes not.
+                    entry[0].append(None)
+        walked = min(total, walked + _TYPES_CHUNK)
+        if clock() > deadline:
+            break
+    obj = None
+    figures = {}
+    for key, (sizes, _, _, extra, kind) in by_type.items():
+        counted = [size for size in sizes if size is not None]
+        figures[key] = [len(sizes), sum(counted) + extra * len(counted), kind]
+    return figures, other, walked
+
+
+def _sizer(kind, obj):
+    """A type's entry in `_walk_traced`: [sizes, unbound `__sizeof__` or None when every object
+    of the type has one size, that size, what `getsizeof` adds to `__sizeof__`, the type]. The
+    descriptor is found through the MRO's own dicts, as `getsizeof` finds it, so no metaclass
+    code runs; with none found (or a failing one) the type's objects are counted without bytes."""
+    entry = [[], None, None, 0, kind]
+    try:
+        sizeof = None
+        for klass in type.__dict__["__mro__"].__get__(kind, type):
+            own = type.__dict__["__dict__"].__get__(klass, type)
+            if "__sizeof__" in own:
+                sizeof = own["__sizeof__"]
+                break
+        raw = sizeof(obj)
+        entry[3] = sys.getsizeof(obj) - raw
+        fixed = type.__dict__["__itemsize__"].__get__(kind, type) == 0
+        if sizeof is object.__dict__["__sizeof__"] and fixed:
+            entry[2] = raw
+        else:
+            entry[1] = sizeof
+    except Exception:
+        entry[1] = entry[2] = None
+    return entry
 
 
 def _type_name(kind):
@@ -411,9 +681,15 @@ def _type_name(kind):
 
 # The requests memmon may send, by verb: a new request is a function here and a line in
 # docs/hook-protocol.md (and memmon's `Request`).
-_REQUESTS = {"start": _start, "snapshot": _snapshot, "trim": _trim_request, "types": _types}
+_REQUESTS = {
+    "start": _start,
+    "snapshot": _snapshot,
+    "trim": _trim_request,
+    "types": _types,
+    "evidence": _evidence,
+}
 # The requests whose failure is an error reply rather than the hook's end.
-_PROBES = ("trim", "types")
+_PROBES = ("trim", "types", "evidence")
 
 
 def _top_sites(own):

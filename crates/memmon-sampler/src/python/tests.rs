@@ -17,6 +17,7 @@ fn the_protocol_doc_the_hook_and_memmon_agree() {
         client::Request::Snapshot,
         client::Request::Trim,
         client::Request::Types,
+        client::Request::Evidence,
     ] {
         let line = request.line();
         let verb = line.split(' ').next().unwrap_or_default();
