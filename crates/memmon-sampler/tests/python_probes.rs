@@ -30,6 +30,13 @@ for line in sys.stdin:
     print("ok", flush=True)
 "#;
 
+/// What a hooked client runs: `python3 ARGS…`, or a script written as `client.py` in its
+/// directory.
+enum Program<'a> {
+    Args(&'a [&'a str]),
+    Script(&'a str),
+}
+
 /// A hooked client in its own directory, and the source that asks it.
 struct Client {
     dir: PathBuf,
@@ -41,17 +48,44 @@ struct Client {
 
 impl Client {
     fn start(name: &str, records: u32, budget_ms: Option<&str>) -> Client {
+        let records = records.to_string();
+        Client::spawn(
+            name,
+            HOOK_SOURCE,
+            "1",
+            budget_ms,
+            Program::Args(&["-c", CLIENT, &records]),
+        )
+    }
+
+    /// A hooked `python3` running `program` in a fresh directory with `hook` as its
+    /// sitecustomize, `frames` frames per trace and an optional types budget; waits for its
+    /// `ready`.
+    fn spawn(
+        name: &str,
+        hook: &str,
+        frames: &str,
+        budget_ms: Option<&str>,
+        program: Program<'_>,
+    ) -> Client {
         let dir = std::env::temp_dir().join(format!("memmon-probe-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+        std::fs::write(dir.join("sitecustomize.py"), hook).unwrap();
         let mut command = Command::new("python3");
+        match program {
+            Program::Args(args) => command.args(args),
+            Program::Script(text) => {
+                let script = dir.join("client.py");
+                std::fs::write(&script, text).unwrap();
+                command.arg(script)
+            }
+        };
         command
-            .args(["-c", CLIENT, &records.to_string()])
             .env("PYTHONPATH", &dir)
             .env("MEMMON_HOOK_DIR", &dir)
             .env("MEMMON_HOOK_PROTOCOL", "1")
-            .env("MEMMON_TRACEMALLOC_FRAMES", "1")
+            .env("MEMMON_TRACEMALLOC_FRAMES", frames)
             .env_remove("PYTHONTRACEMALLOC")
             .env_remove(TYPES_BUDGET_VAR)
             .stdin(Stdio::piped())
@@ -307,42 +341,7 @@ for line in sys.stdin:
 
 /// Starts [`EVIDENCE_CLIENT`] with `frames` frames per trace and `hook` as its sitecustomize.
 fn evidence_client(name: &str, hook: &str, frames: &str) -> Client {
-    let dir = std::env::temp_dir().join(format!("memmon-probe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sitecustomize.py"), hook).unwrap();
-    let script = dir.join("client.py");
-    std::fs::write(&script, EVIDENCE_CLIENT).unwrap();
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .env("PYTHONPATH", &dir)
-        .env("MEMMON_HOOK_DIR", &dir)
-        .env("MEMMON_HOOK_PROTOCOL", "1")
-        .env("MEMMON_TRACEMALLOC_FRAMES", frames)
-        .env_remove("PYTHONTRACEMALLOC")
-        .env_remove(TYPES_BUDGET_VAR)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
-    let options = PythonOptions {
-        children: false,
-        timeout: Duration::from_secs(10),
-        smaps: WithSmaps::Never,
-    };
-    let source = PythonDetail::new(child.id(), "/proc", &dir, options);
-    Client {
-        dir,
-        child,
-        stdin,
-        stdout,
-        source,
-    }
+    Client::spawn(name, hook, frames, None, Program::Script(EVIDENCE_CLIENT))
 }
 
 #[test]
