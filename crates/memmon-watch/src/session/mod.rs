@@ -845,4 +845,6 @@ mod diagnose;
 #[cfg(test)]
 mod diagnose_tests;
 #[cfg(test)]
+mod evidence_tests;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,133 @@
+//! Issue #20's flight recorder end to end: a real Python client leaking under a memory limit
+//! (`ulimit -v`, RLIMIT_AS) gets its bundles before it dies, each trigger once, each named in
+//! the log; a symlink planted at the bundle directory is never followed.
+
+use crate::util::{parse_log, Dir};
+use memmon_format::{EvidenceKind, Record};
+
+/// Leaks 4 MiB every 0.1 s until the address-space limit ends it (MemoryError: exit 1).
+const LEAK: &str = "import time\nkeep = []\nwhile True:\n    keep.append(b'\\x01' * (4 << 20))\n    time.sleep(0.1)\n";
+
+fn bundles(d: &Dir) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d.join("m.evidence"))
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_leaking_python_client_under_a_limit_gets_its_bundles_before_it_dies() {
+    let d = Dir::new("evidence-leak");
+    d.write("leak.py", LEAK);
+    // The floor far above any machine's memory: it fires at the first sample, once; growth
+    // past 5 MB warns at many samples, the warning trigger once; the horizon so far out that
+    // any steady growth is within it: the online trend's slope fires it once.
+    d.write(
+        "client_config.json",
+        r#"{"memory_monitor": {"warn_threshold_mb": 5, "evidence_floor_mb": 100000000, "evidence_horizon": 4000000000, "evidence_pressure": 0}}"#,
+    );
+    let out = d
+        .memmon()
+        .args([
+            "run",
+            "--config",
+            "client_config.json",
+            "--interval",
+            "0.2",
+            "--startup-delay",
+            "0",
+            "--log",
+            "m.log",
+            "--",
+            "sh",
+            "-c",
+            "ulimit -v 400000; exec python3 leak.py",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let names = bundles(&d);
+    let mut kinds: Vec<&str> = names
+        .iter()
+        .map(|n| n.trim_end_matches(".txt").rsplit('-').next().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["floor", "horizon", "warning"], "{stderr}");
+    let text = d.read("m.log");
+    let records = parse_log(&d.join("m.log"));
+    let named: Vec<(usize, String)> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Record::Evidence(e) if e.kind == EvidenceKind::Saved => {
+                Some((i, e.path.clone().unwrap()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named.len(), 3, "{text}");
+    let exit = records
+        .iter()
+        .position(|r| matches!(r, Record::ProcessExit(_)))
+        .expect("an exit line");
+    for (at, path) in &named {
+        // Named before the client died, and there on disk.
+        assert!(*at < exit, "{text}");
+        let name = path.strip_prefix("m.evidence/").unwrap();
+        assert!(names.contains(&name.to_owned()), "{path} not in {names:?}");
+        let bundle = std::fs::read_to_string(d.join(path)).unwrap();
+        assert!(
+            bundle.starts_with("# memmon 証拠バンドル\n## 概要\n"),
+            "{bundle}"
+        );
+        assert!(bundle.contains("## 直近のサンプル\n["), "{bundle}");
+        assert!(bundle.contains(": smaps_rollup\n"), "{bundle}");
+        assert!(bundle.contains(": FD\nソケット "), "{bundle}");
+        assert!(bundle.contains("## meminfo\nMemTotal:"), "{bundle}");
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(d.join("m.evidence"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn a_symlink_planted_at_the_bundle_directory_is_not_followed() {
+    let d = Dir::new("evidence-symlink");
+    std::fs::create_dir(d.join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(d.join("elsewhere"), d.join("m.evidence")).unwrap();
+    d.write(
+        "client_config.json",
+        r#"{"memory_monitor": {"evidence_floor_mb": 100000000, "evidence_pressure": 0}}"#,
+    );
+    let out = d
+        .memmon()
+        .args([
+            "run",
+            "--config",
+            "client_config.json",
+            "--interval",
+            "0.2",
+            "--startup-delay",
+            "0",
+            "--log",
+            "m.log",
+            "--",
+            "sleep",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("symlink"), "{stderr}");
+    assert_eq!(std::fs::read_dir(d.join("elsewhere")).unwrap().count(), 0);
+    assert!(!d.read("m.log").contains("[証拠]"));
+}
