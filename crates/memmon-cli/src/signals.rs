@@ -190,7 +190,8 @@ const JOB_STOPS: [i32; 3] = [SIGTSTP, SIGTTIN, SIGTTOU];
 /// The stop signals [`hold_stops`] blocked (bit `n` for signal `n`), for [`release_stops`].
 static HELD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Blocks the stop signals memmon's start did not already block, first thing in `main`:
+/// Blocks the stop signals (and SIGUSR2, whose default action would end memmon too) that
+/// memmon's start did not already block, first thing in `main`:
 /// until the handlers are in place a stop signal would kill memmon with its default action,
 /// leaving no log (and, after the spawn, a command nobody stops). Blocked, it waits, pending,
 /// for [`release_stops`] once the handlers are installed, and is then kept for the command
@@ -206,7 +207,7 @@ pub(crate) fn hold_stops() {
         if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current) != 0 {
             return;
         }
-        for sig in STOPS {
+        for sig in STOPS.into_iter().chain(KEPT) {
             if libc::sigismember(&current, sig) == 0 {
                 libc::sigaddset(&mut block, sig);
                 held |= 1 << sig;
@@ -230,7 +231,7 @@ pub(crate) fn release_stops() {
     unsafe {
         let mut unblock: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut unblock);
-        for sig in STOPS {
+        for sig in STOPS.into_iter().chain(KEPT) {
             if held & (1 << sig) != 0 {
                 libc::sigaddset(&mut unblock, sig);
             }
