@@ -11,6 +11,7 @@ use std::fmt;
 const EVIDENCE: &str = "  [証拠] ";
 const SAVED: &str = "保存: ";
 const OOM: &str = "OOMキラーによる終了の直前: ";
+const EXITED: &str = "終了の直前: ";
 /// Said by an OOM form when the run wrote no bundle.
 const NONE: &str = "なし";
 
@@ -21,10 +22,13 @@ pub enum EvidenceKind {
     Saved,
     /// The command was killed by the OOM killer: the run's last bundle (or none).
     OomKilled,
+    /// The command ended otherwise, after the run wrote a bundle: the last one.
+    Exited,
 }
 
 /// `  [証拠] 保存: memory_usage.evidence/20261205-143000-4242-usr2.txt`, or
-/// `  [証拠] OOMキラーによる終了の直前: memory_usage.evidence/….txt` (`なし` without a bundle).
+/// `  [証拠] OOMキラーによる終了の直前: memory_usage.evidence/….txt` (`なし` without a bundle),
+/// or `  [証拠] 終了の直前: memory_usage.evidence/….txt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceLine {
     /// Which form.
@@ -40,6 +44,7 @@ impl fmt::Display for EvidenceLine {
         f.write_str(match self.kind {
             EvidenceKind::Saved => SAVED,
             EvidenceKind::OomKilled => OOM,
+            EvidenceKind::Exited => EXITED,
         })?;
         f.write_str(self.path.as_deref().unwrap_or(NONE))
     }
@@ -67,6 +72,14 @@ impl LogFormat {
         })
     }
 
+    /// The command ended (not by the OOM killer) after the run wrote the bundle at `path`.
+    pub fn evidence_exit(&self, path: &str) -> Record {
+        Record::Evidence(EvidenceLine {
+            kind: EvidenceKind::Exited,
+            path: Some(clean_path(path)),
+        })
+    }
+
     /// The command was killed by the OOM killer; `path`: the run's last bundle, if any.
     pub fn evidence_oom(&self, path: Option<&str>) -> Record {
         Record::Evidence(EvidenceLine {
@@ -81,6 +94,8 @@ pub(crate) fn parse(line: &str) -> Option<Record> {
     let rest = line.strip_prefix(EVIDENCE)?;
     let (kind, path) = if let Some(path) = rest.strip_prefix(SAVED) {
         (EvidenceKind::Saved, path)
+    } else if let Some(path) = rest.strip_prefix(EXITED) {
+        (EvidenceKind::Exited, path)
     } else {
         (EvidenceKind::OomKilled, rest.strip_prefix(OOM)?)
     };
@@ -89,7 +104,7 @@ pub(crate) fn parse(line: &str) -> Option<Record> {
     }
     let path = match (kind, path) {
         (EvidenceKind::OomKilled, NONE) => None,
-        // The saved form always names a bundle: `なし` there is a file of that name.
+        // The other forms always name a bundle: `なし` there is a file of that name.
         _ => Some(path.to_owned()),
     };
     Some(Record::Evidence(EvidenceLine { kind, path }))

@@ -16,6 +16,7 @@ fn lines() -> Vec<Record> {
             "memory_usage.evidence/20261205-150000-4242-horizon.txt",
         )),
         f.evidence_oom(None),
+        f.evidence_exit("memory_usage.evidence/20261205-150000-4242-warning.txt"),
     ]
 }
 
@@ -35,6 +36,11 @@ fn exact_lines() {
     assert_eq!(
         f.evidence_oom(None).to_string(),
         "  [証拠] OOMキラーによる終了の直前: なし"
+    );
+    assert_eq!(
+        f.evidence_exit("m.evidence/20261205-143000-4242-floor.txt")
+            .to_string(),
+        "  [証拠] 終了の直前: m.evidence/20261205-143000-4242-floor.txt"
     );
     // A control character never splits the line.
     assert_eq!(
@@ -69,6 +75,8 @@ fn other_shapes_are_not_evidence_lines() {
         " [証拠] 保存: x",
         "[証拠] 保存: x",
         "  [証拠] OOMキラーによる終了の直前: ",
+        "  [証拠] 終了の直前: ",
+        "  [証拠] 終了の直前:x",
     ] {
         assert!(
             matches!(parse_line(line), Record::Other(_)),

@@ -178,7 +178,7 @@ fn an_oom_kill_names_the_last_bundle_which_a_crash_loop_never_evicts() {
 }
 
 #[test]
-fn a_sigkill_without_an_oom_kill_names_no_bundle() {
+fn a_sigkill_without_an_oom_kill_names_the_bundle_unprotected() {
     let dir = fixture("kill");
     let low = Reading {
         sys_available: 10 * MIB,
@@ -194,8 +194,28 @@ fn a_sigkill_without_an_oom_kill_names_no_bundle() {
         Final::Gone,
     );
     let lines = evidence_lines(&dir.join("m.log"));
-    assert_eq!(lines.len(), 1);
+    assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].kind, EvidenceKind::Saved);
+    // The exit names the last bundle too, without protecting it.
+    assert_eq!(lines[1].kind, EvidenceKind::Exited);
+    assert_eq!(lines[1].path, lines[0].path);
     assert!(protected_bundles(&dir.join("m.evidence")).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_escalation_trigger_fires_once() {
+    let dir = fixture("escalation");
+    let mut s = session(&dir, vec![reading(10), reading(10)], opts());
+    s.sample();
+    s.records.clear();
+    s.check_evidence(Duration::from_secs(1), 600 * MIB, false, true);
+    s.check_evidence(Duration::from_secs(2), 600 * MIB, false, true);
+    assert_eq!(s.records.len(), 1);
+    s.write_records(0, true);
+    s.finish(None, Final::Gone);
+    let names = bundles(&dir);
+    assert_eq!(names.len(), 1);
+    assert!(names[0].ends_with("-4242-escalation.txt"), "{names:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
