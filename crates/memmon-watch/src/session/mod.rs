@@ -651,6 +651,10 @@ impl Session {
             ));
             return;
         }
+        if !opts.horizon.is_zero() {
+            // The horizon reads the online trend's slope.
+            self.diagnosis.want_trend();
+        }
         self.evidence = Some(crate::evidence::Recorder::new(opts, path));
     }
 
