@@ -90,9 +90,9 @@ fn a_leaking_python_client_under_a_limit_gets_its_bundles_before_it_dies() {
         assert!(bundle.contains(": FD\nソケット "), "{bundle}");
         assert!(bundle.contains("## meminfo\nMemTotal:"), "{bundle}");
     }
-    // After the client's death, the exit names the last bundle too.
+    // After the client's death, the line right before the exit line names the last bundle.
     let last = &named.iter().max_by_key(|(at, _)| *at).unwrap().1;
-    match &records[exit + 1] {
+    match &records[exit - 1] {
         Record::Evidence(e) => {
             assert_eq!(e.kind, EvidenceKind::Exited, "{text}");
             assert_eq!(e.path.as_ref(), Some(last), "{text}");

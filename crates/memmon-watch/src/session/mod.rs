@@ -601,17 +601,17 @@ impl Session {
         }
         let oom_killed = matches!(&exit, Some(ExitKind::Signal { number, .. }) if *number == libc::SIGKILL)
             && matches!((oom_now, self.oom_at_start), (Some(now), Some(start)) if now > start);
-        let command_ended = exit.is_some();
-        if let Some(kind) = exit {
-            self.records.push(self.format.process_exit(kind));
-        }
+        // The bundle lines go right before the exit line, which stays next to the footer.
         if oom_killed {
             self.evidence_oom();
-        } else if let Some(rec) = self.evidence.as_ref().filter(|_| command_ended) {
+        } else if let Some(rec) = self.evidence.as_ref().filter(|_| exit.is_some()) {
             // The command ended after a bundle: the exit names the last one too.
             if let Some((relative, _)) = rec.last.as_ref() {
                 self.records.push(self.format.evidence_exit(relative));
             }
+        }
+        if let Some(kind) = exit {
+            self.records.push(self.format.process_exit(kind));
         }
         let reading = match last {
             Final::Take => self.sampler.sample().ok(),
