@@ -140,3 +140,96 @@ fn a_symlink_planted_at_the_bundle_directory_is_not_followed() {
     assert_eq!(std::fs::read_dir(d.join("elsewhere")).unwrap().count(), 0);
     assert!(!d.read("m.log").contains("[証拠]"));
 }
+
+/// Removes a test's cgroup once its processes are gone.
+struct Cgroup(std::path::PathBuf);
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// A real OOM kill: the client leaks in a cgroup v1 memory cgroup limited to 96 MiB (where the
+/// test can make one: root, and v1's memory controller mounted; skipped otherwise), the
+/// kernel's OOM killer ends it, and memmon gets SIGTERM at once as systemd's `OOMPolicy=stop`
+/// sends it. The bundle the cgroup's shrinking remainder triggered is named by the OOM line,
+/// protected, and the log still ends with its exit line and footer.
+#[test]
+fn an_oom_kill_then_sigterm_leaves_the_oom_line_naming_the_bundle_and_a_footer() {
+    use rustix::process::{kill_process, Pid, Signal};
+    let cg = std::path::Path::new("/sys/fs/cgroup/memory")
+        .join(format!("memmon-e2e-oom-{}", std::process::id()));
+    if std::fs::create_dir(&cg).is_err() {
+        eprintln!("skipped: cannot make a cgroup v1 memory cgroup here");
+        return;
+    }
+    let cg = Cgroup(cg);
+    let limit = (96u64 << 20).to_string();
+    std::fs::write(cg.0.join("memory.limit_in_bytes"), &limit).unwrap();
+    let _ = std::fs::write(cg.0.join("memory.memsw.limit_in_bytes"), &limit);
+    let d = Dir::new("evidence-oom");
+    d.write("leak.py", LEAK);
+    d.write(
+        "client_config.json",
+        r#"{"memory_monitor": {"evidence_pressure": 0}}"#,
+    );
+    let procs = cg.0.join("cgroup.procs");
+    let mut memmon = crate::util::Running(
+        d.memmon()
+            .args([
+                "run",
+                "--config",
+                "client_config.json",
+                "--interval",
+                "0.1",
+                "--startup-delay",
+                "0",
+                "--log",
+                "m.log",
+                "--",
+                "sh",
+                "-c",
+                &format!("echo $$ > {} && exec python3 leak.py", procs.display()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let oom_control = cg.0.join("memory.oom_control");
+    crate::util::wait_for("the cgroup's OOM kill", || {
+        std::fs::read_to_string(&oom_control).is_ok_and(|t| {
+            t.lines()
+                .any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0")
+        })
+    });
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.wait();
+    let text = d.read("m.log");
+    assert!(text.contains("OOMキラーが発動しました (+"), "{text}");
+    let records = parse_log(&d.join("m.log"));
+    let oom = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Evidence(e) if e.kind == EvidenceKind::OomKilled => Some(e.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no OOM evidence line ({status:?}):\n{text}"));
+    let path = oom.path.expect("a bundle before the kill");
+    let name = path.strip_prefix("m.evidence/").unwrap();
+    assert!(d.join(&path).is_file(), "{path}");
+    assert!(d.join(&format!("m.evidence/.oom-{name}")).is_file());
+    // That bundle was named when it was written, before the kill.
+    assert!(text.contains(&format!("  [証拠] 保存: {path}\n")), "{text}");
+    assert!(
+        text.contains("プロセス終了: シグナル 9 (SIGKILL)\n"),
+        "{text}"
+    );
+    assert!(text.ends_with(&format!("{}\n", "=".repeat(80))), "{text}");
+}

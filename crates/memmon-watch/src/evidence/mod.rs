@@ -233,11 +233,14 @@ pub(crate) fn cgroup_left(proc_root: &Path, cgroup_root: &Path, pid: u32) -> Opt
                 return Some(limit.saturating_sub(current));
             }
         } else if controllers.split(',').any(|c| c == "memory") {
-            // cgroup v1: the memory controller's hierarchy. Inside a container the process's
-            // path is not visible below the mount, which is then its own cgroup.
+            // cgroup v1: the memory controller's hierarchy. A container's mount shows its own
+            // cgroup as the root while /proc/PID/cgroup names the full path: the leading parts
+            // are dropped until a directory is found (the mount's root at the last).
             let base = cgroup_root.join("memory");
-            let dir = Some(base.join(rel))
-                .filter(|d| d.join("memory.limit_in_bytes").exists())
+            let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+            let dir = (0..=parts.len())
+                .map(|skip| base.join(parts[skip..].join("/")))
+                .find(|d| d.join("memory.limit_in_bytes").exists())
                 .unwrap_or(base);
             let limit = read(dir.join("memory.limit_in_bytes"))?;
             let usage = read(dir.join("memory.usage_in_bytes"))?;

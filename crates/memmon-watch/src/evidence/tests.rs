@@ -128,6 +128,13 @@ fn the_cgroup_remainder_is_read_from_v1_and_v2() {
     std::fs::write(cg.join("memory/memory.limit_in_bytes"), "104857600\n").unwrap();
     std::fs::write(cg.join("memory/memory.usage_in_bytes"), "94371840\n").unwrap();
     assert_eq!(cgroup_left(&proc_root, &cg, 7), Some(10 * memmon_core::MIB));
+    // A child cgroup made inside the container: its path carries the container's prefix.
+    std::fs::create_dir_all(cg.join("memory/test")).unwrap();
+    std::fs::write(cg.join("memory/test/memory.limit_in_bytes"), "2000\n").unwrap();
+    std::fs::write(cg.join("memory/test/memory.usage_in_bytes"), "500\n").unwrap();
+    std::fs::write(proc_root.join("7/cgroup"), "4:memory:/docker/abc/test\n").unwrap();
+    assert_eq!(cgroup_left(&proc_root, &cg, 7), Some(1500));
+    std::fs::write(proc_root.join("7/cgroup"), "4:memory:/docker/abc\n0::/\n").unwrap();
     std::fs::write(
         cg.join("memory/memory.limit_in_bytes"),
         "9223372036854771712\n",
