@@ -177,7 +177,9 @@ fn an_oom_kill_then_sigterm_leaves_the_oom_line_naming_the_bundle_and_a_footer()
     d.write("leak.py", LEAK);
     d.write(
         "client_config.json",
-        r#"{"memory_monitor": {"evidence_pressure": 0}}"#,
+        // The floor at 80 of the 96 MiB: the cgroup's remainder (read about once a second)
+        // passes it well before the kill.
+        r#"{"memory_monitor": {"evidence_pressure": 0, "evidence_floor_mb": 80}}"#,
     );
     let procs = cg.0.join("cgroup.procs");
     let mut memmon = crate::util::Running(
