@@ -7,6 +7,7 @@ mod crash_loop;
 mod daemonize;
 mod detail_cadence;
 mod diagnosis;
+mod evidence;
 mod fail_open;
 mod footer;
 mod hook_private;

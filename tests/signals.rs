@@ -59,10 +59,35 @@ fn user_and_terminal_signals_reach_the_command_and_quit_ends_both() {
         to(&memmon, sig);
         std::thread::sleep(Duration::from_millis(100));
     }
-    wait_for("four signals", || {
-        std::fs::read_to_string(d.join("got")).is_ok_and(|t| t.lines().count() == 4)
+    wait_for("three signals", || {
+        std::fs::read_to_string(d.join("got")).is_ok_and(|t| t.lines().count() == 3)
     });
-    assert_eq!(d.read("got"), "SIGUSR1\nSIGUSR2\nSIGWINCH\nSIGALRM\n");
+    // SIGUSR2 is memmon's own (an evidence bundle now): the command never sees it.
+    wait_for("the SIGUSR2 bundle named in the log", || {
+        std::fs::read_to_string(d.join("m.log"))
+            .is_ok_and(|t| t.contains("  [証拠] 保存: m.evidence/"))
+    });
+    to(&memmon, Signal::USR2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.read("got"), "SIGUSR1\nSIGWINCH\nSIGALRM\n");
+    let bundles: Vec<String> = std::fs::read_dir(d.join("m.evidence"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        bundles.len(),
+        1,
+        "one bundle per trigger and run: {bundles:?}"
+    );
+    assert!(bundles[0].ends_with("-usr2.txt"), "{bundles:?}");
+    let bundle = std::fs::read_to_string(d.join("m.evidence").join(&bundles[0])).unwrap();
+    let child = d.read("client.pid");
+    assert!(bundle.contains("トリガー: usr2\n"), "{bundle}");
+    assert!(
+        bundle.contains(&format!("## プロセス {child}: status\n")),
+        "{bundle}"
+    );
+    assert!(bundle.contains("## meminfo\n"), "{bundle}");
     assert_eq!(d.read("hup"), "default");
     // SIGQUIT: the client dies of it (Python's default), and so does memmon, after its footer.
     to(&memmon, Signal::QUIT);

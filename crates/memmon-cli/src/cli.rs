@@ -39,7 +39,12 @@ memmon run --config client_config.json --children -- /bin/bash start_pi.sh\n  \
 memmon run --pid 1234 --interval 60 --log app_memory.log\n\n\
 Settings come from --config (default ./client_config.json when present, else built-in \
 defaults); flags override them. With `enabled: false` in the config and no --enable, the \
-command still runs, unmonitored.")]
+command still runs, unmonitored.\n\n\
+SIGNALS: HUP, INT, QUIT, TERM, USR1, WINCH, ALRM and CONT are passed on to the command. \
+SIGUSR2 is memmon's own and never reaches the command: it writes an evidence bundle beside the \
+log now (memory_usage.evidence/, see docs/evidence.md). `systemctl kill` signals every process of \
+the unit, and SIGUSR2 ends a Python client that has no handler for it: ask with \
+`systemctl kill --kill-whom=main -s USR2 UNIT` or `kill -USR2 <memmon's PID>`.")]
     Run(Box<RunArgs>),
     /// The guide's test mode: memmon watches itself while keeping 1 MiB more every interval.
     Test(TestArgs),

@@ -1,10 +1,14 @@
 //! Signals memmon receives, passed on to the watched tree.
 //!
 //! memmon forwards what a service manager, a terminal or a user sends: HUP, INT, QUIT, TERM,
-//! USR1, USR2, WINCH, ALRM and CONT; the job-control stops (TSTP, TTIN, TTOU) are forwarded and
+//! USR1, WINCH, ALRM and CONT; the job-control stops (TSTP, TTIN, TTOU) are forwarded and
 //! then memmon stops itself, as the command did. CHLD is never forwarded (memmon's own wakes the
 //! thread that reaps the orphans it adopts, see `run::orphans`), and SEGV, BUS, ILL and
-//! FPE are memmon's own faults, not the command's. A signal that was ignored when memmon started
+//! FPE are memmon's own faults, not the command's. USR2 is memmon's own too: it asks for an
+//! evidence bundle now (issue #20's flight recorder) and is never passed on. `systemctl kill`
+//! signals every process of the unit unless `--kill-whom=main` is given, and SIGUSR2 ends a
+//! Python client that has no handler for it: ask with `systemctl kill --kill-whom=main -s USR2
+//! UNIT` or `kill -USR2 <memmon's PID>`. A signal that was ignored when memmon started
 //! (`nohup`) gets no handler, so it stays ignored in memmon and, inherited, in the command.
 //!
 //! Signals are handled on their own thread, where they arrive. For the stop signals (TERM,
@@ -64,6 +68,8 @@ pub(crate) enum Wake {
     /// An orphan memmon adopted as the command's subreaper ended and was reaped (see
     /// `run::orphans`): the command's tree may be gone.
     Reaped,
+    /// SIGUSR2: an evidence bundle now (never passed on to the command).
+    Evidence,
 }
 
 /// The command the signals go on to.
@@ -192,14 +198,17 @@ impl Forwarder {
 /// Signals that end a run: the final sample is taken before they go on.
 const STOPS: [i32; 4] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT];
 /// Signals that are only passed on.
-const PASSED: [i32; 5] = [SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT];
+const PASSED: [i32; 4] = [SIGUSR1, SIGWINCH, SIGALRM, SIGCONT];
+/// memmon's own: an evidence bundle now, never passed on.
+const KEPT: [i32; 1] = [SIGUSR2];
 /// Job-control stops: passed on, then memmon stops itself.
 const JOB_STOPS: [i32; 3] = [SIGTSTP, SIGTTIN, SIGTTOU];
 
 /// The stop signals [`hold_stops`] blocked (bit `n` for signal `n`), for [`release_stops`].
 static HELD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Blocks the stop signals memmon's start did not already block, first thing in `main`:
+/// Blocks the stop signals (and SIGUSR2, whose default action would end memmon too) that
+/// memmon's start did not already block, first thing in `main`:
 /// until the handlers are in place a stop signal would kill memmon with its default action,
 /// leaving no log (and, after the spawn, a command nobody stops). Blocked, it waits, pending,
 /// for [`release_stops`] once the handlers are installed, and is then kept for the command
@@ -215,7 +224,7 @@ pub(crate) fn hold_stops() {
         if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current) != 0 {
             return;
         }
-        for sig in STOPS {
+        for sig in STOPS.into_iter().chain(KEPT) {
             if libc::sigismember(&current, sig) == 0 {
                 libc::sigaddset(&mut block, sig);
                 held |= 1 << sig;
@@ -239,7 +248,7 @@ pub(crate) fn release_stops() {
     unsafe {
         let mut unblock: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut unblock);
-        for sig in STOPS {
+        for sig in STOPS.into_iter().chain(KEPT) {
             if held & (1 << sig) != 0 {
                 libc::sigaddset(&mut unblock, sig);
             }
@@ -264,6 +273,7 @@ pub(crate) fn watch(tx: Sender<Wake>, command: bool) -> std::io::Result<Forwarde
     let wanted: Vec<i32> = STOPS
         .iter()
         .chain(&PASSED)
+        .chain(&KEPT)
         .chain(&JOB_STOPS)
         .copied()
         .filter(|&sig| !ignored_at_start(sig))
@@ -292,6 +302,12 @@ pub(crate) fn watch(tx: Sender<Wake>, command: bool) -> std::io::Result<Forwarde
                 // A terminal's keys (Ctrl-C, Ctrl-\\, Ctrl-Z) and a window resize already
                 // reached the whole foreground group, the command included.
                 let from_kernel = origin.cause == Cause::Kernel;
+                if KEPT.contains(&number) {
+                    if tx.send(Wake::Evidence).is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
                 if !STOPS.contains(&number) {
                     if let Some(target) = guard.target.as_ref() {

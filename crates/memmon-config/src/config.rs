@@ -148,6 +148,19 @@ pub struct Config {
     pub malloc_trim_probe: bool,
     /// Whether the Python processes memmon starts get its hook.
     pub python_hook: PythonHook,
+    /// Whether evidence bundles are kept beside the log (issue #20's flight recorder).
+    pub evidence: bool,
+    /// How many bundles are kept (the oldest go first; one an OOM line named never does).
+    pub evidence_max: u32,
+    /// A bundle is captured when memory is predicted to run out within this (0: never).
+    pub evidence_horizon: Duration,
+    /// A bundle is captured when the memory left is below this many MB (0: never).
+    pub evidence_floor_mb: f64,
+    /// A bundle is captured when `/proc/pressure/memory`'s `some avg10` reaches this percent
+    /// (0: never).
+    pub evidence_pressure: f64,
+    /// A bundle's size bound in KiB.
+    pub evidence_max_kb: u32,
 }
 
 impl Default for Config {
@@ -174,6 +187,12 @@ impl Default for Config {
             breakdown: true,
             escalate: true,
             malloc_trim_probe: true,
+            evidence: true,
+            evidence_max: 10,
+            evidence_horizon: Duration::from_secs(30 * 60),
+            evidence_floor_mb: 50.0,
+            evidence_pressure: 20.0,
+            evidence_max_kb: 256,
         }
     }
 }
@@ -189,7 +208,7 @@ impl Config {
             IntervalSpec::Integer(s) => s.to_string(),
             IntervalSpec::Decimal(s) => render_float(s),
         };
-        let lines: [(&str, String); 19] = [
+        let lines: [(&str, String); 25] = [
             ("enabled", self.enabled.to_string()),
             ("interval", interval),
             (
@@ -223,6 +242,15 @@ impl Config {
             ("breakdown", self.breakdown.to_string()),
             ("escalate", self.escalate.to_string()),
             ("malloc_trim_probe", self.malloc_trim_probe.to_string()),
+            ("evidence", self.evidence.to_string()),
+            ("evidence_max", self.evidence_max.to_string()),
+            (
+                "evidence_horizon",
+                self.evidence_horizon.as_secs_f64().to_string(),
+            ),
+            ("evidence_floor_mb", self.evidence_floor_mb.to_string()),
+            ("evidence_pressure", self.evidence_pressure.to_string()),
+            ("evidence_max_kb", self.evidence_max_kb.to_string()),
         ];
         let mut out = String::new();
         for (key, value) in lines {

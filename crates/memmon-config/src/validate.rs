@@ -21,7 +21,7 @@ use crate::Loaded;
 pub(crate) const BLOCK: &str = "memory_monitor";
 
 /// Every key the block understands, for unknown-key suggestions.
-const KNOWN_KEYS: [&str; 19] = [
+const KNOWN_KEYS: [&str; 25] = [
     "enabled",
     "interval",
     "startup_delay",
@@ -41,6 +41,12 @@ const KNOWN_KEYS: [&str; 19] = [
     "breakdown",
     "escalate",
     "malloc_trim_probe",
+    "evidence",
+    "evidence_max",
+    "evidence_horizon",
+    "evidence_floor_mb",
+    "evidence_pressure",
+    "evidence_max_kb",
 ];
 
 /// The largest `tracemalloc_frames`; Python's tracemalloc accepts more, but deeper stacks make
@@ -89,6 +95,12 @@ pub(crate) fn block(file: &str, format: Format, block: Option<Val>) -> Result<Lo
             "breakdown" => config.breakdown = c.boolean()?,
             "escalate" => config.escalate = c.boolean()?,
             "malloc_trim_probe" => config.malloc_trim_probe = c.boolean()?,
+            "evidence" => config.evidence = c.boolean()?,
+            "evidence_max" => config.evidence_max = c.integer_in(1, 1000)?,
+            "evidence_horizon" => config.evidence_horizon = c.delay()?,
+            "evidence_floor_mb" => config.evidence_floor_mb = c.number_at_least_zero("MB")?,
+            "evidence_pressure" => config.evidence_pressure = c.number_at_least_zero("%")?,
+            "evidence_max_kb" => config.evidence_max_kb = c.integer_in(16, 65536)?,
             _ => warnings.push(ConfigWarning {
                 file: file.to_owned(),
                 key: path,

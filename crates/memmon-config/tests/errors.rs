@@ -345,6 +345,11 @@ fn wrong_types_for_every_other_key() {
         ("breakdown", r#""yes""#, "true or false"),
         ("escalate", "1", "true or false"),
         ("malloc_trim_probe", "null", "true or false"),
+        ("evidence", r#""on""#, "true or false"),
+        ("evidence_max", "0", "an integer from 1 to 1000"),
+        ("evidence_max_kb", "8", "an integer from 16 to 65536"),
+        ("evidence_floor_mb", "-1", "a number of MB >= 0"),
+        ("evidence_pressure", r#""high""#, "a number of % >= 0"),
     ];
     for (key, bad, expected) in cases {
         assert_eq!(

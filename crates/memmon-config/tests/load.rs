@@ -65,8 +65,15 @@ fn full_config_in_both_formats() {
     assert_eq!(c.detail_source, DetailSourceKind::Both);
     assert_eq!(c.python_hook, PythonHook::Off);
     assert!(!c.breakdown && !c.escalate && !c.malloc_trim_probe);
+    assert!(!c.evidence);
+    assert_eq!((c.evidence_max, c.evidence_max_kb), (3, 64));
+    assert_eq!(c.evidence_horizon, Duration::from_secs(600));
+    assert_eq!((c.evidence_floor_mb, c.evidence_pressure), (100.0, 40.5));
     let d = memmon_config::Config::default();
-    assert!(d.breakdown && d.escalate && d.malloc_trim_probe);
+    assert!(d.breakdown && d.escalate && d.malloc_trim_probe && d.evidence);
+    assert_eq!((d.evidence_max, d.evidence_max_kb), (10, 256));
+    assert_eq!(d.evidence_horizon, Duration::from_secs(1800));
+    assert_eq!((d.evidence_floor_mb, d.evidence_pressure), (50.0, 20.0));
 }
 
 #[test]

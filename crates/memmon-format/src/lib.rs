@@ -39,6 +39,7 @@
 pub mod console;
 mod diagnosis;
 mod events;
+mod evidence;
 mod fixed;
 mod numbers;
 mod parse;
@@ -48,6 +49,7 @@ pub use diagnosis::{
     EscalationLine, Investigation, NativeLine, TrimLine, TypeItem, TypesLine, TYPES_SHOWN,
 };
 pub use events::{append_records, write_record, write_records, LogFormat, TOP_SITES};
+pub use evidence::{EvidenceKind, EvidenceLine};
 /// What the trim probe measured (memmon-core's; re-exported for the lines that carry it).
 pub use memmon_core::TrimOutcome;
 pub use numbers::{python_float_repr, round_secs_half_even, Elapsed, Size, SizeUnit};

@@ -117,6 +117,9 @@ fn indented(line: &str) -> Option<Record> {
     if let Some(record) = crate::diagnosis::parse(line) {
         return Some(record);
     }
+    if let Some(record) = crate::evidence::parse(line) {
+        return Some(record);
+    }
     let mut c = Cur::new(line.strip_prefix("  [smaps] Anonymous: ")?);
     let anonymous_mb = c.fixed(2, Sign::Minus)?;
     c.lit("MB, Swap: ")?;

@@ -75,6 +75,9 @@ pub enum Record {
     Trim(crate::diagnosis::TrimLine),
     /// `  [増加した型] PID N: …`: the object types that grew in one Python process.
     Types(crate::diagnosis::TypesLine),
+    /// `  [証拠] 保存: DIR.evidence/NAME.txt`: an evidence bundle was written (issue #20), or
+    /// `  [証拠] OOMキラーによる終了の直前: …`: the run's last one, after an OOM kill.
+    Evidence(crate::evidence::EvidenceLine),
     /// `  [tracemalloc] PID N: 応答なし (Ns)`: a process that did not answer in time.
     NoAnswer {
         /// The silent process.
@@ -561,6 +564,7 @@ impl fmt::Display for Record {
             Record::Native(line) => line.fmt(f),
             Record::Trim(line) => line.fmt(f),
             Record::Types(line) => line.fmt(f),
+            Record::Evidence(line) => line.fmt(f),
             Record::NoAnswer { pid, secs } => {
                 write!(f, "  [tracemalloc] PID {pid}: 応答なし ({secs}s)")
             }

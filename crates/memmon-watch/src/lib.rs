@@ -33,6 +33,7 @@
 //! (memmon-cli does). It installs no global allocator: the program that embeds it picks one.
 
 pub mod console;
+pub mod evidence;
 pub mod lang;
 pub mod metrics;
 mod monitor;

@@ -170,7 +170,7 @@ impl Ctx<'_> {
                         (None, false) => Ending::Signal(number),
                     };
                 }
-                Ok(Wake::TargetGone | Wake::Detail | Wake::Reaped) => {}
+                Ok(Wake::TargetGone | Wake::Detail | Wake::Reaped | Wake::Evidence) => {}
                 Err(_) => return Ending::Code(EXIT_USAGE),
             }
         }

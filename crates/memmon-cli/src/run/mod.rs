@@ -17,6 +17,7 @@ use memmon_core::{MonitorSettings, SampleError, MIB};
 use memmon_format::Investigation;
 use memmon_sampler::{HookDir, ProcfsOptions, PythonDetail, PythonOptions, SmapsSource, WithSmaps};
 use memmon_watch::console::Console;
+use memmon_watch::evidence::EvidenceOptions;
 use memmon_watch::metrics::{Metrics, MetricsOptions};
 use memmon_watch::say;
 use memmon_watch::session::{Attempt, DiagnosisOptions, Final, Session, SessionParts};
@@ -337,7 +338,7 @@ impl Ctx<'_> {
                 None
             }
         };
-        let session = Session::start(SessionParts {
+        let mut session = Session::start(SessionParts {
             sampler,
             detail,
             sink,
@@ -360,6 +361,16 @@ impl Ctx<'_> {
             waker: Waker::from(Arc::new(DetailWaker(self.tx.clone()))),
             diagnosis,
             dormant,
+        });
+        session.set_evidence(EvidenceOptions {
+            on: config.evidence,
+            max: config.evidence_max as usize,
+            max_kb: u64::from(config.evidence_max_kb),
+            horizon: config.evidence_horizon,
+            floor_mb: config.evidence_floor_mb.max(0.0).round() as u64,
+            pressure: config.evidence_pressure,
+            children: args.children,
+            ..EvidenceOptions::default()
         });
         let ending = self.watch(session);
         drop(hook);

@@ -41,6 +41,7 @@ impl Ctx<'_> {
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                     Ok(Wake::Detail) => session.detail_ready(),
+                    Ok(Wake::Evidence) => session.capture_on_demand(),
                     Ok(Wake::Signal {
                         number,
                         fresh,
@@ -169,7 +170,7 @@ impl Ctx<'_> {
                     say!("memmon: {}", lost_track(self.lang(), &e));
                     return (None, killed);
                 }
-                Ok(Wake::Detail | Wake::TargetGone | Wake::Reaped) => {}
+                Ok(Wake::Detail | Wake::TargetGone | Wake::Reaped | Wake::Evidence) => {}
                 Err(_) => return (None, killed),
             }
         }

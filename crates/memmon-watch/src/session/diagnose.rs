@@ -119,6 +119,21 @@ impl Diagnosis {
         }
     }
 
+    /// Keeps the online trend from now on (the flight recorder's horizon reads its slope), when
+    /// no other reader asked for it at the start.
+    pub(super) fn want_trend(&mut self) {
+        if self.trend.is_none() {
+            self.trend = TrendEstimator::new(TrendSettings::online())
+                .ok()
+                .map(|estimator| Trend {
+                    estimator,
+                    slope: None,
+                    verdict: None,
+                    computed_at: None,
+                });
+        }
+    }
+
     pub(super) fn options(&self) -> DiagnosisOptions {
         self.opts
     }
