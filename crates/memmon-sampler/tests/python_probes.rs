@@ -30,6 +30,45 @@ for line in sys.stdin:
     print("ok", flush=True)
 "#;
 
+/// A client's way to ask its own hook (`ask("types 1")` → the reply as a dict), put before the
+/// Python of the tests that drive the hook from inside.
+const ASK: &str = r#"
+import _socket, json, os, sys
+def ask(line):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
+    s.sendall(line.encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+"#;
+
+/// Runs `python3 FLAGS… -c CLIENT` with the hook (no tracing from the environment, the default
+/// types budget) in a fresh directory, and returns its output.
+fn run_hooked(tag: &str, flags: &[&str], client: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("memmon-probe-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
+    let out = Command::new("python3")
+        .args(flags)
+        .args(["-c", client])
+        .env("PYTHONPATH", &dir)
+        .env("MEMMON_HOOK_DIR", &dir)
+        .env("MEMMON_HOOK_PROTOCOL", "1")
+        .env_remove("PYTHONTRACEMALLOC")
+        .env_remove(TYPES_BUDGET_VAR)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    out
+}
+
 /// What a hooked client runs: `python3 ARGS…`, or a script written as `client.py` in its
 /// directory.
 enum Program<'a> {
@@ -212,20 +251,9 @@ fn a_snapshot_with_tracing_on_gives_tracemallocs_own_memory() {
 /// on (the next `trim` and `types` answer).
 #[test]
 fn a_failing_probe_answers_an_error_once_told_and_the_hook_serves_on() {
-    let client = r#"
-import _socket, json, os, sys
-def ask(line):
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
-    s.sendall(line.encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data)
+    let client = &format!(
+        "{ASK}{}",
+        r#"
 class Odd:
     def __sizeof__(self):
         raise RuntimeError("no size")
@@ -243,20 +271,9 @@ print(ask("types 1")["error"])
 print(ask("types 1")["error"])
 hook._count_types = counting
 print(ask("types 1")["complete"], ask("trim 1")["released"] is not None)
-"#;
-    let dir = std::env::temp_dir().join(format!("memmon-probe-fail-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", client])
-        .env("PYTHONPATH", &dir)
-        .env("MEMMON_HOOK_DIR", &dir)
-        .env("MEMMON_HOOK_PROTOCOL", "1")
-        .env_remove(TYPES_BUDGET_VAR)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+"#
+    );
+    let out = run_hooked("fail", &[], client);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -275,20 +292,9 @@ print(ask("types 1")["complete"], ask("trim 1")["released"] is not None)
 /// are not the child's reference.
 #[test]
 fn a_forked_child_walks_from_nothing() {
-    let client = r#"
-import _socket, json, os, sys
-def ask(line):
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
-    s.sendall(line.encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data)
+    let client = &format!(
+        "{ASK}{}",
+        r#"
 first = ask("types 1")
 again = ask("types 1")
 pid = os.fork()
@@ -302,20 +308,9 @@ if pid == 0:
 os.waitpid(pid, 0)
 # The parent's second walk grew by a few objects, not by the interpreter.
 print(max([t[1] for t in again["types"]] + [0]) < 1000)
-"#;
-    let dir = std::env::temp_dir().join(format!("memmon-probe-fork-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
-    let out = Command::new("python3")
-        .args(["-W", "ignore::DeprecationWarning", "-c", client])
-        .env("PYTHONPATH", &dir)
-        .env("MEMMON_HOOK_DIR", &dir)
-        .env("MEMMON_HOOK_PROTOCOL", "1")
-        .env_remove(TYPES_BUDGET_VAR)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+"#
+    );
+    let out = run_hooked("fork", &["-W", "ignore::DeprecationWarning"], client);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -425,20 +420,9 @@ fn evidence_from_a_hook_without_the_verb_is_none_not_an_error() {
 /// capture answers an error, told once, and the hook serves on.
 #[test]
 fn evidence_skips_the_copy_of_the_traces_when_memory_is_short_and_never_raises() {
-    let client = r#"
-import _socket, json, os, sys
-def ask(line):
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    s.connect(os.path.join(os.environ["MEMMON_HOOK_DIR"], "%d.sock" % os.getpid()))
-    s.sendall(line.encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data)
+    let client = &format!(
+        "{ASK}{}",
+        r#"
 class Blob:
     pass
 ask("start 1")
@@ -456,21 +440,9 @@ print(reply["sites_skipped"], reply["sites_complete"], len(reply["sites"]) > 0)
 hook._count_types = lambda: 1 / 0
 print(ask("evidence 1")["error"])
 print(ask("trim 1")["pid"] == os.getpid())
-"#;
-    let dir = std::env::temp_dir().join(format!("memmon-probe-evguard-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", client])
-        .env("PYTHONPATH", &dir)
-        .env("MEMMON_HOOK_DIR", &dir)
-        .env("MEMMON_HOOK_PROTOCOL", "1")
-        .env_remove("PYTHONTRACEMALLOC")
-        .env_remove(TYPES_BUDGET_VAR)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+"#
+    );
+    let out = run_hooked("evguard", &[], client);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -521,19 +493,7 @@ lean = {id(kind): (count, size) for count, size, kind in lean.values()}
 print(plain == lean, plain_other == lean_other, plain_walked == lean_walked == len(objects))
 print(lean[id(Sized)], lean[id(Odd)], lean[id(Slots)][0], lean[id(WithMeta)][0])
 "#;
-    let dir = std::env::temp_dir().join(format!("memmon-probe-lean-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sitecustomize.py"), HOOK_SOURCE).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", client])
-        .env("PYTHONPATH", &dir)
-        .env("MEMMON_HOOK_DIR", &dir)
-        .env("MEMMON_HOOK_PROTOCOL", "1")
-        .env_remove("PYTHONTRACEMALLOC")
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let out = run_hooked("lean", &[], client);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
