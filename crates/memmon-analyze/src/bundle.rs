@@ -153,6 +153,50 @@ pub fn parse(text: &str) -> Parsed {
     p
 }
 
+/// The PID and the local time a bundle's name carries (`YYYYMMDD-HHMMSS-PID-TRIGGER.txt`).
+fn name_parts(name: &str) -> Option<(jiff::civil::DateTime, u32)> {
+    let mut parts = name.splitn(4, '-');
+    let (day, time, pid) = (parts.next()?, parts.next()?, parts.next()?);
+    let num = |s: &str, from: usize, len: usize| s.get(from..from + len)?.parse::<i16>().ok();
+    let (y, mo, d) = (num(day, 0, 4)?, num(day, 4, 2)?, num(day, 6, 2)?);
+    let (h, mi, sec) = (num(time, 0, 2)?, num(time, 2, 2)?, num(time, 4, 2)?);
+    let at =
+        jiff::civil::DateTime::new(y, mo as i8, d as i8, h as i8, mi as i8, sec as i8, 0).ok()?;
+    Some((at, pid.parse().ok()?))
+}
+
+/// Gives each run the bundles written during it (issue #20: `analyze` lists each run's
+/// bundles): same PID, and a time from the run's header to its end (any time after the header
+/// for a run whose end the log does not show: the last run of a crash). When runs of the same
+/// PID overlap, the latest gets it. Bundles are named `DIR/NAME`, the evidence directory's own
+/// name.
+pub fn assign(runs: &mut [crate::runs::RunSummary], bundles: &[PathBuf]) {
+    for path in bundles {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some((at, pid)) = name_parts(name) else {
+            continue;
+        };
+        let shown = match path
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|d| d.to_str())
+        {
+            Some(dir) => format!("{dir}/{name}"),
+            None => name.to_owned(),
+        };
+        let run = runs.iter_mut().rev().find(|r| {
+            r.pid == Some(pid)
+                && r.started.is_none_or(|s| s <= at)
+                && r.ended.is_none_or(|e| at <= e)
+        });
+        if let Some(run) = run {
+            run.bundles.push(shown);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,7 +105,8 @@ fn output_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// Runs `memmon analyze`: checks the outputs, reads every log in `request`, writes the CSV and
 /// the plot it asks for, and writes the report (text or JSON) to `out`, flushed.
 pub fn analyze(request: &Request, out: &mut impl Write) -> Result<(), Error> {
-    let (analysis, paths) = analyze_files(request)?;
+    let (mut analysis, paths) = analyze_files(request)?;
+    bundle::assign(&mut analysis.runs, &bundle::find(&request.logs));
     let text = if request.json {
         report::json(&analysis, &paths, request.lang) + "\n"
     } else {

@@ -147,6 +147,9 @@ pub struct RunJson {
     exit_code: Option<i64>,
     signal: Option<String>,
     growing_sites: Vec<SiteJson>,
+    /// Issue #20: the evidence bundles written during the run (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    bundles: Vec<String>,
     /// Issue #19's keys, only for a run with its lines (so reports of older logs stay as they
     /// were): each measured part's slope per hour (bytes for the byte parts, a count for threads
     /// and descriptors), by its stable label.
@@ -355,6 +358,7 @@ pub(crate) fn run_json(r: &RunSummary, lang: Lang) -> RunJson {
         time_to_exhaustion_s: r.time_to_exhaustion_s.map(|s| s.round()),
         warnings: r.warnings,
         oom_kills: r.oom_kills,
+        bundles: r.bundles.clone(),
         sample_failures: r.sample_failures,
         lost_samples: r.lost_samples,
         continuations: r.continuations,
@@ -784,6 +788,14 @@ fn events_text(r: &RunSummary, lang: Lang) -> Vec<String> {
             format!("OOMキラー発動 {}回", r.oom_kills)
         } else {
             format!("OOM killer fired {} times", r.oom_kills)
+        });
+    }
+    if !r.bundles.is_empty() {
+        let names = r.bundles.join(", ");
+        v.push(if ja {
+            format!("証拠バンドル {}件: {names}", r.bundles.len())
+        } else {
+            format!("{} evidence bundles: {names}", r.bundles.len())
         });
     }
     if r.sample_failures > 0 {

@@ -78,3 +78,45 @@ fn failures_come_back_as_errors() {
     assert!(matches!(err, Error::Report(_)), "{err:?}");
     assert!(err.to_string().starts_with("writing the report: "), "{err}");
 }
+
+/// Issue #20: each run lists the bundles written during it (its PID, between its header and
+/// its end, or without one any time after), in JSON and text; a bundle of another PID, from
+/// before the run, or another file, is not its.
+#[test]
+fn each_run_lists_its_bundles() {
+    let (dir, log) = log_dir();
+    let evidence = dir.path().join("memory_usage.evidence");
+    std::fs::create_dir(&evidence).unwrap();
+    for name in [
+        "20251121-091000-4242-usr2.txt",
+        "20251121-091500-4242-warning.txt",
+        "20251121-091000-999-usr2.txt",
+        "20251121-083000-4242-floor.txt",
+        "notes.txt",
+    ] {
+        std::fs::write(evidence.join(name), "# memmon 証拠バンドル\n").unwrap();
+    }
+    let mut request = Request {
+        logs: vec![log],
+        json: true,
+        ..Request::default()
+    };
+    let mut out = Vec::new();
+    analyze(&request, &mut out).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        json["runs"][0]["bundles"],
+        serde_json::json!([
+            "memory_usage.evidence/20251121-091000-4242-usr2.txt",
+            "memory_usage.evidence/20251121-091500-4242-warning.txt"
+        ])
+    );
+    request.json = false;
+    let mut out = Vec::new();
+    analyze(&request, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("証拠バンドル 2件: memory_usage.evidence/20251121-091000-4242-usr2.txt, memory_usage.evidence/20251121-091500-4242-warning.txt"),
+        "{text}"
+    );
+}

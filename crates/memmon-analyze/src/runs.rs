@@ -157,6 +157,9 @@ pub struct RunSummary {
     pub last_good_used: bool,
     /// How it ended.
     pub ending: Ending,
+    /// The evidence bundles memmon wrote during the run (issue #20), as `DIR/NAME` beside
+    /// the log, oldest first: filled by [`crate::bundle::assign`] (empty until then).
+    pub bundles: Vec<String>,
     /// Seconds since the first run's first sample where this run's 経過 0 lies on the plot.
     pub anchor_s: f64,
     /// Tracemalloc detail blocks seen (after samples in the window).
@@ -606,6 +609,7 @@ impl Analyzer {
             continuations: run.continuations,
             last_good_used: run.last_good_used,
             ending,
+            bundles: Vec::new(),
             anchor_s: run.anchor_s,
             site_blocks: run.sites.blocks(),
             growing_sites: run.sites.growing(),
