@@ -5,8 +5,9 @@
 use crate::util::{parse_log, Dir};
 use memmon_format::{EvidenceKind, Record};
 
-/// Leaks 4 MiB every 0.1 s until the address-space limit ends it (MemoryError: exit 1).
-const LEAK: &str = "import time\nkeep = []\nwhile True:\n    keep.append(b'\\x01' * (4 << 20))\n    time.sleep(0.1)\n";
+/// Leaks 4 MiB every 0.1 s until the address-space limit ends it (MemoryError: exit 1); the
+/// leaking line is line 4, called from line 7.
+const LEAK: &str = "import time\nkeep = []\ndef grab():\n    return b'\\x01' * (4 << 20)\ndef loop():\n    while True:\n        keep.append(grab())\n        time.sleep(0.1)\nloop()\n";
 
 fn bundles(d: &Dir) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(d.join("m.evidence"))
@@ -92,6 +93,16 @@ fn a_leaking_python_client_under_a_limit_gets_its_bundles_before_it_dies() {
     }
     // After the client's death, the line right before the exit line names the last bundle.
     let last = &named.iter().max_by_key(|(at, _)| *at).unwrap().1;
+    // The hooked client's section (tracemalloc started by the first capture): the last bundle
+    // names the leaking line first, with the traceback through its caller.
+    let bundle = std::fs::read_to_string(d.join(last)).unwrap();
+    let sites = bundle
+        .split("## ")
+        .find(|s| s.starts_with("Python ") && s.contains(": 割り当て箇所\n"))
+        .unwrap_or_else(|| panic!("no Python section:\n{bundle}"));
+    let leak = d.join("leak.py").display().to_string();
+    assert!(sites.contains(&format!("1. {leak}:4: size=")), "{sites}");
+    assert!(sites.contains(&format!("    {leak}:7\n")), "{sites}");
     match &records[exit - 1] {
         Record::Evidence(e) => {
             assert_eq!(e.kind, EvidenceKind::Exited, "{text}");
