@@ -123,6 +123,10 @@ pub struct EvidenceReply {
     pub types: Vec<TypeCount>,
     /// False when the types walk ran out of its time budget.
     pub types_complete: bool,
+    /// Why the sites were not taken, when they were not: near an OOM the copy of the traces
+    /// (several times tracemalloc's own memory) could itself kill the client, so the hook
+    /// skips it and says why; the bundle says so.
+    pub sites_skipped: Option<String>,
 }
 
 /// What a detail source gives back: the blocks, or why there are none.

@@ -106,6 +106,10 @@ pub(crate) struct Evidence {
     pub types: Vec<(String, u64, u64)>,
     /// False when the types walk was cut by the hook's time budget.
     pub complete: bool,
+    /// Why the sites were not taken (too little memory left for the copy of the traces), or
+    /// `null`.
+    #[serde(default)]
+    pub sites_skipped: Option<String>,
 }
 
 /// The answer to [`Request::Start`].
@@ -226,6 +230,14 @@ mod tests {
              \"sites_complete\":true,\"traces\":2,\"types\":[[\"__main__.Card\",3,168]],\
              \"complete\":false,\"objects\":9,\"v\":1,\"pid\":7}",
         );
+        let skipped: io::Result<Evidence> = parse_reply(
+            "{\"started_now\":false,\"sites\":[],\"sites_skipped\":\"memory\",\"types\":[],\
+             \"complete\":true,\"v\":1,\"pid\":7}",
+        );
+        assert_eq!(
+            skipped.ok().and_then(|e| e.sites_skipped).as_deref(),
+            Some("memory")
+        );
         assert_eq!(
             evidence.ok(),
             Some(Evidence {
@@ -239,6 +251,7 @@ mod tests {
                 )],
                 types: vec![("__main__.Card".into(), 3, 168)],
                 complete: false,
+                sites_skipped: None,
             })
         );
         let started: io::Result<Started> = parse_reply("{\"tracing\":true,\"v\":1,\"pid\":7}\n");

@@ -545,6 +545,7 @@ fn evidence_reply(e: client::Evidence) -> EvidenceReply {
             .map(|(name, count, bytes)| TypeCount { name, count, bytes })
             .collect(),
         types_complete: e.complete,
+        sites_skipped: e.sites_skipped,
     }
 }
 

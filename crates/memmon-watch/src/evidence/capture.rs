@@ -81,10 +81,17 @@ pub(crate) fn render(p: &Parts<'_>) -> String {
         push_text(&mut s, &text);
     }
     for reply in p.python {
-        if !reply.sites.is_empty() || reply.started_now {
+        if !reply.sites.is_empty() || reply.started_now || reply.sites_skipped.is_some() {
             let _ = writeln!(s, "## Python {}: 割り当て箇所", reply.pid);
             if reply.started_now {
                 s.push_str("注意: tracemalloc はこの取得のために開始されました。それ以降の割り当てだけが見えます。\n");
+            }
+            if let Some(why) = &reply.sites_skipped {
+                let _ = writeln!(
+                    s,
+                    "注意: 割り当て箇所は取得しませんでした (残りのメモリが少なく、トレースの複製がクライアントを終了させかねないため): {}",
+                    one_line(why)
+                );
             }
             for (i, site) in reply.sites.iter().take(SITES_SHOWN).enumerate() {
                 let _ = writeln!(
@@ -205,6 +212,7 @@ mod tests {
                 bytes: 115_200,
             }],
             types_complete: true,
+            sites_skipped: None,
         }];
         let parts = Parts {
             trigger: "usr2",
@@ -251,5 +259,41 @@ mod tests {
             "{last}"
         );
         assert!(small.starts_with("# memmon 証拠バンドル\n"));
+    }
+
+    /// Near an OOM the hook skips the copy of the traces: the bundle says why, under the
+    /// process's heading, and still has its types.
+    #[test]
+    fn skipped_sites_are_said_in_the_bundle() {
+        let me = std::process::id();
+        let python = vec![EvidenceReply {
+            pid: 77,
+            started_now: false,
+            sites: vec![],
+            types: vec![memmon_core::TypeCount {
+                name: "dict".into(),
+                count: 3,
+                bytes: 700,
+            }],
+            types_complete: true,
+            sites_skipped: Some("memory: 40 MB left, the copy needs 61 MB".into()),
+        }];
+        let parts = Parts {
+            trigger: "floor",
+            time: "2026-12-05 14:30:00",
+            pid: me,
+            samples: &[],
+            breakdown: None,
+            pids: &[],
+            proc_root: None,
+            python: &python,
+            max_bytes: 256 * 1024,
+        };
+        let text = render(&parts);
+        assert!(
+            text.contains("## Python 77: 割り当て箇所\n注意: 割り当て箇所は取得しませんでした (残りのメモリが少なく、トレースの複製がクライアントを終了させかねないため): memory: 40 MB left, the copy needs 61 MB\n"),
+            "{text}"
+        );
+        assert!(text.contains("## Python 77: 型\n"), "{text}");
     }
 }
