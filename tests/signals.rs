@@ -3,6 +3,7 @@
 
 use crate::util::{wait_for, Dir, Running};
 use rustix::process::{kill_process, Pid, Signal};
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::Duration;
@@ -34,6 +35,10 @@ fn start(d: &Dir, nohup: bool) -> Running {
         .arg(memmon)
         .stdin(Stdio::null())
         .stderr(Stdio::null())
+        // A process group of its own, whose leader's parent (this test) is outside it: never
+        // an orphaned group, whose members the kernel does not stop on SIGTSTP, whatever
+        // became of the group the tests run in (a CI job backgrounded by a shell that left).
+        .process_group(0)
         .spawn()
         .map(Running)
         .unwrap()

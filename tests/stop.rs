@@ -4,6 +4,7 @@
 use crate::util::{parse_log, samples, wait_for, Dir, Running};
 use memmon_format::{ExitKind, Record};
 use rustix::process::{kill_process, Pid, Signal};
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -306,6 +307,9 @@ fn start_marked(d: &Dir, flags: &[&str], tag: &str, round: u64) -> (Running, Str
         .args(["--", "sleep", "30"])
         .env(key, value)
         .stderr(Stdio::piped())
+        // Never an orphaned process group (see `signals::start`): the job-stop test needs the
+        // kernel to stop the command on SIGTSTP.
+        .process_group(0)
         .spawn()
         .map(Running)
         .unwrap();

@@ -169,11 +169,17 @@ impl Diagnosis {
     }
 
     /// The online verdict as a yes/no (`None` until the trend can say either).
+    /// Once the trend has called a leak in this run (the `[リーク疑い]` line), it stays 1 for
+    /// the rest of the run: a later fit over a changed span (the probe's step, a slower phase
+    /// under load) must not reset an alert's `for:` while the process still holds what it
+    /// leaked. A new run (a restart) starts from the trend again.
     pub(super) fn leak_suspected(&self) -> Option<bool> {
+        if self.suspected {
+            return Some(true);
+        }
         match self.trend.as_ref()?.verdict? {
             Verdict::Leak => Some(true),
-            Verdict::Normal => Some(false),
-            Verdict::Inconclusive(_) => Some(self.suspected),
+            Verdict::Normal | Verdict::Inconclusive(_) => Some(false),
         }
     }
 

@@ -329,3 +329,16 @@ fn the_probes_drop_does_not_end_the_leak() {
     assert_eq!(d.verdict(), Some(memmon_core::Verdict::Leak));
     assert_eq!(d.leak_suspected(), Some(true));
 }
+
+/// Once suspected in a run, the verdict the metrics publish stays a leak, whatever a later fit
+/// says (a flat phase after the leak): an alert's `for:` is not reset within the run.
+#[test]
+fn a_suspected_leak_stays_suspected_for_the_run() {
+    let (mut d, _) = suspected(DiagnosisOptions::default());
+    let top = 40 * MIB + 400 * 65_536;
+    for s in 400..4000u64 {
+        d.push_rss(Duration::from_secs(s), top);
+    }
+    assert_ne!(d.verdict(), Some(memmon_core::Verdict::Leak));
+    assert_eq!(d.leak_suspected(), Some(true));
+}
