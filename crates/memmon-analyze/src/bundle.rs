@@ -5,25 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-/// The triggers a bundle's name may carry.
-pub const TRIGGERS: [&str; 6] = [
-    "usr2",
-    "warning",
-    "escalation",
-    "horizon",
-    "floor",
-    "pressure",
-];
+pub use memmon_core::bundle_name::TRIGGERS;
 
 /// The evidence directory beside `log`: the file name with its last extension replaced by
 /// `.evidence` (`memory_usage.log` → `memory_usage.evidence/`), or `.evidence` appended.
 pub fn evidence_dir(log: &Path) -> Option<PathBuf> {
-    let name = log.file_name()?.to_str()?;
-    let stem = match name.rfind('.') {
-        Some(i) if i > 0 => &name[..i],
-        _ => name,
-    };
-    Some(log.with_file_name(format!("{stem}.evidence")))
+    let name = log.file_name()?;
+    Some(log.with_file_name(memmon_core::bundle_name::evidence_dir_name(name)))
 }
 
 /// Where the bundles of `log` may be: its evidence directory, and for a rotated log
@@ -41,18 +29,7 @@ pub fn evidence_dirs(log: &Path) -> Vec<PathBuf> {
 
 /// Whether `name` is a bundle's: `YYYYMMDD-HHMMSS-PID-TRIGGER.txt`.
 pub fn is_bundle_name(name: &str) -> bool {
-    let Some(base) = name.strip_suffix(".txt") else {
-        return false;
-    };
-    let parts: Vec<&str> = base.splitn(4, '-').collect();
-    let digits = |s: &str, n: Option<usize>| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && n.is_none_or(|n| s.len() == n)
-    };
-    parts.len() == 4
-        && digits(parts[0], Some(8))
-        && digits(parts[1], Some(6))
-        && digits(parts[2], None)
-        && TRIGGERS.contains(&parts[3])
+    memmon_core::bundle_name::parse_bundle_name(name).is_some()
 }
 
 /// The bundles in the evidence directories beside each log ([`evidence_dirs`]), oldest first (by the time in their
@@ -153,18 +130,6 @@ pub fn parse(text: &str) -> Parsed {
     p
 }
 
-/// The PID and the local time a bundle's name carries (`YYYYMMDD-HHMMSS-PID-TRIGGER.txt`).
-fn name_parts(name: &str) -> Option<(jiff::civil::DateTime, u32)> {
-    let mut parts = name.splitn(4, '-');
-    let (day, time, pid) = (parts.next()?, parts.next()?, parts.next()?);
-    let num = |s: &str, from: usize, len: usize| s.get(from..from + len)?.parse::<i16>().ok();
-    let (y, mo, d) = (num(day, 0, 4)?, num(day, 4, 2)?, num(day, 6, 2)?);
-    let (h, mi, sec) = (num(time, 0, 2)?, num(time, 2, 2)?, num(time, 4, 2)?);
-    let at =
-        jiff::civil::DateTime::new(y, mo as i8, d as i8, h as i8, mi as i8, sec as i8, 0).ok()?;
-    Some((at, pid.parse().ok()?))
-}
-
 /// Gives each run the bundles written during it (issue #20: `analyze` lists each run's
 /// bundles): same PID, and a time from the run's header to its end (any time after the header
 /// for a run whose end the log does not show: the last run of a crash). When runs of the same
@@ -175,9 +140,16 @@ pub fn assign(runs: &mut [crate::runs::RunSummary], bundles: &[PathBuf]) {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let Some((at, pid)) = name_parts(name) else {
+        let Some(parsed) = memmon_core::bundle_name::parse_bundle_name(name) else {
             continue;
         };
+        let [y, mo, d, h, mi, sec] = parsed.at.map(|v| v as i16);
+        let Ok(at) =
+            jiff::civil::DateTime::new(y, mo as i8, d as i8, h as i8, mi as i8, sec as i8, 0)
+        else {
+            continue;
+        };
+        let pid = parsed.pid;
         let shown = match path
             .parent()
             .and_then(|d| d.file_name())

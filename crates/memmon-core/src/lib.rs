@@ -28,6 +28,7 @@
 //! ```
 
 mod breakdown;
+pub mod bundle_name;
 mod bytes;
 mod detail;
 mod diagnosis;

@@ -25,15 +25,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// The triggers' names in bundle file names.
-pub(crate) const TRIGGERS: [&str; 6] = [
-    "usr2",
-    "warning",
-    "escalation",
-    "horizon",
-    "floor",
-    "pressure",
-];
+pub(crate) use memmon_core::bundle_name::TRIGGERS;
 
 /// The marker of a bundle an OOM line named: `.oom-NAME`.
 const PROTECT_PREFIX: &str = ".oom-";
@@ -51,35 +43,17 @@ pub(crate) struct Store {
     max: usize,
 }
 
-/// The directory's name for the log at `log`: the last extension replaced by `.evidence`
-/// (appended when there is none).
+/// The directory's name for the log at `log` (memmon-core's rule).
 pub(crate) fn dir_name(log: &Path) -> OsString {
     let file = log
         .file_name()
         .map_or_else(|| OsString::from("memmon"), OsString::from);
-    PathBuf::from(file)
-        .with_extension("evidence")
-        .into_os_string()
+    memmon_core::bundle_name::evidence_dir_name(&file)
 }
 
 /// Whether `name` is a bundle's: `YYYYMMDD-HHMMSS-PID-TRIGGER.txt`.
 pub(crate) fn is_bundle_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".txt") else {
-        return false;
-    };
-    let mut parts = stem.splitn(4, '-');
-    let (Some(day), Some(time), Some(pid), Some(trigger)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    digits(day, 8)
-        && digits(time, 6)
-        && !pid.is_empty()
-        && pid.len() <= 10
-        && pid.bytes().all(|b| b.is_ascii_digit())
-        && TRIGGERS.contains(&trigger)
+    memmon_core::bundle_name::parse_bundle_name(name).is_some()
 }
 
 impl Store {

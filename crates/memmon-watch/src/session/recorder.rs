@@ -116,24 +116,16 @@ impl Session {
             return;
         };
         let local = self.format.local_time(SystemTime::now());
-        let stamp = format!(
-            "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        let time = local.strftime("%Y-%m-%d %H:%M:%S").to_string();
+        let at = [
             local.year(),
-            local.month(),
-            local.day(),
-            local.hour(),
-            local.minute(),
-            local.second()
-        );
-        let time = format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            local.year(),
-            local.month(),
-            local.day(),
-            local.hour(),
-            local.minute(),
-            local.second()
-        );
+            local.month().into(),
+            local.day().into(),
+            local.hour().into(),
+            local.minute().into(),
+            local.second().into(),
+        ]
+        .map(|v: i16| u16::try_from(v).unwrap_or(0));
         let mut pids = vec![self.pid];
         if let (true, Some(root)) = (rec.opts.children, self.proc_root.as_deref()) {
             pids.extend(memmon_sampler::descendants(root, self.pid).unwrap_or_default());
@@ -150,7 +142,7 @@ impl Session {
             python: &python,
             max_bytes: usize::try_from(rec.opts.max_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
         });
-        let name = format!("{stamp}-{}-{}.txt", self.pid, trigger.name());
+        let name = memmon_core::bundle_name::bundle_name(at, self.pid, trigger.name());
         match rec.store.write(&name, text.as_bytes()) {
             Ok(path) => {
                 let relative = format!("{}/{name}", rec.store.name().to_string_lossy());
