@@ -26,10 +26,14 @@ fn a_leaking_python_client_under_a_limit_gets_its_bundles_before_it_dies() {
     d.write("leak.py", LEAK);
     // The floor far above any machine's memory: it fires at the first sample, once; growth
     // past 5 MB warns at many samples, the warning trigger once; the horizon so far out that
-    // any steady growth is within it: the online trend's slope fires it once.
+    // any steady growth is within it: the online trend's slope fires it once. Tracing on from
+    // the start (the guide's `tracemalloc: true`, 5 frames), so every capture that reaches the
+    // hook sees the leak, whichever trigger fires first and however late the hook comes up
+    // under load (a capture started on the spot sees only what came after it:
+    // `python_probes.rs` tests that case).
     d.write(
         "client_config.json",
-        r#"{"memory_monitor": {"warn_threshold_mb": 5, "evidence_floor_mb": 100000000, "evidence_horizon": 4000000000, "evidence_pressure": 0}}"#,
+        r#"{"memory_monitor": {"warn_threshold_mb": 5, "tracemalloc": true, "tracemalloc_frames": 5, "evidence_floor_mb": 100000000, "evidence_horizon": 4000000000, "evidence_pressure": 0}}"#,
     );
     let out = d
         .memmon()
@@ -93,16 +97,32 @@ fn a_leaking_python_client_under_a_limit_gets_its_bundles_before_it_dies() {
     }
     // After the client's death, the line right before the exit line names the last bundle.
     let last = &named.iter().max_by_key(|(at, _)| *at).unwrap().1;
-    // The hooked client's section (tracemalloc started by the first capture): the last bundle
-    // names the leaking line first, with the traceback through its caller.
+    // The hooked client's section: the last bundle names the leaking line first, with the
+    // traceback through its caller.
     let bundle = std::fs::read_to_string(d.join(last)).unwrap();
     let sites = bundle
         .split("## ")
         .find(|s| s.starts_with("Python ") && s.contains(": 割り当て箇所\n"))
         .unwrap_or_else(|| panic!("no Python section:\n{bundle}"));
     let leak = d.join("leak.py").display().to_string();
-    assert!(sites.contains(&format!("1. {leak}:4: size=")), "{sites}");
-    assert!(sites.contains(&format!("    {leak}:7\n")), "{sites}");
+    // The first site and its traceback (5 frames kept: the config's `tracemalloc_frames`),
+    // most recent first: the line in `grab`, then its caller's line in `loop`.
+    let lines: Vec<&str> = sites.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("1. "))
+        .unwrap_or_else(|| panic!("no first site:\n{sites}"));
+    assert!(
+        lines[first].starts_with(&format!("1. {leak}:4: size=")),
+        "{sites}"
+    );
+    assert_eq!(
+        lines.get(first + 1..first + 3),
+        Some(&[format!("    {leak}:4").as_str(), &format!("    {leak}:7")][..]),
+        "{sites}"
+    );
+    // The sizes are estimates, and the bundle says so.
+    assert!(lines[first - 1].starts_with("推定: "), "{sites}");
     match &records[exit - 1] {
         Record::Evidence(e) => {
             assert_eq!(e.kind, EvidenceKind::Exited, "{text}");

@@ -5,7 +5,8 @@ Run under `memmon run` (tracemalloc off in memmon: it asks nothing), it asks its
 start tracing, builds a heap of argv[2] records (a class instance in a list each: ~200,000
 objects the collector tracks and as many traces), then, by argv[1]:
 
-- `evidence`: asks its hook for `evidence` argv[3] times (issue #20's bounded capture);
+- `evidence`: asks its hook for `evidence` argv[3] times (issue #20's bounded capture: sites
+  estimated from a sample of the objects, never a copy of the traces);
 - `snapshot`: takes `tracemalloc.take_snapshot()` and its `statistics("traceback")` top 10 as
   many times, in its main thread (the full snapshot the capture avoids), dropping each;
 
@@ -15,7 +16,8 @@ and prints one `name: value` line per measure, prefixed by the mode:
 - `MODE-peak-kib`: the most the captures raised the client's RSS (VmHWM, reset to the current
   RSS through /proc/self/clear_refs before the first) over the RSS before them;
 - `MODE-kept-kib`: the RSS after the captures over the RSS before them;
-- `MODE-traces`: live traces at the first capture.
+- `snapshot-traces`: live traces at the first snapshot; `evidence-samples`: objects whose
+  traceback the first capture read.
 """
 
 import _socket
@@ -72,9 +74,9 @@ for _ in range(asks):
     if mode == "evidence":
         reply = ask("evidence 1")
         if not (reply["complete"] and reply["sites_complete"]):
-            sys.exit("the capture was cut by its budget: %r" % reply)
+            sys.exit("the capture was cut by its budget or skipped: %r" % reply)
         if traces is None:
-            traces = reply["traces"]
+            traces = reply["sampled"]["samples"]
     else:
         snapshot = tracemalloc.take_snapshot()
         top = snapshot.statistics("traceback")[:10]
@@ -88,4 +90,4 @@ for t in times:
     print("%s-us: %.1f" % (mode, t * 1e6))
 print("%s-peak-kib: %d" % (mode, peak - before))
 print("%s-kept-kib: %d" % (mode, kept - before))
-print("%s-traces: %d" % (mode, traces))
+print("%s-%s: %d" % (mode, "samples" if mode == "evidence" else "traces", traces))

@@ -108,8 +108,27 @@ pub struct TypeCount {
     pub bytes: u64,
 }
 
+/// How an evidence capture's sites were estimated: from a bounded sample of the live objects
+/// (never a copy of tracemalloc's traces, which costs what a full snapshot does). The bundle
+/// says so, with how much of the traced memory the estimate accounts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteEstimate {
+    /// One object (and one reference to an untracked object) in this many was sampled.
+    pub step: u64,
+    /// Objects whose traceback was read.
+    pub samples: u64,
+    /// Large strings and byte strings counted one by one.
+    pub large: u64,
+    /// Containers with many items whose items were sampled.
+    pub containers: u64,
+    /// The bytes the estimate puts on the client's lines (all sites, not only the top).
+    pub estimated_bytes: u64,
+    /// What tracemalloc traced at the capture (`get_traced_memory()`'s current).
+    pub traced_bytes: u64,
+}
+
 /// What one hooked process gave for an evidence capture: its top sites with tracebacks and
-/// its object types, bounded (a top-N, never a full snapshot).
+/// its object types, bounded (a top-N from a sample, never a full snapshot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceReply {
     /// The process that answered.
@@ -123,10 +142,12 @@ pub struct EvidenceReply {
     pub types: Vec<TypeCount>,
     /// False when the types walk ran out of its time budget.
     pub types_complete: bool,
-    /// Why the sites were not taken, when they were not: near an OOM the copy of the traces
-    /// (several times tracemalloc's own memory) could itself kill the client, so the hook
-    /// skips it and says why; the bundle says so.
+    /// Why the sites and types were not taken, when they were not: near an OOM even the list
+    /// of live objects the capture walks (8 bytes an object) could be what kills the client,
+    /// so the hook skips it and says why; the bundle says so.
     pub sites_skipped: Option<String>,
+    /// How the sites were estimated; `None` when they were not taken (or from an older hook).
+    pub estimate: Option<SiteEstimate>,
 }
 
 /// What a detail source gives back: the blocks, or why there are none.

@@ -43,8 +43,8 @@ mod trend;
 pub use breakdown::{Breakdown, FdCounts};
 pub use bytes::{Bytes, MIB};
 pub use detail::{
-    Detail, DetailResult, DetailSource, EvidenceReply, Site, TracedSite, TrimReply, TypeCount,
-    TypeGrowth, TypesReply,
+    Detail, DetailResult, DetailSource, EvidenceReply, Site, SiteEstimate, TracedSite, TrimReply,
+    TypeCount, TypeGrowth, TypesReply,
 };
 pub use diagnosis::{
     attribute, Attribution, Cause, Part, PartSlopes, TrimOutcome, MIN_BYTES_PER_SEC,

@@ -157,10 +157,10 @@ fn measure(
     }
     let of = |key: &str| median(all.get(key).map(Vec::as_slice).unwrap_or_default());
     eprintln!(
-        "bench: the probes' walks counted {:?} objects, the captures read {:?} and {:?} traces \
-         (medians)",
+        "bench: the probes' walks counted {:?} objects, the captures sampled {:?} objects, the \
+         snapshots read {:?} traces (medians)",
         of("objects"),
-        of("evidence-traces"),
+        of("evidence-samples"),
         of("snapshot-traces")
     );
     Ok(all)

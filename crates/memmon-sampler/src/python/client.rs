@@ -106,10 +106,30 @@ pub(crate) struct Evidence {
     pub types: Vec<(String, u64, u64)>,
     /// False when the types walk was cut by the hook's time budget.
     pub complete: bool,
-    /// Why the sites were not taken (too little memory left for the copy of the traces), or
-    /// `null`.
+    /// Why the sites and types were not taken (too little memory left for the list of
+    /// objects), or `null`.
     #[serde(default)]
     pub sites_skipped: Option<String>,
+    /// How the sites were estimated (`null` when they were not taken).
+    #[serde(default)]
+    pub sampled: Option<Sampled>,
+}
+
+/// `evidence`'s `"sampled"`: how its sites were estimated (docs/hook-protocol.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Sampled {
+    /// One object in this many was sampled.
+    pub step: u64,
+    /// Objects whose traceback was read.
+    pub samples: u64,
+    /// Large payloads counted one by one.
+    pub large: u64,
+    /// Containers with many items, their items sampled.
+    pub containers: u64,
+    /// Bytes the estimate puts on the client's lines.
+    pub estimated: u64,
+    /// tracemalloc's traced bytes at the capture.
+    pub traced: u64,
 }
 
 /// The answer to [`Request::Start`].
@@ -227,8 +247,9 @@ mod tests {
         );
         let evidence: io::Result<Evidence> = parse_reply(
             "{\"started_now\":true,\"frames\":5,\"sites\":[[\"a.py:3\",64,2,[\"a.py:3\",\"a.py:9\"]]],\
-             \"sites_complete\":true,\"traces\":2,\"types\":[[\"__main__.Card\",3,168]],\
-             \"complete\":false,\"objects\":9,\"v\":1,\"pid\":7}",
+             \"sites_complete\":true,\"sites_skipped\":null,\"sampled\":{\"step\":3,\"samples\":40,\
+             \"large\":1,\"containers\":2,\"estimated\":5000,\"traced\":6000},\
+             \"types\":[[\"__main__.Card\",3,168]],\"complete\":false,\"objects\":9,\"v\":1,\"pid\":7}",
         );
         let skipped: io::Result<Evidence> = parse_reply(
             "{\"started_now\":false,\"sites\":[],\"sites_skipped\":\"memory\",\"types\":[],\
@@ -252,6 +273,14 @@ mod tests {
                 types: vec![("__main__.Card".into(), 3, 168)],
                 complete: false,
                 sites_skipped: None,
+                sampled: Some(Sampled {
+                    step: 3,
+                    samples: 40,
+                    large: 1,
+                    containers: 2,
+                    estimated: 5000,
+                    traced: 6000,
+                }),
             })
         );
         let started: io::Result<Started> = parse_reply("{\"tracing\":true,\"v\":1,\"pid\":7}\n");

@@ -40,8 +40,8 @@ pub use client::PROTOCOL;
 use client::{Request, Snapshot};
 pub use hook_dir::HookDir;
 use memmon_core::{
-    Detail, DetailResult, DetailSource, EvidenceReply, Site, TracedSite, TrimReply, TypeCount,
-    TypeGrowth, TypesReply,
+    Detail, DetailResult, DetailSource, EvidenceReply, Site, SiteEstimate, TracedSite, TrimReply,
+    TypeCount, TypeGrowth, TypesReply,
 };
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -546,6 +546,14 @@ fn evidence_reply(e: client::Evidence) -> EvidenceReply {
             .collect(),
         types_complete: e.complete,
         sites_skipped: e.sites_skipped,
+        estimate: e.sampled.map(|s| SiteEstimate {
+            step: s.step,
+            samples: s.samples,
+            large: s.large,
+            containers: s.containers,
+            estimated_bytes: s.estimated,
+            traced_bytes: s.traced,
+        }),
     }
 }
 

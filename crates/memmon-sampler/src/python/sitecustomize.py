@@ -45,14 +45,30 @@ _TYPES_TOP = 5
 _EVIDENCE_SITES = 10
 _EVIDENCE_TYPES = 20
 _EVIDENCE_FRAMES = 200
-# `evidence`'s grouping of the traces stops past this budget (the copy it groups included):
-# 500,000 traces take ~250 ms here; memmon waits `tracemalloc_timeout` (5 s by default) for the
-# copy, this, the types walk (`_types_budget`) and the reply together.
+# `evidence` estimates its sites from a bounded sample of the live objects (`_evidence_sites`),
+# never from a copy of tracemalloc's traces: that copy is what a full snapshot costs (~185 bytes
+# a trace, 89 MiB for 500,000 traces) and tracemalloc cannot read its table in parts.
+# The objects the collector tracks sampled (one every len(objects) // this), and as many of the
+# references they hold to untracked objects (str, bytes, int, atomic tuples).
+_EVIDENCE_SAMPLES = 4096
+# A str, bytes or bytearray at least this long is counted by itself, each one (large blocks are
+# where a leak of payloads is, and one of them weighs more than a sample can stand for).
+_EVIDENCE_LARGE = 65536
+# A container with at least this many items has its own size counted by itself and its items
+# sampled (_EVIDENCE_ITEMS over all such containers together, 16 to 1,024 each).
+_EVIDENCE_BIG_LEN = 1024
+_EVIDENCE_ITEMS = 16384
+# The distinct tracebacks counted one by one; past them, a traceback is counted by its most
+# recent frame alone (bounds the tables whatever the heap).
+_EVIDENCE_TRACEBACKS = 2048
+# The objects whose references are read at once (one list of their referents).
+_EVIDENCE_CHUNK = 512
+# The sampling stops past this budget (the walk of the types has its own, `_types_budget`).
 _EVIDENCE_BUDGET_MS = 2000
-# The copy of the traces `evidence` reads costs ~3.8 times tracemalloc's own tables at its peak
-# (500,000 traces: 23.3 MiB of tables, 89 MiB copied; BENCHMARKS.md): it is not made when this
-# many times the tables would take more than half the memory left to the process.
-_EVIDENCE_COPY_RATIO = 4
+# What the capture may take, per block `sys.getallocatedblocks()` counts (a bound on the objects
+# the collector tracks): the list of objects (8 bytes), the types walk's list entry (8 bytes), and
+# room for the lists' growth. It is not made when that is more than half the memory left.
+_EVIDENCE_BYTES_PER_BLOCK = 24
 _frames = 1
 _types_budget = _TYPES_BUDGET_MS / 1000.0
 # `types`' previous counts, {name: (count, bytes)} (at most _TYPES_MAX + 1 names), and whether
@@ -358,44 +374,64 @@ def _types():
 def _evidence():
     """`evidence` (issue #20): the top sites with a traceback each, and the object types by
     count and shallow bytes, for a bundle near an OOM. Tracing starts now if it was off
-    (`started_now`: the sites then show only what was allocated since). The sites come first,
-    so the types walk's own list is not among them; `types`' previous counts are left alone.
-    Bounded in time (the grouping has `_EVIDENCE_BUDGET_MS`, the walk `_types_budget`) and in
-    memory: the copy of the traces is not made when it would take more than half the memory
-    left (`sites_skipped` says so), and what it costs is given back (see `_evidence_sites`)."""
+    (`started_now`: the sites then show only what was allocated since). One list of the live
+    objects serves both: the sites, estimated from a bounded sample of it (`_evidence_sites`),
+    and the types walk; `types`' previous counts are left alone. Bounded in time (the sampling
+    has `_EVIDENCE_BUDGET_MS`, the walk `_types_budget`) and in memory: the list (8 bytes an
+    object) and the walk's entry per object are the only parts that grow with the heap, and
+    they are not made when they could take more than half the memory left (`sites_skipped`
+    says so); the rest is bounded by constants."""
+    import gc
+    import time
+
     import tracemalloc
 
     started_now = not tracemalloc.is_tracing()
     _start_tracing()
     own = (__file__, tracemalloc.__file__, "<unknown>")
-    need = tracemalloc.get_tracemalloc_memory() * _EVIDENCE_COPY_RATIO
+    traced = tracemalloc.get_traced_memory()[0]
+    need = sys.getallocatedblocks() * _EVIDENCE_BYTES_PER_BLOCK
     room = _memory_room()
-    skipped = None
+    reply = {
+        "started_now": started_now,
+        "frames": tracemalloc.get_traceback_limit(),
+        "sites": [],
+        "sites_complete": False,
+        "sites_skipped": None,
+        "sampled": None,
+        "types": [],
+        "complete": False,
+        "objects": 0,
+    }
     if room is not None and need > room // 2:
-        # Near an OOM the copy could be what kills the client: the types alone, and why.
-        sites, traces, sites_complete = [], 0, False
-        skipped = "copying the traces needs ~%d MiB, %d MiB left" % (need >> 20, room >> 20)
-    else:
-        sites, traces, sites_complete = _evidence_sites(own)
-    counts, walked, complete = _count_types()
+        # Near an OOM even the list of objects could be what kills the client: nothing, and why.
+        reply["sites_skipped"] = "the list of objects needs ~%d MiB, %d MiB left" % (
+            need >> 20,
+            room >> 20,
+        )
+        return reply
+    objects = gc.get_objects()
+    try:
+        deadline = time.monotonic() + _EVIDENCE_BUDGET_MS / 1000.0
+        sites, sampled, sites_complete = _evidence_sites(objects, own, deadline)
+        sampled["traced"] = traced
+        counts, walked, complete = _count_types(objects)
+    finally:
+        # The objects must not live longer because memmon looked.
+        del objects
     ranked = sorted(
         ((size, count, name) for name, (count, size) in counts.items()), reverse=True
     )
     counts = None
-    reply = {
-        "started_now": started_now,
-        "frames": tracemalloc.get_traceback_limit(),
-        "sites": sites,
-        "sites_complete": sites_complete,
-        "sites_skipped": skipped,
-        "traces": traces,
-        "types": [[name, count, size] for size, count, name in ranked[:_EVIDENCE_TYPES]],
-        "complete": complete,
-        "objects": walked,
-    }
-    if traces >= _TRIM_FROM or walked >= _TRIM_FROM:
-        # The copy of the traces and the list of objects are freed by now; glibc keeps them
-        # unless asked (`malloc_trim` was loaded before tracing started, `_prepare`).
+    reply["sites"] = sites
+    reply["sites_complete"] = sites_complete
+    reply["sampled"] = sampled
+    reply["types"] = [[name, count, size] for size, count, name in ranked[:_EVIDENCE_TYPES]]
+    reply["complete"] = complete
+    reply["objects"] = walked
+    if walked >= _TRIM_FROM:
+        # The list of objects and the walk's lists are freed by now; glibc keeps them unless
+        # asked (`malloc_trim` was loaded before tracing started, `_prepare`).
         _trim()
     return reply
 
@@ -443,60 +479,175 @@ def _memory_room():
     return min(room) if room else None
 
 
-def _evidence_sites(own):
-    """The top `_EVIDENCE_SITES` lines by size, grouped by each trace's most recent frame as
-    `statistics("lineno")` groups them, each with one traceback: of the tracebacks that end on
-    that line, the one holding the most bytes (the traces are grouped by their whole traceback
-    first, then the tracebacks by their most recent frame). Returns
-    ([[location, size, count, [frame, ...]]], traces, complete).
+def _evidence_sites(objects, own, deadline):
+    """The top `_EVIDENCE_SITES` lines by estimated size, each with one traceback, from a
+    bounded sample of the live objects: tracemalloc's `_get_object_traceback` gives the
+    traceback of one object's block, without copying the table of traces. Returns
+    ([[location, size, count, [frame, ...]]], {"step", "samples", "large", "containers",
+    "estimated"}, complete).
 
-    Memory: no `take_snapshot()` (a `Snapshot` and its `statistics` build objects per trace on
-    top of the copy). The one copy is `_tracemalloc._get_traces()`'s, a tuple per live trace
-    (tracemalloc's API has no way to read its table in parts); the grouping adds a list entry
-    (8 bytes) per trace and a list per distinct traceback, and the frames are the copy's own
-    shared tuples. It all lives for this call only and `_evidence` gives it back with
-    `malloc_trim`; what it costs is measured in BENCHMARKS.md (`python-evidence-*`).
-    Time: the clock is read every `_TYPES_CHUNK` traces; past `_EVIDENCE_BUDGET_MS` (the copy
-    included) the grouping stops and the sites are those of the traces grouped so far
-    (`complete` False)."""
+    What is counted, so that every byte of an object found is counted once on average:
+    - every `step`-th object of `objects` (the ones the collector tracks), weight `step`;
+    - every `step`-th reference those objects hold to untracked objects (str, bytes, int,
+      float, tuples and dicts of atomic values), weight `step`;
+    - each str, bytes or bytearray of `_EVIDENCE_LARGE` or more found among those references,
+      once (weight 1, never sampled: a few large payloads are a leak's usual shape);
+    - each container with `_EVIDENCE_BIG_LEN` items or more (tracked or not): its own size
+      once, and a sample of its untracked items, weighted by its length over the sample.
+    An object's size is `sys.getsizeof`'s; a site is the most recent frame of the object's
+    traceback, and its traceback the one of that line holding the most estimated bytes.
+    Not seen: memory that belongs to no Python object (a C extension's buffers) and objects
+    allocated before tracing started; an object held by several containers is counted once
+    for each reference sampled. The reply says how much the estimate covers
+    (`estimated` against tracemalloc's traced bytes).
+
+    Memory: no list grows with the heap here (the referents are read `_EVIDENCE_CHUNK`
+    objects at a time, a container with many items never whole); the tables hold at most
+    `_EVIDENCE_TRACEBACKS` tracebacks, then a frame each. Time: the clock is read once a
+    chunk; past `deadline` the sampling stops (`complete` False) and the sites are those of
+    what was sampled."""
+    import gc
     import time
+    from itertools import compress, islice, repeat
+    from operator import not_
 
     import _tracemalloc
 
     clock = time.monotonic
-    deadline = clock() + _EVIDENCE_BUDGET_MS / 1000.0
-    traces = _tracemalloc._get_traces()
-    total = len(traces)
-    # Keyed by the frames tuple itself: hashing it creates no object, while `id()` would create
-    # (and trace) an int per trace. Sizes are appended, not added, for the same reason.
+    traceback_of = _tracemalloc._get_object_traceback
+    getsizeof = sys.getsizeof
+    referents = gc.get_referents
+    is_tracked = gc.is_tracked
+    # Checked with issubclass (no hash of a class: a metaclass's `__hash__` is client code).
+    containers = (list, tuple, dict, set, frozenset)
+    deque = getattr(sys.modules.get("collections"), "deque", None)
+    if isinstance(deque, type):
+        containers = containers + (deque,)
+    sized = (str, bytes, bytearray, tuple, dict, frozenset)
+    payloads = (str, bytes, bytearray)
     by_traceback = {}
+    samples = [0]
+
+    by_pointer = _managed_dict_traceback()
+
+    def add(obj, weight):
+        frames = traceback_of(obj)
+        if frames is None and by_pointer is not None:
+            frames = by_pointer(obj)
+        if frames is None:
+            # Allocated before tracing started, or not by Python's allocators.
+            return
+        try:
+            size = getsizeof(obj)
+        except Exception:
+            # A class's own `__sizeof__` may fail: not counted.
+            return
+        samples[0] += 1
+        entry = by_traceback.get(frames)
+        if entry is None:
+            if len(by_traceback) >= _EVIDENCE_TRACEBACKS:
+                frames = frames[:1]
+                entry = by_traceback.get(frames)
+            if entry is None:
+                entry = by_traceback[frames] = [0, 0]
+        entry[0] += size * weight
+        entry[1] += weight
+
+    total = len(objects)
+    step = max(1, total // _EVIDENCE_SAMPLES)
+    bigs = []
+    big_ids = set()
+    large_ids = set()
+    leaf_phase = 0
     done = 0
+    complete = True
     while done < total:
-        for trace in traces[done : done + _TYPES_CHUNK]:
-            frames = trace[2]
-            sizes = by_traceback.get(frames)
-            if sizes is None:
-                by_traceback[frames] = sizes = []
-            sizes.append(trace[1])
-        done = min(total, done + _TYPES_CHUNK)
         if clock() > deadline:
+            complete = False
             break
-    trace = None
-    traces = None
-    unknown = ("<unknown>", 0)
-    # {most recent frame: [size, count, size of its best traceback, that traceback]}
+        chunk = objects[done : done + _EVIDENCE_CHUNK]
+        sample = chunk[(-done) % step :: step]
+        done += len(chunk)
+        try:
+            held = list(compress(chunk, map(issubclass, map(type, chunk), repeat(containers))))
+            if held and max(map(len, held)) >= _EVIDENCE_BIG_LEN:
+                for obj in held:
+                    if len(obj) >= _EVIDENCE_BIG_LEN and id(obj) not in big_ids:
+                        big_ids.add(id(obj))
+                        bigs.append(obj)
+                # A big container's items are sampled below, never listed whole.
+                chunk = [obj for obj in chunk if id(obj) not in big_ids]
+            held = None
+            refs = referents(*chunk)
+            chunk = None
+            leaves = list(compress(refs, map(not_, map(is_tracked, refs))))
+            refs = None
+            long = list(compress(leaves, map(issubclass, map(type, leaves), repeat(sized))))
+            if long and max(map(len, long)) >= _EVIDENCE_BIG_LEN:
+                for obj in long:
+                    length = len(obj)
+                    if length < _EVIDENCE_BIG_LEN or id(obj) in big_ids or id(obj) in large_ids:
+                        continue
+                    if issubclass(type(obj), payloads):
+                        if length >= _EVIDENCE_LARGE:
+                            large_ids.add(id(obj))
+                            add(obj, 1)
+                    else:
+                        big_ids.add(id(obj))
+                        bigs.append(obj)
+            long = None
+            for obj in leaves[leaf_phase::step]:
+                if id(obj) not in large_ids and id(obj) not in big_ids:
+                    add(obj, step)
+            leaf_phase = (leaf_phase - len(leaves)) % step
+            leaves = None
+            for obj in sample:
+                if id(obj) not in big_ids:
+                    add(obj, step)
+        except Exception:
+            # A client class's `__len__` or `__sizeof__` that fails: that chunk is not counted.
+            complete = False
+        obj = sample = None
+    per = max(16, min(1024, _EVIDENCE_ITEMS // max(1, len(bigs))))
+    for obj in bigs:
+        if clock() > deadline:
+            complete = False
+            break
+        try:
+            add(obj, 1)
+            length = len(obj)
+            stride = max(1, length // per)
+            if issubclass(type(obj), dict):
+                taken = [x for pair in islice(obj.items(), 0, None, stride) for x in pair]
+                pairs = len(taken) // 2
+            else:
+                taken = list(islice(obj, 0, None, stride))
+                pairs = len(taken)
+            if pairs:
+                weight = length / pairs
+                for item in taken:
+                    if not is_tracked(item):
+                        add(item, weight)
+            taken = None
+        except Exception:
+            # Changed size while it was read (another thread), or a client class's `__len__`.
+            complete = False
+    item = obj = None
+    containers_counted = len(bigs)
+    bigs = big_ids = None
     lines = {}
-    for frames, sizes in by_traceback.items():
-        key = frames[0] if frames else unknown
+    estimated = 0
+    for frames, (size, count) in by_traceback.items():
+        key = frames[0] if frames else ("<unknown>", 0)
         if key[0] in own:
             continue
-        size = sum(sizes)
+        estimated += size
         line = lines.get(key)
         if line is None:
-            lines[key] = [size, len(sizes), size, frames]
+            lines[key] = [size, count, size, frames]
         else:
             line[0] += size
-            line[1] += len(sizes)
+            line[1] += count
             if size > line[2]:
                 line[2] = size
                 line[3] = frames
@@ -508,23 +659,66 @@ def _evidence_sites(own):
     sites = [
         [
             "%s:%s" % key,
-            size,
-            count,
+            int(size),
+            int(round(count)),
             ["%s:%s" % frame for frame in frames[:_EVIDENCE_FRAMES]],
         ]
         for size, count, key, frames in ranked
     ]
-    return sites, total, done >= total
+    sampled = {
+        "step": step,
+        "samples": samples[0],
+        "large": len(large_ids),
+        "containers": containers_counted,
+        "estimated": int(estimated),
+    }
+    return sites, sampled, complete
 
 
-def _count_types():
-    """Walks `gc.get_objects()` (the objects the collector tracks: instances, containers; not
-    `int`, `str` or `bytes`) and counts objects and `sys.getsizeof` bytes per type name.
+def _managed_dict_traceback():
+    """On Python 3.11, a function giving the traceback of an instance whose class keeps its
+    `__dict__` before the object (every plain class there); None elsewhere.
+
+    3.11's `_get_object_traceback` looks such an object up one header too late (it skips the
+    collector's header, not the two pointers before it) and finds nothing: the instances of a
+    client's classes, the usual leak, would all be missed. 3.12 looks them up right. The
+    block starts 32 bytes before the object (collector header, dict and values pointers);
+    `_PyTraceMalloc_GetTraceback` is only a lookup in tracemalloc's table, so a wrong address
+    finds nothing rather than harm. Needs ctypes, loaded with `malloc_trim` (`_prepare`)."""
+    if sys.version_info[:2] != (3, 11):
+        return None
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is None:
+        return None
+    try:
+        lookup = ctypes.pythonapi._PyTraceMalloc_GetTraceback
+        lookup.restype = ctypes.py_object
+        lookup.argtypes = [ctypes.c_uint, ctypes.c_size_t]
+    except Exception:
+        return None
+    flags_of = type.__dict__["__flags__"].__get__
+    managed_dict = 1 << 4  # Py_TPFLAGS_MANAGED_DICT
+
+    def by_pointer(obj):
+        try:
+            if not flags_of(type(obj), type) & managed_dict:
+                return None
+            return lookup(0, id(obj) - 32)
+        except Exception:
+            return None
+
+    return by_pointer
+
+
+def _count_types(objects=None):
+    """Walks `objects` (`evidence`'s list), or `gc.get_objects()` (the objects the collector
+    tracks: instances, containers; not `int`, `str` or `bytes`), and counts objects and
+    `sys.getsizeof` bytes per type name.
 
     Bounded in time: the clock is read every `_TYPES_CHUNK` objects and the walk stops past
     `_types_budget` (then `complete` is False). Bounded in memory: at most `_TYPES_MAX` types
     are counted one by one, later ones together as `_TYPES_OTHER`; the list of objects (8 bytes
-    an object) is dropped before the reply. Returns ({name: (count, bytes)}, walked, complete).
+    an object) is dropped before the reply (the caller's, by the caller). Returns ({name: (count, bytes)}, walked, complete).
 
     While tracemalloc traces (`evidence` always, `types` in a traced process) every int the
     count creates is an allocation traced with its traceback (~3 µs each here): the walk is
@@ -536,7 +730,8 @@ def _count_types():
     traced = tracemalloc is not None and tracemalloc.is_tracing()
     clock = time.monotonic
     deadline = clock() + _types_budget
-    objects = gc.get_objects()
+    if objects is None:
+        objects = gc.get_objects()
     total = len(objects)
     try:
         if traced:

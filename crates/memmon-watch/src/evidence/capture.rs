@@ -81,7 +81,11 @@ pub(crate) fn render(p: &Parts<'_>) -> String {
         push_text(&mut s, &text);
     }
     for reply in p.python {
-        if !reply.sites.is_empty() || reply.started_now || reply.sites_skipped.is_some() {
+        if !reply.sites.is_empty()
+            || reply.started_now
+            || reply.sites_skipped.is_some()
+            || reply.estimate.is_some()
+        {
             let _ = writeln!(s, "## Python {}: 割り当て箇所", reply.pid);
             if reply.started_now {
                 s.push_str("注意: tracemalloc はこの取得のために開始されました。それ以降の割り当てだけが見えます。\n");
@@ -89,8 +93,22 @@ pub(crate) fn render(p: &Parts<'_>) -> String {
             if let Some(why) = &reply.sites_skipped {
                 let _ = writeln!(
                     s,
-                    "注意: 割り当て箇所は取得しませんでした (残りのメモリが少なく、トレースの複製がクライアントを終了させかねないため): {}",
+                    "注意: 割り当て箇所と型は取得しませんでした (残りのメモリが少なく、オブジェクトの一覧がクライアントを終了させかねないため): {}",
                     one_line(why)
+                );
+            }
+            if let Some(e) = &reply.estimate {
+                // The sizes are a sample's estimate, not tracemalloc's statistics: say so, and
+                // how much of the traced memory the estimate accounts for.
+                let _ = writeln!(
+                    s,
+                    "推定: 生きているオブジェクトの標本から ({} 個に 1 個, 標本 {} 個; 長い文字列・バイト列 {} 個は個別に、項目の多いコンテナ {} 個は項目を抽出)。size と count は推定値です。割り当て箇所に置いた推定 {:.2}MB / tracemalloc の追跡中 {:.2}MB",
+                    e.step,
+                    e.samples,
+                    e.large,
+                    e.containers,
+                    e.estimated_bytes as f64 / memmon_core::MIB as f64,
+                    e.traced_bytes as f64 / memmon_core::MIB as f64
                 );
             }
             for (i, site) in reply.sites.iter().take(SITES_SHOWN).enumerate() {
@@ -213,6 +231,14 @@ mod tests {
             }],
             types_complete: true,
             sites_skipped: None,
+            estimate: Some(memmon_core::SiteEstimate {
+                step: 51,
+                samples: 3937,
+                large: 2,
+                containers: 1,
+                estimated_bytes: 9 * memmon_core::MIB,
+                traced_bytes: 12 * memmon_core::MIB,
+            }),
         }];
         let parts = Parts {
             trigger: "usr2",
@@ -247,6 +273,7 @@ mod tests {
         ));
         assert!(text.contains("__main__.Card: 1200個, 0.11MB\n"));
         assert!(text.contains("注意: tracemalloc はこの取得のために開始されました"));
+        assert!(text.contains("\n推定: 生きているオブジェクトの標本から (51 個に 1 個, 標本 3937 個; 長い文字列・バイト列 2 個は個別に、項目の多いコンテナ 1 個は項目を抽出)。size と count は推定値です。割り当て箇所に置いた推定 9.00MB / tracemalloc の追跡中 12.00MB\n1. client.py:42"), "{text}");
 
         let small = render(&Parts {
             max_bytes: 1000,
@@ -261,8 +288,8 @@ mod tests {
         assert!(small.starts_with("# memmon 証拠バンドル\n"));
     }
 
-    /// Near an OOM the hook skips the copy of the traces: the bundle says why, under the
-    /// process's heading, and still has its types.
+    /// Near an OOM the hook skips the walk of the objects: the bundle says why, under the
+    /// process's heading, and has no types section.
     #[test]
     fn skipped_sites_are_said_in_the_bundle() {
         let me = std::process::id();
@@ -270,13 +297,10 @@ mod tests {
             pid: 77,
             started_now: false,
             sites: vec![],
-            types: vec![memmon_core::TypeCount {
-                name: "dict".into(),
-                count: 3,
-                bytes: 700,
-            }],
-            types_complete: true,
-            sites_skipped: Some("memory: 40 MB left, the copy needs 61 MB".into()),
+            types: vec![],
+            types_complete: false,
+            sites_skipped: Some("the list of objects needs ~61 MiB, 40 MiB left".into()),
+            estimate: None,
         }];
         let parts = Parts {
             trigger: "floor",
@@ -291,9 +315,8 @@ mod tests {
         };
         let text = render(&parts);
         assert!(
-            text.contains("## Python 77: 割り当て箇所\n注意: 割り当て箇所は取得しませんでした (残りのメモリが少なく、トレースの複製がクライアントを終了させかねないため): memory: 40 MB left, the copy needs 61 MB\n"),
+            text.ends_with("## Python 77: 割り当て箇所\n注意: 割り当て箇所と型は取得しませんでした (残りのメモリが少なく、オブジェクトの一覧がクライアントを終了させかねないため): the list of objects needs ~61 MiB, 40 MiB left\n"),
             "{text}"
         );
-        assert!(text.contains("## Python 77: 型\n"), "{text}");
     }
 }
