@@ -6,11 +6,12 @@
 //! With `tracemalloc: true`, tracing starts at memmon's first sample, after the client has
 //! loaded: the blocks name the client's runtime lines and none of its imports, and the client
 //! is not made larger by being traced (the original monitor's 34 MB client measured 72.8 MB when
-//! it was traced from the interpreter's start and grew at each snapshot).
+//! it was traced from the interpreter's start and grew at each snapshot). Issue #20 on the same
+//! launch: SIGUSR2 to memmon gives a bundle naming the leaking line, and the client runs on.
 
-use crate::util::{make_venv, parse_log, samples, Dir, Running};
+use crate::util::{make_venv, parse_log, samples, wait_for, Dir, Running};
 use memmon_format::Record;
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::{kill_process, test_kill_process, Pid, Signal};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -258,6 +259,11 @@ fn assert_client_ran_briefly(stdout: &str) {
 /// memmon in front of the client that runs until it is stopped; returns memmon and the
 /// client's PID (bash `exec`s Python: the PID in the log's header) once two samples are in.
 fn start_until_stopped(d: &Dir) -> (Running, u32) {
+    start_until_stopped_with(d, &[], 2)
+}
+
+/// [`start_until_stopped`] with `env` added, once `samples` samples are in.
+fn start_until_stopped_with(d: &Dir, env: &[(&str, &str)], samples: usize) -> (Running, u32) {
     let memmon = d
         .memmon()
         .args(["run", "--config", "client_config.json", "--children"])
@@ -266,6 +272,7 @@ fn start_until_stopped(d: &Dir) -> (Running, u32) {
         .env("PI_CLIENT_VENV", d.join("venv"))
         .env("PI_CLIENT_READER_WAIT", "0.3")
         .env("PI_CLIENT_SECONDS", "0")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -273,7 +280,7 @@ fn start_until_stopped(d: &Dir) -> (Running, u32) {
         .unwrap();
     let t0 = Instant::now();
     while std::fs::read_to_string(d.join("memory_usage.log"))
-        .map(|t| t.matches("] 経過: ").count() < 2)
+        .map(|t| t.matches("] 経過: ").count() < samples)
         .unwrap_or(true)
     {
         assert!(t0.elapsed() < Duration::from_secs(60), "no samples");
@@ -329,5 +336,78 @@ fn sigterm_to_memmon_and_the_client_at_once_is_a_clean_stop_with_a_footer() {
             .iter()
             .any(|r| matches!(r, Record::Final { mb: Some(_) })),
         "{text}"
+    );
+}
+
+/// Issue #20 on the users' launch: `kill -USR2 <memmon>` (the safe way `--help` gives) while the
+/// leaking client runs under `/bin/bash start.sh` (the venv's Python exec'd, same PID). memmon
+/// keeps the signal (the client, which has no SIGUSR2 handler and would die of it, runs on),
+/// writes one bundle whose Python section, from the hook in the exec'd client, names the leaking
+/// line first; the log names the bundle, and again right before the exit line when SIGTERM
+/// ends the run; `analyze` lists it for the run.
+#[test]
+fn sigusr2_on_the_real_launch_gives_a_bundle_naming_the_leaking_line_and_the_client_runs_on() {
+    let d = pi_dir("pi-launch-usr2");
+    let leak = line_of(&d, "# LEAK");
+    // 200 taps a second: the kept list is past a thousand records by the capture.
+    let env = [("PI_CLIENT_LEAK", "1"), ("PI_CLIENT_TAP", "0.005")];
+    let (mut memmon, client) = start_until_stopped_with(&d, &env, 25);
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::USR2).unwrap();
+    wait_for("the bundle's line", || {
+        d.read("memory_usage.log").contains("  [証拠] 保存: ")
+    });
+    // The client got no SIGUSR2: it is alive, and stops on SIGTERM as it always does.
+    assert!(test_kill_process(Pid::from_raw(client as i32).unwrap()).is_ok());
+    kill_process(Pid::from_raw(memmon.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let status = memmon.wait();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let text = d.read("memory_usage.log");
+    let saved: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  [証拠] 保存: "))
+        .collect();
+    let [path] = saved[..] else {
+        panic!("one bundle expected: {text}")
+    };
+    assert!(
+        path.starts_with("memory_usage.evidence/")
+            && path.ends_with(&format!("-{client}-usr2.txt")),
+        "{path}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  [証拠] 終了の直前: {path}\nプロセス終了: 終了コード 0\n"
+        )),
+        "{text}"
+    );
+    let bundle = d.read(path);
+    let section = bundle
+        .split(&format!("## Python {client}: 割り当て箇所\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Python section for {client}:\n{bundle}"));
+    let first = section
+        .lines()
+        .find(|l| l.starts_with("1. "))
+        .unwrap_or_else(|| panic!("no site:\n{bundle}"));
+    assert!(
+        first.contains(&format!("/pi_client.py:{leak}: size=")),
+        "{bundle}"
+    );
+    let out = d
+        .memmon()
+        .args(["analyze", "memory_usage.log", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = json["runs"][0]["bundles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|b| b.as_str().is_some_and(|b| b.ends_with(name))),
+        "{json:#}"
     );
 }
