@@ -104,6 +104,16 @@ fn blocks(records: &[Record]) -> Vec<(f64, Vec<String>)> {
     blocks
 }
 
+/// `memmon analyze memory_usage.log --json` in the client's directory.
+fn analyze_json(d: &Dir) -> serde_json::Value {
+    let out = d
+        .memmon()
+        .args(["analyze", "memory_usage.log", "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The client's loop ran and its workers kept up: every tap was posted and written.
 fn assert_client_ran(stdout: &str) {
     assert!(stdout.starts_with("pi_client: ready pid "), "{stdout}");
@@ -175,12 +185,7 @@ fn a_leak_on_a_known_line_tops_the_blocks_and_analyze_calls_it_a_leak_there() {
             run.text
         );
     }
-    let out = d
-        .memmon()
-        .args(["analyze", "memory_usage.log", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = analyze_json(&d);
     let report = &json["runs"][0];
     assert_eq!(report["verdict"], "leak", "{json:#}");
     let top = report["growing_sites"][0]["site"].as_str().unwrap_or("");
@@ -393,12 +398,7 @@ fn sigusr2_on_the_real_launch_gives_a_bundle_naming_the_leaking_line_and_the_cli
         first.contains(&format!("/pi_client.py:{leak}: size=")),
         "{bundle}"
     );
-    let out = d
-        .memmon()
-        .args(["analyze", "memory_usage.log", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = analyze_json(&d);
     let listed = json["runs"][0]["bundles"]
         .as_array()
         .cloned()
