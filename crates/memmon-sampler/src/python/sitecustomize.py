@@ -691,7 +691,9 @@ def _managed_dict_traceback():
     if ctypes is None:
         return None
     try:
-        lookup = ctypes.pythonapi._PyTraceMalloc_GetTraceback
+        # By item, not attribute: a function object of its own, so the types set here never
+        # change those of the client's own `pythonapi._PyTraceMalloc_GetTraceback`.
+        lookup = ctypes.pythonapi["_PyTraceMalloc_GetTraceback"]
         lookup.restype = ctypes.py_object
         lookup.argtypes = [ctypes.c_uint, ctypes.c_size_t]
     except Exception:
