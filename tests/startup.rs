@@ -167,3 +167,31 @@ fn the_metrics_name_the_pid_and_start_before_the_first_sample() {
     assert_eq!(value("memmon_samples_total"), 0.0);
     assert!(!text.contains("memmon_rss_bytes"), "{text}");
 }
+
+/// With no delay, the first sample is still of the command, never of memmon's child halfway
+/// through its `execve` (the old image let go, the new one not mapped: 0.00 MB resident and
+/// virtual, once in three runs before memmon waited for the program to be mapped).
+#[test]
+fn with_no_delay_the_first_sample_is_the_command_never_memmon_mid_exec() {
+    let d = Dir::new("startup-exec");
+    for i in 0..20 {
+        let log = format!("m{i}.log");
+        let out = d
+            .memmon()
+            .args(["run", "--startup-delay", "0", "--interval", "0.2"])
+            .args(["--log", &log, "--", "sleep", "0.25"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let recs = parse_log(&d.join(&log));
+        let first = samples(&recs)
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("no sample: {}", d.read(&log)));
+        assert!(
+            first.vms_mb > 0.0 && first.rss_mb > 0.0,
+            "run {i}: {}",
+            d.read(&log)
+        );
+    }
+}
