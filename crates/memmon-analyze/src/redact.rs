@@ -354,7 +354,8 @@ fn url_host(s: &str) -> Option<&str> {
 /// The names to mask from the client's config values outside `memory_monitor`, as
 /// `memmon_config::other_strings` gives them (`(key path, value)`): the host of a URL, a host
 /// name (with its port left off), an e-mail address and its domain, an address, and any one-word
-/// value under a key that names a host, an address or a secret (`server`, `host`, `api_key`).
+/// value with a letter under a key that names a host, an address or a secret (`server`, `host`,
+/// `api_key`; its port left off).
 pub fn config_names(values: &[(String, String)]) -> Vec<String> {
     let mut out = Vec::new();
     for (key, value) in values {
@@ -389,9 +390,12 @@ pub fn config_names(values: &[(String, String)]) -> Vec<String> {
         let words = key.to_ascii_lowercase().replace(['-', '.'], "_");
         let hosty = words.split('_').any(|w| w == "ip")
             || HOST_KEYS.iter().any(|k| words.replace('_', "").contains(k));
-        let one_word = !v.is_empty() && !v.contains(char::is_whitespace);
+        // With a letter: a number under such a key (`"server_port": "8443"`) would mask the
+        // same figure everywhere in the logs, and names no host.
+        let one_word =
+            !bare.contains(char::is_whitespace) && bare.bytes().any(|b| b.is_ascii_alphabetic());
         if hosty && one_word {
-            out.push(v.to_owned());
+            out.push(bare.to_owned());
         }
     }
     out

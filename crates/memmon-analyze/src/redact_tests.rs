@@ -39,6 +39,8 @@ fn names_from_the_config() {
         ("reader", "RC-S380"),
         ("greeting", "hello world"),
         ("plain_host", "db.internal.example"),
+        ("server_port", "8443"),
+        ("server", "localhost:5000"),
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
     assert_eq!(
@@ -53,6 +55,7 @@ fn names_from_the_config() {
             "gw-main",
             "s3cr3t-token",
             "db.internal.example",
+            "localhost",
         ]
     );
 }
