@@ -221,15 +221,17 @@ fn report_folder_and_archive_match_analyze_and_name_every_file() {
         }
         assert!(names.iter().all(|n| n.is_ascii()), "{names:?}");
         // The log travels as written, but for the host name and the address, masked.
-        let masked = leaky_line(&"*".repeat(hostname.len())).replace(ADDRESS, "xxx.xx.xxx.xx");
+        // The address is the config's `server_ip`: masked as a name, with `*`.
+        let masked =
+            leaky_line(&"*".repeat(hostname.len())).replace(ADDRESS, &"*".repeat(ADDRESS.len()));
         assert_eq!(
             d.read(&format!("{out}/logs/memory_usage.log")),
             format!("{REFERENCE}{masked}"),
         );
         if hostname.len() >= 2 {
             assert!(
-                md.contains("(ホスト名・IP アドレス 2 箇所を伏せました)")
-                    || md.contains("(2 host names or IP addresses masked)"),
+                md.contains("(ホスト名・アドレスなど 2 箇所を伏せました)")
+                    || md.contains("(2 host names, addresses or config values masked)"),
                 "{md}"
             );
         }
@@ -334,4 +336,217 @@ fn report_never_overwrites_and_says_where_it_wrote() {
     let o = report(&d, &["missing.log", "--out", "gone"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!d.join("gone").exists() && !d.join("gone.tgz").exists());
+}
+
+/// Every file of the folder and every entry of its archive, with its bytes.
+fn everything(d: &Dir, out: &str) -> Vec<(String, Vec<u8>)> {
+    let mut all = Vec::new();
+    let mut files = Vec::new();
+    every_file(&d.join(out), &mut files);
+    for f in files {
+        all.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+    }
+    let file = std::fs::File::open(d.join(&format!("{out}.tgz"))).unwrap();
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = format!("{out}.tgz:{}", e.path().unwrap().display());
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+        all.push((name, bytes));
+    }
+    all
+}
+
+#[test]
+fn report_masks_the_configs_server_and_ipv6_unless_asked() {
+    const HOST: &str = "attend.example.org";
+    const V6: &str = "2001:db8:4::17";
+    let d = setup("report-hosts");
+    d.write(
+        "client_config.json",
+        "{\"server_url\": \"https://attend.example.org:8443/api\", \"memory_monitor\": {\"interval\": 60}}",
+    );
+    let line = format!(
+        "[2026-12-05 14:31:00] POST https://{HOST}:8443/api/touch: 接続エラー ({HOST} [{V6}]:8443) card_reader.py:236\n"
+    );
+    let log = format!("{REFERENCE}{line}");
+    d.write("memory_usage.log", &log);
+    let bundle = "memory_usage.evidence/20261205-143000-4242-horizon.txt";
+    let text = format!("{}{line}", d.read(bundle));
+    d.write(bundle, &text);
+
+    let o = report(&d, &["memory_usage.log", "--out", "masked", "--lang", "en"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let all = everything(&d, "masked");
+    assert!(
+        all.len() >= 10,
+        "{:?}",
+        all.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (name, bytes) in &all {
+        for secret in [HOST, V6, "example.org", "2001:db8"] {
+            assert!(!contains(bytes, secret.as_bytes()), "{secret} in {name}");
+        }
+    }
+    // Masked in place, the rest of the line as it was: the time, the port, the location.
+    let want = "[2026-12-05 14:31:00] POST https://******************:8443/api/touch: \
+接続エラー (****************** [xxxx:xxx:x::xx]:8443) card_reader.py:236\n";
+    assert_eq!(
+        d.read("masked/logs/memory_usage.log"),
+        format!("{REFERENCE}{want}")
+    );
+    assert!(d
+        .read("masked/evidence/20261205-143000-4242-horizon.txt")
+        .ends_with(want));
+    assert!(d
+        .read("masked/report.md")
+        .contains("(3 host names, addresses or config values masked)"));
+
+    // Asked: --keep-hosts copies them as they are.
+    let o = report(&d, &["memory_usage.log", "--out", "kept", "--keep-hosts"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(d.read("kept/logs/memory_usage.log"), log);
+    assert_eq!(
+        d.read("kept/evidence/20261205-143000-4242-horizon.txt"),
+        text
+    );
+    let archived = everything(&d, "kept");
+    for want in [
+        "kept.tgz:kept/logs/memory_usage.log",
+        "kept.tgz:kept/evidence/20261205-143000-4242-horizon.txt",
+    ] {
+        let (_, bytes) = archived.iter().find(|(n, _)| n == want).unwrap();
+        assert!(
+            contains(bytes, HOST.as_bytes()) && contains(bytes, V6.as_bytes()),
+            "{want}"
+        );
+    }
+}
+
+#[test]
+fn report_fits_25_mb_keeping_the_newest_lines() {
+    let d = setup("report-size");
+    // About 30 MB over two logs: the rotated one (older) and the live one (newest).
+    let filler = |tag: &str, n: usize| -> String {
+        let mut s = String::with_capacity(n * 100);
+        for i in 0..n {
+            s.push_str(&format!(
+                "[2026-12-05 14:30:00] client {tag} line {i:08}: ................................................\n"
+            ));
+        }
+        s
+    };
+    let lines = 150_000;
+    d.write(
+        "memory_usage.log.1",
+        &format!("{REFERENCE}{}", filler("old", lines)),
+    );
+    let newest = "[2026-12-05 15:00:00] the newest line of all\n";
+    // Each with samples of its own: the analysis wants some in every log.
+    d.write(
+        "memory_usage.log",
+        &format!("{REFERENCE}{}{newest}", filler("new", lines)),
+    );
+    let total = std::fs::metadata(d.join("memory_usage.log")).unwrap().len()
+        + std::fs::metadata(d.join("memory_usage.log.1"))
+            .unwrap()
+            .len();
+    assert!(total > 29_000_000, "{total}");
+
+    let started = std::time::Instant::now();
+    let o = report(
+        &d,
+        &[
+            "memory_usage.log.1",
+            "memory_usage.log",
+            "--out",
+            "big",
+            "--lang",
+            "en",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    eprintln!("memmon report on {total} bytes: {:?}", started.elapsed());
+    let archive = std::fs::metadata(d.join("big.tgz")).unwrap().len();
+    assert!(archive <= 25_000_000, "{archive}");
+    // The folder's contents fit too, whatever gzip makes of them.
+    let mut files = Vec::new();
+    every_file(&d.join("big"), &mut files);
+    let unpacked: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(unpacked <= 25_000_000, "{unpacked}");
+    // Both logs were cut from their start, and the report says by how much.
+    let md = d.read("big/report.md");
+    for log in ["memory_usage.log", "memory_usage.log.1"] {
+        let kept = std::fs::metadata(d.join(&format!("big/logs/{log}")))
+            .unwrap()
+            .len();
+        let size = std::fs::metadata(d.join(log)).unwrap().len();
+        assert!(kept < size, "{log}");
+        let said = format!(
+            "- `logs/{log}` ← `{log}` (cut to keep the archive within 25 MB: its first {} bytes are left out, the end (the newest lines) is kept)",
+            size - kept
+        );
+        assert!(md.contains(&said), "{said} not in\n{md}");
+    }
+    // The newest lines of the newest log are there, from a line's start; the bundles all are.
+    let copy = d.read("big/logs/memory_usage.log");
+    assert!(copy.ends_with(&format!(
+        "line {:08}: {}\n{newest}",
+        lines - 1,
+        ".".repeat(48)
+    )));
+    assert!(
+        copy.starts_with("[2026-12-05 14:30:00] client new line "),
+        "{}",
+        &copy[..80]
+    );
+    assert!(d
+        .join("big/evidence/20261205-140000-4242-warning.txt")
+        .is_file());
+    assert!(d
+        .join("big/evidence/20261205-143000-4242-horizon.txt")
+        .is_file());
+}
+
+#[test]
+fn report_leaves_out_old_bundles_first_but_not_the_oom_ones_nor_the_newest() {
+    let d = setup("report-bundles");
+    // 40 bundles of 1 MB: over the 25 MB with the log and the plot.
+    let body = format!(
+        "# memmon 証拠バンドル\n## 概要\n{}",
+        "x".repeat(99).repeat(10_000)
+    );
+    let name = |i: usize| format!("20261205-15{:02}{:02}-4242-usr2.txt", i / 60, i % 60);
+    for i in 0..40 {
+        d.write(
+            &format!("memory_usage.evidence/{}", name(i)),
+            &format!("{body}\n{i}\n"),
+        );
+    }
+    // Named by an OOM line: the oldest one.
+    d.write(&format!("memory_usage.evidence/.oom-{}", name(0)), "");
+    let o = report(&d, &["memory_usage.log", "--out", "rep"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::metadata(d.join("rep.tgz")).unwrap().len() <= 25_000_000);
+    let kept = |i: usize| d.join(&format!("rep/evidence/{}", name(i))).is_file();
+    assert!(kept(0) && kept(39), "the OOM-named and the newest are kept");
+    assert!(!kept(1) && !kept(2), "the oldest others are left out first");
+    let left_out: Vec<usize> = (0..40).filter(|&i| !kept(i)).collect();
+    assert_eq!(left_out, (1..=left_out.len()).collect::<Vec<_>>());
+    // setup()'s two bundles are older still: out first.
+    assert!(!d
+        .join("rep/evidence/20261205-140000-4242-warning.txt")
+        .exists());
+    let md = d.read("rep/report.md");
+    let said = format!(
+        "アーカイブを 25 MB に収めるため入れなかった証拠バンドル (古いものから {} 個): \
+`20261205-140000-4242-warning.txt`, `20261205-143000-4242-horizon.txt`, `{}`, ",
+        left_out.len() + 2,
+        name(1)
+    );
+    assert!(md.contains(&said), "{said} not in\n{md}");
 }

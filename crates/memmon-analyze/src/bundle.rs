@@ -61,6 +61,17 @@ pub fn find(logs: &[PathBuf]) -> Vec<PathBuf> {
     found.into_iter().map(|(_, p)| p).collect()
 }
 
+/// Whether an OOM line named the bundle at `path`: the recorder's marker `.oom-NAME` beside it
+/// (docs/evidence.md, "Kept"). A marker that cannot be looked at counts as none.
+pub fn oom_named(path: &Path) -> bool {
+    let Some(name) = path.file_name() else {
+        return false;
+    };
+    let mut marker = std::ffi::OsString::from(".oom-");
+    marker.push(name);
+    path.with_file_name(marker).symlink_metadata().is_ok()
+}
+
 /// One allocation site of a bundle: `N. LOCATION: size=SIZE, count=N` and its traceback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleSite {

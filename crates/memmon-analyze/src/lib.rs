@@ -31,6 +31,7 @@ mod panel;
 pub mod parts;
 pub mod plot;
 pub mod read;
+pub mod redact;
 pub mod report;
 pub mod runs;
 pub mod sites;

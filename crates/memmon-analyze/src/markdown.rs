@@ -26,8 +26,11 @@ pub struct FileEntry {
     pub name: String,
     /// The input's own file name, when it is a copy (no directory: paths name users).
     pub from: Option<String>,
-    /// Bytes left out from the start (a log over GitHub's 25 MB keeps its last 25 MB).
+    /// Bytes left out to keep the archive within GitHub's 25 MB: from the start (a log keeps
+    /// its newest lines), or from the end when `cut_end` (a bundle keeps its start).
     pub cut_bytes: u64,
+    /// The bytes cut were the file's last ones.
+    pub cut_end: bool,
     /// Host names and addresses masked in the copy (`*` and `x` in their place).
     pub redacted: u64,
 }
@@ -51,6 +54,8 @@ pub struct Context {
     pub last_bundle: Option<(String, Parsed)>,
     /// How many bundles were found.
     pub bundles: usize,
+    /// The bundles left out to keep the archive within 25 MB (their file names), oldest first.
+    pub dropped: Vec<String>,
 }
 
 fn t(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
@@ -445,59 +450,7 @@ pub fn render_within(a: &Analysis, ctx: &Context, lang: Lang, limit: usize) -> S
     s.push_str("```\n\n");
     sections.push(Section::fixed(s));
 
-    // The files of the folder and the archive.
-    let head = format!(
-        "## {}\n\n",
-        t(
-            lang,
-            "添付ファイル (アーカイブ内)",
-            "Attached files (in the archive)"
-        )
-    );
-    let items = ctx
-        .files
-        .iter()
-        .map(|f| {
-            let mut it = format!("- `{}`", f.name);
-            if let Some(from) = &f.from {
-                let _ = write!(it, " ← `{}`", from.replace('`', "'"));
-            }
-            if f.cut_bytes > 0 {
-                let _ = write!(
-                    it,
-                    " {}",
-                    match lang {
-                        Lang::Ja => format!(
-                            "(25 MB を超えるため先頭 {} バイトを省略し、最後の部分だけを入れました)",
-                            f.cut_bytes
-                        ),
-                        Lang::En => format!(
-                            "(over 25 MB: its first {} bytes are left out, the end is kept)",
-                            f.cut_bytes
-                        ),
-                    }
-                );
-            }
-            if f.redacted > 0 {
-                let _ = write!(
-                    it,
-                    " {}",
-                    match lang {
-                        Lang::Ja => format!("(ホスト名・IP アドレス {} 箇所を伏せました)", f.redacted),
-                        Lang::En => format!("({} host names or IP addresses masked)", f.redacted),
-                    }
-                );
-            }
-            it.push('\n');
-            it
-        })
-        .collect();
-    sections.push(Section {
-        head,
-        items,
-        tail: String::new(),
-        cuttable: true,
-    });
+    sections.extend(files::sections(ctx, lang));
     fit(sections, limit, lang)
 }
 
@@ -580,6 +533,9 @@ fn summary(s: &mut String, r: &RunSummary, j: &Value, lang: Lang) {
         num(&j["oom_kills"])
     );
 }
+
+#[path = "markdown_files.rs"]
+mod files;
 
 #[cfg(test)]
 #[path = "markdown_tests.rs"]

@@ -24,12 +24,14 @@ fn context() -> Context {
                 name: "plot.png".into(),
                 from: None,
                 cut_bytes: 0,
+                cut_end: false,
                 redacted: 0,
             },
             FileEntry {
                 name: "logs/memory_usage.log".into(),
                 from: Some("memory_usage.log".into()),
                 cut_bytes: 0,
+                cut_end: false,
                 redacted: 0,
             },
         ],
@@ -48,6 +50,7 @@ fn context() -> Context {
             },
         )),
         bundles: 1,
+        dropped: Vec::new(),
     }
 }
 
@@ -145,6 +148,7 @@ fn a_long_report_is_cut_to_githubs_bound_with_a_note() {
             name: format!("evidence/20261205-1430{:02}-{i}-usr2.txt", i % 60),
             from: None,
             cut_bytes: 0,
+            cut_end: false,
             redacted: 0,
         })
         .collect();
@@ -180,4 +184,39 @@ fn no_bundle_and_no_config() {
     assert!(!md.contains("Last evidence bundle"));
     assert!(md.contains("No config file (the defaults)"));
     assert!(md.contains("- Machine: (unknown)"));
+}
+
+#[test]
+fn cuts_and_left_out_bundles_are_said() {
+    let mut ctx = context();
+    ctx.files[1].cut_bytes = 1234;
+    ctx.files.push(FileEntry {
+        name: "evidence/20261205-143000-4242-horizon.txt".into(),
+        from: None,
+        cut_bytes: 99,
+        cut_end: true,
+        redacted: 0,
+    });
+    ctx.dropped = (0..22)
+        .map(|i| format!("20261205-1400{i:02}-4242-usr2.txt"))
+        .collect();
+    let ja = render(&analysis(), &ctx, Lang::Ja);
+    assert!(ja.contains("アーカイブを 25 MB に収めるため入れなかった証拠バンドル (古いものから 22 個): `20261205-140000-4242-usr2.txt`, "), "{ja}");
+    assert!(
+        ja.contains("`20261205-140019-4242-usr2.txt` ほか 2 個\n"),
+        "{ja}"
+    );
+    assert!(
+        ja.contains("先頭 1234 バイトを省略し、最後の部分 (新しい行) だけを入れました"),
+        "{ja}"
+    );
+    assert!(ja.contains("末尾 99 バイトを省略しました"), "{ja}");
+    let en = render(&analysis(), &ctx, Lang::En);
+    assert!(en.contains("Evidence bundles left out to keep the archive within 25 MB (the oldest, 22): `20261205-140000-4242-usr2.txt`"), "{en}");
+    assert!(en.contains(" and 2 more\n"), "{en}");
+    assert!(
+        en.contains("its first 1234 bytes are left out, the end (the newest lines) is kept"),
+        "{en}"
+    );
+    assert!(en.contains("its last 99 bytes are left out"), "{en}");
 }

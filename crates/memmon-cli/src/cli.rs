@@ -59,12 +59,16 @@ remedy, the growing lines and the last evidence bundle's tracebacks, restarts an
 memory_monitor settings, memmon's version, the machine's model and memory), plot.png, the logs \
 and the evidence bundles beside them (memory_usage.evidence/).",
         after_help = "Fits GitHub: report.md within 65,536 characters (long sections are cut \
-with a note), every file within 25 MB (a longer log keeps its last 25 MB, and the report says \
-so), the plot within 10 MB, ASCII names. The tracker is public: of the config only the \
-memory_monitor settings are listed (the metrics address and label left out); no other key \
-(server address), no directory of the inputs; in the copies of the logs and bundles this \
-machine's host name and IPv4 addresses are masked. An existing folder or archive, or \
-an input, is never overwritten: the command refuses and writes nothing. Prints where it wrote.\n\n\
+with a note), the archive within 25 MB (the bundles first, the oldest left out first but never \
+the newest or one an OOM line names; the logs share the rest, each keeping its newest lines; \
+report.md says what was cut or left out), the plot within 10 MB, ASCII names. The tracker is \
+public: of the config only the memory_monitor settings are listed (the metrics address and \
+label left out); no other key (server address), no directory of the inputs; in the copies of \
+the logs and bundles and in report.md, this machine's host name, the host names, e-mail \
+addresses, addresses and secrets the config names outside memory_monitor, the hosts of URLs, \
+and IPv4 and IPv6 addresses are masked (same length; --keep-hosts: not masked). An existing \
+folder or archive, or an input, is never overwritten: the command refuses and writes nothing. \
+Prints where it wrote.\n\n\
 EXAMPLES:\n  memmon report memory_usage.log memory_usage.log.1\n  \
 memmon report --lang en --out pi3-report memory_usage.log"
     )]

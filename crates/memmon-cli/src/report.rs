@@ -1,15 +1,20 @@
 //! `memmon report LOG…`: one folder and one `.tgz` to attach to an issue (issue #20 item 2):
 //! `report.md` (the issue body), `plot.png`, the logs and the evidence bundles, ASCII names.
 //!
-//! The users' tracker is public, so nothing goes in that names a host or an address: of the
-//! config only the `memory_monitor` settings (the metrics address and the metrics label left
-//! out), of the inputs only their file names. Nothing is written over an existing path or an
-//! input: the folder is created with `mkdir` and the archive with `O_EXCL`.
+//! The users' tracker is public, so nothing goes in that names a host or an address unless
+//! `--keep-hosts` asks: of the config only the `memory_monitor` settings (the metrics address
+//! and the metrics label left out), of the inputs only their file names, and in what is copied
+//! and in `report.md` this machine's host name, what the config names outside
+//! `memory_monitor` and any address are masked (memmon-analyze's `redact`). The archive stays
+//! within GitHub's 25 MB: the copies are budgeted before they are written
+//! (`archive::content_budget`, `archive::share`). Nothing is written over an existing path or
+//! an input: the folder is created with `mkdir` and the archive with `O_EXCL`.
 
 use crate::lang::LangArg;
 use clap::Args;
 use memmon_analyze::archive::{self, ascii_name, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 use memmon_analyze::markdown::{self, Context, FileEntry};
+use memmon_analyze::redact::{config_names, Redactor};
 use memmon_analyze::{bundle, outputs, Lang, Request};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -25,12 +30,15 @@ pub struct ReportArgs {
     /// The folder to write; the archive is DIR.tgz beside it. Neither may exist [default: ./memmon-report-YYYYMMDD-HHMMSS]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The config whose memory_monitor settings the report lists (no other key is read out) [default: ./client_config.json when present]
+    /// The config whose memory_monitor settings the report lists; its other values (the server address) are read only to mask them, never written out [default: ./client_config.json when present]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Language of the report and the plot's labels
     #[arg(long, value_enum, default_value_t = LangArg::Ja)]
     pub lang: LangArg,
+    /// Do not mask host names and addresses (this machine's, the config's, URLs', IPv4 and IPv6) in the copies and report.md: for a private tracker only
+    #[arg(long)]
+    pub keep_hosts: bool,
 }
 
 fn tr(lang: Lang, ja: String, en: String) -> String {
@@ -116,8 +124,32 @@ fn report(args: &ReportArgs) -> Result<(), String> {
             "the config file cannot be read (nothing was written)".into(),
         )
     })?;
+    // What to mask, known before anything is written ("unless asked": --keep-hosts).
+    let redactor = if args.keep_hosts {
+        None
+    } else {
+        let mut names: Vec<String> = machine_host_name().into_iter().collect();
+        if let Some(config) = &resolved.source {
+            let values = memmon_config::other_strings(config).map_err(|e| {
+                crate::lang::config_error(lang, &e);
+                tr(
+                    lang,
+                    format!(
+                        "{}: 設定ファイルを読めません (何も書いていません)",
+                        config.display()
+                    ),
+                    format!(
+                        "{}: the config file cannot be read (nothing was written)",
+                        config.display()
+                    ),
+                )
+            })?;
+            names.extend(config_names(&values));
+        }
+        Some(Redactor::new(names))
+    };
     std::fs::create_dir(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-    match fill(args, lang, &folder, &archive, &resolved) {
+    match fill(args, lang, &folder, &archive, &resolved, redactor.as_ref()) {
         Ok(()) => Ok(()),
         Err(e) => {
             // Only what this command created: the folder made above, and the archive when it
@@ -134,6 +166,7 @@ fn fill(
     folder: &Path,
     archive_out: &Path,
     resolved: &crate::settings::Resolved,
+    redactor: Option<&Redactor>,
 ) -> Result<(), String> {
     let io_err = |p: &Path| {
         let p = p.to_owned();
@@ -148,49 +181,88 @@ fn fill(
         ..Request::default()
     };
     let (analysis, _read) = memmon_analyze::analyze_files(&request).map_err(|e| e.to_string())?;
-    let mut notes: Vec<(String, Option<String>, u64, u64)> = Vec::new();
-    let redactor = Redactor::for_this_machine();
     if std::fs::metadata(&plot).is_ok_and(|m| m.len() > MAX_IMAGE_BYTES) {
         std::fs::remove_file(&plot).map_err(io_err(&plot))?;
     }
+    let plot_len = std::fs::metadata(&plot).map_or(0, |m| m.len());
 
-    // The logs, their last 25 MB at most.
-    let logs_dir = folder.join("logs");
-    std::fs::create_dir(&logs_dir).map_err(io_err(&logs_dir))?;
-    let mut used: Vec<String> = Vec::new();
-    for log in &args.logs {
-        // A stream (stdin, a FIFO) was read by the analysis and cannot be read again.
-        if !std::fs::metadata(log).is_ok_and(|m| m.is_file()) {
+    // What goes in, named as inside the folder. A stream (stdin, a FIFO) was read by the
+    // analysis and cannot be read again.
+    let mut used = Vec::new();
+    let mut logs: Vec<Input> = Vec::new();
+    for log in args.logs.iter() {
+        let Ok(meta) = std::fs::metadata(log) else {
             continue;
+        };
+        if meta.is_file() {
+            let original = file_name(log);
+            let name = format!("logs/{}", unique(&mut used, &ascii_name(&original)));
+            logs.push(Input::new(log, name, original, meta.len(), false));
         }
-        let original = log
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name = unique(&mut used, &ascii_name(&original));
-        let dst = logs_dir.join(&name);
-        let (cut, masked) = copy_capped(log, &dst, true, &redactor).map_err(io_err(log))?;
-        notes.push((format!("logs/{name}"), Some(original), cut, masked));
+    }
+    let mut used = Vec::new();
+    let mut bundles: Vec<Input> = Vec::new();
+    for b in bundle::find(&args.logs) {
+        let len = std::fs::metadata(&b).map_err(io_err(&b))?.len();
+        let original = file_name(&b);
+        let name = format!("evidence/{}", unique(&mut used, &ascii_name(&original)));
+        let oom = bundle::oom_named(&b);
+        bundles.push(Input::new(&b, name, original, len, oom));
     }
 
-    // The bundles beside the logs, oldest first.
-    let bundles = bundle::find(&args.logs);
+    // The archive within GitHub's 25 MB whatever the contents: the copies' bytes are budgeted
+    // before any is written (masking never lengthens them), with room for the plot and for
+    // report.md at its longest (65,536 characters of up to 4 bytes).
+    let root = folder.file_name().map_or(0, |n| n.len());
+    let path_lens: Vec<usize> = ["report.md", "plot.png"]
+        .into_iter()
+        .chain(logs.iter().chain(&bundles).map(|i| i.name.as_str()))
+        .map(|n| root + 1 + n.len())
+        .collect();
+    let budget = archive::content_budget(MAX_FILE_BYTES, &path_lens)
+        .saturating_sub(plot_len + 4 * markdown::MAX_CHARS as u64);
+    let (bundle_caps, log_caps) = archive::share(
+        budget,
+        &bundles.iter().map(|b| (b.len, b.oom)).collect::<Vec<_>>(),
+        &logs.iter().map(|l| l.len).collect::<Vec<_>>(),
+    );
+
+    // What the report says of each copy: what it was, how much was cut, how much masked.
+    let mut notes: Vec<FileEntry> = Vec::new();
+    let logs_dir = folder.join("logs");
+    std::fs::create_dir(&logs_dir).map_err(io_err(&logs_dir))?;
+    for (log, cap) in logs.iter().zip(log_caps) {
+        let (cut, masked) = copy_capped(&log.src, &folder.join(&log.name), true, cap, redactor)
+            .map_err(io_err(&log.src))?;
+        notes.push(FileEntry {
+            name: log.name.clone(),
+            from: Some(log.original.clone()),
+            cut_bytes: cut,
+            cut_end: false,
+            redacted: masked,
+        });
+    }
+    let mut dropped = Vec::new();
     let mut last_bundle = None;
     if !bundles.is_empty() {
         let ev = folder.join("evidence");
         std::fs::create_dir(&ev).map_err(io_err(&ev))?;
-        let mut used = Vec::new();
-        for b in &bundles {
-            let original = b
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let name = unique(&mut used, &ascii_name(&original));
-            let dst = ev.join(&name);
-            let (cut, masked) = copy_capped(b, &dst, false, &redactor).map_err(io_err(b))?;
-            notes.push((format!("evidence/{name}"), None, cut, masked));
-            last_bundle = Some(format!("evidence/{name}"));
-        }
+    }
+    for (b, cap) in bundles.iter().zip(bundle_caps) {
+        let Some(cap) = cap else {
+            dropped.push(b.original.clone());
+            continue;
+        };
+        let (cut, masked) = copy_capped(&b.src, &folder.join(&b.name), false, cap, redactor)
+            .map_err(io_err(&b.src))?;
+        notes.push(FileEntry {
+            name: b.name.clone(),
+            from: None,
+            cut_bytes: cut,
+            cut_end: true,
+            redacted: masked,
+        });
+        last_bundle = Some(b.name.clone());
     }
     let last_bundle = match last_bundle {
         Some(name) => {
@@ -206,14 +278,15 @@ fn fill(
     names.sort();
     let files = names
         .into_iter()
-        .map(|name| {
-            let note = notes.iter().find(|n| n.0 == name);
-            FileEntry {
-                from: note.and_then(|n| n.1.clone()),
-                cut_bytes: note.map_or(0, |n| n.2),
-                redacted: note.map_or(0, |n| n.3),
+        .map(|name| match notes.iter().find(|n| n.name == name) {
+            Some(note) => note.clone(),
+            None => FileEntry {
                 name,
-            }
+                from: None,
+                cut_bytes: 0,
+                cut_end: false,
+                redacted: 0,
+            },
         })
         .collect();
     let ctx = Context {
@@ -229,10 +302,13 @@ fn fill(
         files,
         last_bundle,
         bundles: bundles.len(),
+        dropped,
     };
     let mut md = markdown::render(&analysis, &ctx, lang).into_bytes();
     // The growing lines and tracebacks come from the logs: masked as the copies are.
-    redactor.mask(&mut md);
+    if let Some(r) = redactor {
+        r.mask(&mut md);
+    }
     let report_md = folder.join("report.md");
     write_new(&report_md, &md).map_err(io_err(&report_md))?;
     let inside = archive::write_tgz(folder, archive_out).map_err(|e| {
@@ -270,6 +346,7 @@ fn fill(
             "{}",
             tr(
                 lang,
+                // Budgeted not to happen (content_budget): said, should the bound ever fail.
                 "memmon: アーカイブが GitHub の上限 25 MB を超えています。フォルダ内のファイルを分けて添付してください".into(),
                 "memmon: the archive is over GitHub's 25 MB: attach the folder's files separately".into(),
             )
@@ -297,134 +374,90 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Masks what names this machine or an address in the text that travels: this machine's host
-/// name (as a word: `*` for each of its bytes) and IPv4 addresses (`x` for each digit). The
-/// replacement is never longer than what it replaces, so a copy stays within its bound.
-pub struct Redactor {
-    host: Option<Vec<u8>>,
+/// A file to copy into the folder: where it is, its name inside the folder
+/// (`logs/memory_usage.log`), its own file name, its size, and (a bundle) whether an OOM line
+/// names it.
+struct Input {
+    src: PathBuf,
+    name: String,
+    original: String,
+    len: u64,
+    oom: bool,
 }
 
-impl Redactor {
-    /// This machine's host name, from the kernel.
-    pub fn for_this_machine() -> Redactor {
-        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p).ok())
-            .map(|h| h.trim().as_bytes().to_vec())
-            .filter(|h| h.len() >= 2);
-        Redactor { host }
-    }
-
-    /// Masks `text` in place; returns how many were masked.
-    pub fn mask(&self, text: &mut [u8]) -> u64 {
-        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        let mut n = 0;
-        if let Some(host) = &self.host {
-            let mut i = 0;
-            while i + host.len() <= text.len() {
-                let at = &text[i..i + host.len()];
-                let before = i.checked_sub(1).map(|j| text[j]);
-                let after = text.get(i + host.len()).copied();
-                if at.eq_ignore_ascii_case(host)
-                    && !before.is_some_and(word)
-                    && !after.is_some_and(word)
-                {
-                    text[i..i + host.len()].fill(b'*');
-                    n += 1;
-                    i += host.len();
-                } else {
-                    i += 1;
-                }
-            }
+impl Input {
+    fn new(src: &Path, name: String, original: String, len: u64, oom: bool) -> Input {
+        Input {
+            src: src.to_owned(),
+            name,
+            original,
+            len,
+            oom,
         }
-        // IPv4: four groups of 1-3 digits joined by dots, not part of a longer number or word.
-        let mut i = 0;
-        while i < text.len() {
-            let before = i.checked_sub(1).map(|j| text[j]);
-            if !text[i].is_ascii_digit() || before.is_some_and(|b| word(b) || b == b'.') {
-                i += 1;
-                continue;
-            }
-            let mut j = i;
-            let mut groups = 0;
-            loop {
-                let start = j;
-                while j < text.len() && text[j].is_ascii_digit() && j - start < 4 {
-                    j += 1;
-                }
-                let len = j - start;
-                if len == 0 || len > 3 {
-                    groups = 0;
-                    break;
-                }
-                groups += 1;
-                if groups == 4 || j >= text.len() || text[j] != b'.' {
-                    break;
-                }
-                j += 1;
-            }
-            let after = text.get(j).copied();
-            // Not followed by a word, nor by `.` and a digit (a fifth group: a version).
-            let fifth = after == Some(b'.') && text.get(j + 1).is_some_and(u8::is_ascii_digit);
-            let ends_clean = !after.is_some_and(word) && !fifth;
-            if groups == 4 && ends_clean {
-                text[i..j]
-                    .iter_mut()
-                    .filter(|b| b.is_ascii_digit())
-                    .for_each(|b| *b = b'x');
-                n += 1;
-                i = j;
-            } else {
-                // Past this run of digits and dots.
-                while i < text.len() && (text[i].is_ascii_digit() || text[i] == b'.') {
-                    i += 1;
-                }
-            }
-        }
-        n
     }
 }
 
-/// Copies `src` to a new file `dst`, at most GitHub's 25 MB, masked line by line: a longer
-/// file keeps its end (a log, from a line's start) or its start (a bundle). Returns the bytes
-/// left out and how many host names or addresses were masked.
-fn copy_capped(src: &Path, dst: &Path, keep_end: bool, r: &Redactor) -> io::Result<(u64, u64)> {
+/// The file name of `path` (never its directory: paths name users).
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// This machine's host name, from the kernel.
+fn machine_host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_owned())
+}
+
+/// Copies `src` to a new file `dst`, at most `cap` bytes, masked line by line (unless
+/// `--keep-hosts`): a longer file keeps its end from a line's start (a log: the newest lines)
+/// or its start (a bundle). Returns the bytes left out and how many names or addresses were
+/// masked. A file growing meanwhile (the live log) is copied as long as it was.
+fn copy_capped(
+    src: &Path,
+    dst: &Path,
+    keep_end: bool,
+    cap: u64,
+    r: Option<&Redactor>,
+) -> io::Result<(u64, u64)> {
     let mut from = File::open(src)?;
     let len = from.metadata()?.len();
     let mut to = io::BufWriter::new(OpenOptions::new().write(true).create_new(true).open(dst)?);
-    let mut cut = 0;
-    if len > MAX_FILE_BYTES && keep_end {
-        from.seek(SeekFrom::Start(len - MAX_FILE_BYTES))?;
-    }
-    let mut reader = BufReader::new(from);
-    if len > MAX_FILE_BYTES && keep_end {
-        // Drop the partial line the cut falls into.
+    // Where the copy starts: one byte before the kept end, so that reading to the first line
+    // break drops exactly the partial line the cut falls into (only the `\n` when the cut is
+    // at a line's start).
+    let start = if keep_end && len > cap {
+        len - cap - 1
+    } else {
+        0
+    };
+    from.seek(SeekFrom::Start(start))?;
+    let mut reader = BufReader::new(from.take(len - start));
+    if keep_end && len > cap {
         let mut partial = Vec::new();
         reader.read_until(b'\n', &mut partial)?;
-        cut = len - MAX_FILE_BYTES + partial.len() as u64;
     }
     let (mut written, mut masked) = (0u64, 0u64);
     let mut line = Vec::new();
     loop {
         line.clear();
-        // A line is read whole only up to the bound: a file without line breaks stays bounded.
-        let got = (&mut reader)
-            .take(MAX_FILE_BYTES + 1)
-            .read_until(b'\n', &mut line)?;
-        if got == 0 {
+        // A line is read whole only up to the cap: a file without line breaks stays bounded.
+        let got = (&mut reader).take(cap + 1).read_until(b'\n', &mut line)?;
+        if got == 0 || written + got as u64 > cap {
             break;
         }
-        if written + got as u64 > MAX_FILE_BYTES {
-            cut += len.saturating_sub(cut + written);
-            break;
+        if let Some(r) = r {
+            masked += r.mask(&mut line);
         }
-        masked += r.mask(&mut line);
         to.write_all(&line)?;
         written += got as u64;
     }
     let file = to.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok((cut, masked))
+    Ok((len - written, masked))
 }
 
 /// The `memory_monitor` settings as `check-config` lists them, without the values that may
@@ -502,24 +535,6 @@ mod tests {
     }
 
     #[test]
-    fn host_names_and_addresses_are_masked_in_place() {
-        let r = Redactor {
-            host: Some(b"pi-gate-3".to_vec()),
-        };
-        let mut t =
-            b"pi-gate-3: to 192.168.1.20:8080 from PI-GATE-3, not pi-gate-30 or v1.2.3.4.5 \
-or 10.0.0.256x [2026-12-05 14:30:00] 12.34MB"
-                .to_vec();
-        let n = r.mask(&mut t);
-        assert_eq!(
-            String::from_utf8(t).unwrap(),
-            "*********: to xxx.xxx.x.xx:8080 from *********, not pi-gate-30 or v1.2.3.4.5 \
-or 10.0.0.256x [2026-12-05 14:30:00] 12.34MB"
-        );
-        assert_eq!(n, 3);
-    }
-
-    #[test]
     fn unique_names() {
         let mut used = Vec::new();
         assert_eq!(unique(&mut used, "a.log"), "a.log");
@@ -528,21 +543,31 @@ or 10.0.0.256x [2026-12-05 14:30:00] 12.34MB"
     }
 
     #[test]
-    fn a_long_log_keeps_its_last_lines() {
+    fn a_long_log_keeps_its_last_lines_a_bundle_its_first() {
         let d = std::env::temp_dir().join(format!("memmon-report-cap-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         let src = d.join("big.log");
-        let line = "x".repeat(99) + "\n";
-        let n = (MAX_FILE_BYTES / 100 + 50) as usize;
-        std::fs::write(&src, line.repeat(n)).unwrap();
-        let dst = d.join("copy.log");
-        let r = Redactor { host: None };
-        let (cut, _) = copy_capped(&src, &dst, true, &r).unwrap();
-        let len = std::fs::metadata(&dst).map_or(0, |m| m.len());
-        assert!(len <= MAX_FILE_BYTES);
-        assert_eq!(cut + len, (n * 100) as u64);
-        assert_eq!(len % 100, 0, "whole lines only");
+        let text: String = (0..100)
+            .map(|i| format!("line {i:04} 10.0.0.{i:03}\n"))
+            .collect();
+        std::fs::write(&src, &text).unwrap();
+        let r = Redactor::default();
+        for (cap, keep_end, want) in [
+            // A cut at a line's start, and inside a line: whole lines only.
+            (210, true, &text[text.len() - 210..]),
+            (220, true, &text[text.len() - 210..]),
+            (220, false, &text[..210]),
+            (5000, true, &text[..]),
+        ] {
+            let dst = d.join(format!("copy-{cap}-{keep_end}.log"));
+            let (cut, masked) = copy_capped(&src, &dst, keep_end, cap, None).unwrap();
+            assert_eq!(std::fs::read_to_string(&dst).unwrap(), want);
+            assert_eq!((cut, masked), ((text.len() - want.len()) as u64, 0));
+            let masked_dst = d.join(format!("masked-{cap}-{keep_end}.log"));
+            let (_, masked) = copy_capped(&src, &masked_dst, keep_end, cap, Some(&r)).unwrap();
+            assert_eq!(masked, want.lines().count() as u64);
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 }

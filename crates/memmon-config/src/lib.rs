@@ -28,6 +28,7 @@ mod config;
 mod error;
 mod expected;
 mod json;
+mod others;
 mod rules;
 mod toml_number;
 mod validate;
@@ -40,6 +41,7 @@ pub use config::{Config, DetailSourceKind, ParseDetailSourceError, PythonHook};
 pub use error::{ConfigError, ConfigWarning, Format, InLang};
 pub use expected::{Expected, ValueKind};
 pub use memmon_core::Lang;
+pub use others::other_strings;
 pub use rules::{
     check_file_path, check_name, check_python_hook, parse_name, parse_python_hook, Refused,
     MAX_NAME_BYTES, MAX_PATH_BYTES,
@@ -66,6 +68,12 @@ pub struct Loaded {
 /// Reads and validates a configuration file; `.toml` (any case) is TOML, anything else JSON.
 /// Messages name the file as `path` displays.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let bytes = read_bytes(path)?;
+    load_bytes(&bytes, path)
+}
+
+/// The file's bytes, at most [`MAX_FILE_BYTES`]; errors name the file as `path` displays.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
     let file = path.display().to_string();
     let read_error = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => ConfigError::NotFound {
@@ -91,7 +99,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             limit: MAX_FILE_BYTES,
         });
     }
-    load_bytes(&bytes, path)
+    Ok(bytes)
 }
 
 /// Validates file contents already read; `file` picks the format by extension (as in [`load`])
