@@ -67,8 +67,7 @@ pub fn oom_named(path: &Path) -> bool {
     let Some(name) = path.file_name() else {
         return false;
     };
-    let mut marker = std::ffi::OsString::from(".oom-");
-    marker.push(name);
+    let marker = memmon_core::bundle_name::oom_marker_name(name);
     path.with_file_name(marker).symlink_metadata().is_ok()
 }
 

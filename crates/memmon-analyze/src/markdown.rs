@@ -366,7 +366,7 @@ pub fn render_within(a: &Analysis, ctx: &Context, lang: Lang, limit: usize) -> S
             let _ = writeln!(head, "- {}: {tm}", t(lang, "時刻", "Time"));
         }
         for n in &b.notes {
-            let _ = writeln!(head, "- {n}");
+            let _ = writeln!(head, "- {}", note_in(lang, n));
         }
         if b.truncated {
             let _ = writeln!(
@@ -540,3 +540,23 @@ mod files;
 #[cfg(test)]
 #[path = "markdown_tests.rs"]
 mod tests;
+
+/// A bundle's note (written in Japanese by the recorder) for the report: as written in `ja`;
+/// in `en`, the known notes said in English with the bundle's own text after them, so their
+/// figures stay as the bundle has them.
+fn note_in(lang: Lang, note: &str) -> String {
+    if lang == Lang::Ja {
+        return note.to_owned();
+    }
+    let said = if note.starts_with("推定:") {
+        "Sizes and counts below are estimates from a sample of the live objects (never a copy of tracemalloc's traces)"
+    } else if note.starts_with("注意: tracemalloc はこの取得のために開始されました")
+    {
+        "tracemalloc was started for this capture: it shows only what was allocated since"
+    } else if note.starts_with("注意: 割り当て箇所と型は取得しませんでした") {
+        "No sites or types were taken: too little memory was left for the list of objects the capture walks"
+    } else {
+        return note.to_owned();
+    };
+    format!("{said} (the bundle: {note})")
+}

@@ -220,3 +220,30 @@ fn cuts_and_left_out_bundles_are_said() {
     );
     assert!(en.contains("its last 99 bytes are left out"), "{en}");
 }
+
+/// The bundle's notes: as written in Japanese; in English, said in English before the
+/// bundle's own words (its figures stay as the bundle has them).
+#[test]
+fn the_bundles_notes_in_both_languages() {
+    let estimate = "推定: 生きているオブジェクトの標本から (51 個に 1 個, 標本 3937 個; 長い文字列・バイト列 2 個は個別に、項目の多いコンテナ 1 個は項目を抽出)。size と count は推定値です。割り当て箇所に置いた推定 9.00MB / tracemalloc の追跡中 12.00MB";
+    let started =
+        "注意: tracemalloc はこの取得のために開始されました。それ以降の割り当てだけが見えます。";
+    let mut ctx = context();
+    if let Some((_, b)) = ctx.last_bundle.as_mut() {
+        b.notes = vec![started.into(), estimate.into(), "その他".into()];
+    }
+    let ja = render(&analysis(), &ctx, Lang::Ja);
+    assert!(
+        ja.contains(&format!("- {started}\n- {estimate}\n- その他\n")),
+        "{ja}"
+    );
+    let en = render(&analysis(), &ctx, Lang::En);
+    assert!(
+        en.contains(&format!(
+            "- tracemalloc was started for this capture: it shows only what was allocated since (the bundle: {started})\n\
+             - Sizes and counts below are estimates from a sample of the live objects (never a copy of tracemalloc's traces) (the bundle: {estimate})\n\
+             - その他\n"
+        )),
+        "{en}"
+    );
+}

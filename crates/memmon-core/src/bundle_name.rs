@@ -16,6 +16,18 @@ pub const TRIGGERS: [&str; 6] = [
     "pressure",
 ];
 
+/// The marker beside a bundle an OOM line named is this prefix and the bundle's name
+/// (`.oom-20261205-143000-4242-usr2.txt`): the recorder never evicts such a bundle, and
+/// `memmon report` leaves it out of its archive only after every other.
+pub const OOM_MARKER_PREFIX: &str = ".oom-";
+
+/// The name of the marker that protects the bundle named `bundle`.
+pub fn oom_marker_name(bundle: &OsStr) -> OsString {
+    let mut marker = OsString::from(OOM_MARKER_PREFIX);
+    marker.push(bundle);
+    marker
+}
+
 /// The evidence directory's name for a log file named `log_name`: its last extension replaced
 /// by `.evidence` (`memory_usage.log` → `memory_usage.evidence`), appended when it has none.
 pub fn evidence_dir_name(log_name: &OsStr) -> OsString {
@@ -81,6 +93,10 @@ mod tests {
         );
         assert_eq!(evidence_dir_name(OsStr::new("a.b.log")), "a.b.evidence");
         assert_eq!(evidence_dir_name(OsStr::new("log")), "log.evidence");
+        assert_eq!(
+            oom_marker_name(OsStr::new("20261205-143000-4242-usr2.txt")),
+            ".oom-20261205-143000-4242-usr2.txt"
+        );
         assert_eq!(
             parse_bundle_name("20261205-143000-4242-usr2.txt"),
             Some(BundleName {

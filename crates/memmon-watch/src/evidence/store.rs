@@ -26,9 +26,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub(crate) use memmon_core::bundle_name::TRIGGERS;
+// The marker of a bundle an OOM line named: `.oom-NAME` (memmon-core's rule, which report reads).
+use memmon_core::bundle_name::OOM_MARKER_PREFIX as PROTECT_PREFIX;
 
-/// The marker of a bundle an OOM line named: `.oom-NAME`.
-const PROTECT_PREFIX: &str = ".oom-";
 /// A bundle on its way.
 const TMP_PREFIX: &str = ".tmp-";
 
