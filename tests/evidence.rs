@@ -189,8 +189,8 @@ impl Drop for Cgroup {
 /// A real OOM kill: the client leaks in a cgroup v1 memory cgroup limited to 96 MiB (where the
 /// test can make one: root, and v1's memory controller mounted; skipped otherwise), the
 /// kernel's OOM killer ends it, and memmon gets SIGTERM at once as systemd's `OOMPolicy=stop`
-/// sends it. The bundle the cgroup's shrinking remainder triggered is named by the OOM line,
-/// protected, and the log still ends with its exit line and footer.
+/// sends it. The bundle the cgroup's shrinking remainder triggered names the leaking line, is
+/// named by the OOM line, protected, and the log still ends with its exit line and footer.
 #[test]
 fn an_oom_kill_then_sigterm_leaves_the_oom_line_naming_the_bundle_and_a_footer() {
     use rustix::process::{kill_process, Pid, Signal};
@@ -209,8 +209,11 @@ fn an_oom_kill_then_sigterm_leaves_the_oom_line_naming_the_bundle_and_a_footer()
     d.write(
         "client_config.json",
         // The floor at 80 of the 96 MiB: the cgroup's remainder (read about once a second)
-        // passes it well before the kill.
-        r#"{"memory_monitor": {"evidence_pressure": 0, "evidence_floor_mb": 80}}"#,
+        // passes it well before the kill, with room for the capture. The floor alone (no
+        // warning, no horizon: a bundle they fire seconds later races the kill on a loaded
+        // machine and gets nothing from the dying client, yet would be the one the OOM line
+        // names). Traced from the start (5 frames), so the bundle shows the leak.
+        r#"{"memory_monitor": {"evidence_pressure": 0, "evidence_floor_mb": 80, "evidence_horizon": 0, "warn_threshold_mb": 100000, "tracemalloc": true, "tracemalloc_frames": 5}}"#,
     );
     let procs = cg.0.join("cgroup.procs");
     let mut memmon = crate::util::Running(
@@ -258,8 +261,16 @@ fn an_oom_kill_then_sigterm_leaves_the_oom_line_naming_the_bundle_and_a_footer()
     let name = path.strip_prefix("m.evidence/").unwrap();
     assert!(d.join(&path).is_file(), "{path}");
     assert!(d.join(&format!("m.evidence/.oom-{name}")).is_file());
-    // That bundle was named when it was written, before the kill.
+    // That bundle was named when it was written, before the kill, and the capture, made
+    // inside the client a few MiB from its limit, names the leaking line and its caller.
     assert!(text.contains(&format!("  [証拠] 保存: {path}\n")), "{text}");
+    let bundle = d.read(&path);
+    let leak = d.join("leak.py").display().to_string();
+    assert!(
+        bundle.contains(&format!("\n1. {leak}:4: size="))
+            && bundle.contains(&format!("\n    {leak}:4\n    {leak}:7\n")),
+        "{bundle}"
+    );
     assert!(
         text.contains("プロセス終了: シグナル 9 (SIGKILL)\n"),
         "{text}"

@@ -158,6 +158,20 @@ pub(crate) fn read_from_start(file: &File, buf: &mut Vec<u8>, ends: Ends) -> io:
 /// Samples a process (or process tree) from `/proc/PID/statm` and the system from
 /// `/proc/meminfo`, the cheapest files that give RSS, VMS, total and available memory.
 ///
+/// Whether process `pid` under `root` has ended: gone, or a zombie (exited, not yet collected
+/// by its parent; its memory is gone). A `status` that cannot be read for another reason
+/// (permissions, a fixture tree without it) counts as running: the caller goes on as before.
+pub fn has_ended(root: &Path, pid: u32) -> bool {
+    let path = root.join(pid.to_string()).join("status");
+    match std::fs::read(&path) {
+        Ok(bytes) => std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| parse_status(text).ok())
+            .is_some_and(|status| status.is_dead()),
+        Err(e) => crate::error::is_gone(&e),
+    }
+}
+
 /// Errors: the process gone (ENOENT, ESRCH, or a zombie) is [`SampleError::Exited`], except at
 /// creation, where a zombie is [`SampleError::Zombie`] and a kernel thread
 /// [`SampleError::KernelThread`]; EACCES or EPERM is [`SampleError::PermissionDenied`];

@@ -1,6 +1,6 @@
 //! The flight recorder in a session (issue #20): triggers fire once each, the log names each
 //! bundle, an OOM kill (SIGKILL and the OOM counter grew) names the run's last bundle, which a
-//! crash loop's later bundles never evict.
+//! crash loop's later bundles never evict; a process that has ended gets no bundle.
 
 use super::tests::reading;
 use super::*;
@@ -51,6 +51,13 @@ fn fixture(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("proc")).unwrap();
     std::fs::write(dir.join("proc/vmstat"), "oom_kill 0\n").unwrap();
     std::fs::write(dir.join("proc/meminfo"), "MemTotal: 1000 kB\n").unwrap();
+    // The watched process, alive (a capture checks it has not ended).
+    std::fs::create_dir_all(dir.join("proc/4242")).unwrap();
+    std::fs::write(
+        dir.join("proc/4242/status"),
+        "State:\tS (sleeping)\nThreads:\t1\n",
+    )
+    .unwrap();
     dir
 }
 
@@ -220,5 +227,48 @@ fn the_escalation_trigger_fires_once() {
     let names = bundles(&dir);
     assert_eq!(names.len(), 1);
     assert!(names[0].ends_with("-4242-escalation.txt"), "{names:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A trigger that fires after the command has ended (the OOM killer struck between the sample
+/// and the capture; here a zombie, and then no process at all) keeps no bundle: the OOM line
+/// names the bundle from before the death.
+#[test]
+fn a_command_that_has_ended_gets_no_bundle_and_the_oom_line_names_the_one_before() {
+    let dir = fixture("ended");
+    let low = Reading {
+        sys_available: 10 * MIB,
+        ..reading(10)
+    };
+    let mut s = session(&dir, vec![low], opts());
+    s.sample();
+    let before = bundles(&dir);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(before[0].ends_with("-4242-floor.txt"), "{before:?}");
+    std::fs::write(
+        dir.join("proc/4242/status"),
+        "State:\tZ (zombie)\nThreads:\t1\n",
+    )
+    .unwrap();
+    s.capture_on_demand();
+    s.check_evidence(Duration::from_secs(2), 600 * MIB, true, true);
+    std::fs::remove_dir_all(dir.join("proc/4242")).unwrap();
+    s.capture_on_demand();
+    assert_eq!(bundles(&dir), before);
+    std::fs::write(dir.join("proc/vmstat"), "oom_kill 1\n").unwrap();
+    s.finish(
+        Some(ExitKind::Signal {
+            number: libc::SIGKILL,
+            name: "SIGKILL".into(),
+        }),
+        Final::Gone,
+    );
+    let lines = evidence_lines(&dir.join("m.log"));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].kind, EvidenceKind::Saved);
+    assert_eq!(lines[1].kind, EvidenceKind::OomKilled);
+    let named = format!("m.evidence/{}", before[0]);
+    assert_eq!(lines[1].path.as_deref(), Some(named.as_str()));
+    assert_eq!(protected_bundles(&dir.join("m.evidence")), before);
     let _ = std::fs::remove_dir_all(&dir);
 }

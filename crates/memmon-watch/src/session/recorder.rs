@@ -104,6 +104,27 @@ impl Session {
     /// Writes a bundle now and pushes its line onto `self.records`; says on stderr where it is
     /// (or why it could not be written).
     pub(super) fn capture(&mut self, trigger: crate::evidence::Trigger) {
+        if self.evidence.is_none() {
+            return;
+        }
+        // A bundle of a process that has ended is no evidence (no memory, no Python to ask),
+        // and as the run's last it would be the one an OOM line names, in place of the one
+        // from before the death: none is kept. (A sample reads a live process; the OOM killer
+        // can strike between it and this, as it did in the end-to-end OOM test.)
+        if let Some(root) = self.proc_root.as_deref() {
+            if memmon_sampler::has_ended(root, self.pid) {
+                let kind = trigger.name();
+                self.console.say(&format!(
+                    "memmon: {}",
+                    crate::lang::tr!(
+                        crate::lang::current(),
+                        "コマンドが終了していたため証拠バンドル ({kind}) は作りません",
+                        "no evidence bundle ({kind}): the command had ended"
+                    )
+                ));
+                return;
+            }
+        }
         let python = match (
             self.detail_deadline,
             self.detail.as_mut().or(self.dormant.as_mut()),
