@@ -402,3 +402,48 @@ os.waitpid(pid, 0)
     assert!(blocks[0].1.ends_with("/forky.py:4"), "{blocks:?}\n{text}");
     assert!(blocks[1].1.ends_with("/forky.py:9"), "{blocks:?}\n{text}");
 }
+
+/// Near an OOM a snapshot's sites are left out (their copy of the traces could kill the
+/// client): the client makes its own hook see no memory left. Every block then has the traced
+/// figures and no site line (the spec's frame: a first line, the Top 10 line, up to 10 sites,
+/// an empty line), memmon says why once on stderr, and the client runs to its end.
+#[test]
+fn near_an_oom_a_snapshot_leaves_its_sites_out_and_says_so_once() {
+    let d = Dir::new("hook-short");
+    let client = format!(
+        "import sys\nsys.modules['_memmon_hook']._memory_room = lambda: 0\n{LEAKY_LONG}"
+    );
+    d.write("short.py", &client);
+    let out = d
+        .memmon()
+        .args([
+            "run",
+            "--startup-delay",
+            "0",
+            "--interval",
+            "0.2",
+            "--detail",
+        ])
+        .args(["--log", "m.log", "--", "python3", "short.py"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let said = "memmon: tracemalloc の割り当て箇所を省きました (残りのメモリが少なく、トレースの複製がクライアントを終了させかねないため; 以後も同じ時は省きます): PID ";
+    assert_eq!(err.matches(said).count(), 1, "{err}");
+    assert!(err.contains(" MiB, 0 MiB left\n"), "{err}");
+    let text = d.read("m.log");
+    let records = parse_log(&d.join("m.log"));
+    assert_well_formed(&records, &text);
+    let blocks = records
+        .iter()
+        .filter(|r| matches!(r, Record::Tracemalloc { .. }))
+        .count();
+    assert!(blocks >= 2, "{text}");
+    assert!(
+        !records.iter().any(|r| matches!(r, Record::Site(_))),
+        "{text}"
+    );
+    let top10 = "  [Top 10 メモリ消費箇所]\n\n";
+    assert_eq!(text.matches(top10).count(), blocks, "{text}");
+}

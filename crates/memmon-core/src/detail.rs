@@ -200,6 +200,14 @@ pub trait DetailSource {
         None
     }
 
+    /// Why the last block's sites were left out, when a process left them out: near an OOM
+    /// the copy of the traces a snapshot's sites need could itself kill the client, so the
+    /// block carries the traced figures alone (the spec's frame allows no site line). The
+    /// caller says it once. `None` (the default): the sites were taken.
+    fn sites_skipped(&self) -> Option<String> {
+        None
+    }
+
     /// Asks every hooked process to call `malloc_trim(0)` once and waits (bounded by
     /// [`timeout`](DetailSource::timeout)) for the answers. `None` (the default): this source
     /// cannot ask (no hook).
@@ -246,6 +254,10 @@ impl<D: DetailSource + ?Sized> DetailSource for Box<D> {
 
     fn traced_overhead(&self) -> Option<u64> {
         (**self).traced_overhead()
+    }
+
+    fn sites_skipped(&self) -> Option<String> {
+        (**self).sites_skipped()
     }
 
     fn trim(&mut self) -> Option<Vec<TrimReply>> {

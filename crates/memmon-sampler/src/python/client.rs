@@ -68,6 +68,10 @@ pub(crate) struct Snapshot {
     /// older than the field.
     #[serde(default)]
     pub own: Option<u64>,
+    /// Why the sites were left out (too little memory left for the copy of the traces), or
+    /// `null`.
+    #[serde(default)]
+    pub sites_skipped: Option<String>,
 }
 
 /// The answer to [`Request::Trim`].
@@ -221,11 +225,19 @@ mod tests {
                 peak: 200,
                 sites: vec![("/a/b.py:3".into(), 64, 2)],
                 own: None,
+                sites_skipped: None,
             })
         );
         let s: io::Result<Snapshot> =
             parse_reply("{\"current\":1,\"peak\":2,\"sites\":[],\"own\":4096,\"v\":1,\"pid\":7}");
         assert_eq!(s.ok().and_then(|s| s.own), Some(4096));
+        let s: io::Result<Snapshot> = parse_reply(
+            "{\"current\":1,\"peak\":2,\"sites\":[],\"own\":4096,\"sites_skipped\":\"memory\",\"v\":1,\"pid\":7}",
+        );
+        assert_eq!(
+            s.ok().and_then(|s| s.sites_skipped).as_deref(),
+            Some("memory")
+        );
         let trimmed: io::Result<Trimmed> = parse_reply("{\"released\":null,\"v\":1,\"pid\":7}");
         assert_eq!(
             trimmed.ok(),

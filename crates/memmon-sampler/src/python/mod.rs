@@ -145,6 +145,8 @@ pub struct PythonDetail {
     next_id: u64,
     /// tracemalloc's own memory, summed over the last block's answers that carried it.
     overhead: Option<u64>,
+    /// Why a process of the last block left its sites out (`PID N: reason`), the first one.
+    skipped: Option<String>,
 }
 
 impl std::fmt::Debug for PythonDetail {
@@ -180,6 +182,7 @@ impl PythonDetail {
             in_flight: None,
             next_id: 0,
             overhead: None,
+            skipped: None,
         }
     }
 
@@ -327,6 +330,13 @@ impl PythonDetail {
                 _ => None,
             })
             .reduce(u64::saturating_add);
+        self.skipped = outcomes.iter().find_map(|(pid, o)| match o {
+            Outcome::Answer(s) => s
+                .sites_skipped
+                .as_ref()
+                .map(|why| format!("PID {pid}: {why}")),
+            _ => None,
+        });
         // Exactly the original's line when one process is all there is.
         let single = outcomes.len() == 1;
         let mut blocks: Vec<Detail> = outcomes
@@ -465,6 +475,10 @@ impl DetailSource for PythonDetail {
 
     fn traced_overhead(&self) -> Option<u64> {
         self.overhead
+    }
+
+    fn sites_skipped(&self) -> Option<String> {
+        self.skipped.clone()
     }
 
     /// `None` when every process that answered is a hook without `trim` (older than it).

@@ -30,6 +30,10 @@ _PROTOCOL = 1
 _MARKER = "trace-from-start"
 # A snapshot of at least this many traces gives its memory back to the system (`_trim`).
 _TRIM_FROM = 10000
+# A snapshot's copy of the traces costs ~3.8 times tracemalloc's own tables at its peak
+# (500,000 traces: 23.3 MiB of tables, 89 MiB copied; BENCHMARKS.md): it is not made when this
+# many times the tables would take more than half the memory left to the process.
+_SNAPSHOT_COPY_RATIO = 4
 # `types`: the walk's time budget (MEMMON_TYPES_BUDGET_MS, read at hook start), the objects
 # walked between two looks at the clock, the most types counted (the rest are counted as one,
 # `_TYPES_OTHER`), and how many of the fastest growing are replied.
@@ -296,7 +300,9 @@ def _start():
 def _snapshot():
     """`snapshot`: traced memory, then the top sites by size (the hook's own and tracemalloc's
     frames left out, as they are memmon's overhead, not the client's). A process not yet tracing
-    (its `start` was lost) starts now and reports what it has: nothing yet."""
+    (its `start` was lost) starts now and reports what it has: nothing yet. Near an OOM the
+    sites are left out (`sites_skipped` says why): their copy of the traces could kill the
+    client."""
     import tracemalloc
 
     _start_tracing()
@@ -306,6 +312,20 @@ def _snapshot():
     # memmon subtracts when it compares traced bytes with the growth of anonymous memory.
     own_memory = tracemalloc.get_tracemalloc_memory()
     own = (__file__, tracemalloc.__file__, "<unknown>")
+    # The sites need a copy of every trace (tracemalloc cannot read its table in parts), ~3.8
+    # times its tables at the peak: near an OOM that copy could be what kills the client, so
+    # the block then has the traced figures alone and says why (`sites_skipped`).
+    need = own_memory * _SNAPSHOT_COPY_RATIO
+    room = _memory_room()
+    if room is not None and need > room // 2:
+        skipped = "copying the traces needs ~%d MiB, %d MiB left" % (need >> 20, room >> 20)
+        return {
+            "current": current,
+            "peak": peak,
+            "sites": [],
+            "own": own_memory,
+            "sites_skipped": skipped,
+        }
     try:
         sites, traces = _top_sites(own)
     except Exception:
@@ -314,7 +334,13 @@ def _snapshot():
         sites, traces = _top_sites_public(own)
     if traces >= _TRIM_FROM:
         _trim()
-    return {"current": current, "peak": peak, "sites": sites, "own": own_memory}
+    return {
+        "current": current,
+        "peak": peak,
+        "sites": sites,
+        "own": own_memory,
+        "sites_skipped": None,
+    }
 
 
 def _trim():

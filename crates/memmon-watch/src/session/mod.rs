@@ -94,6 +94,8 @@ pub struct Session {
     console: Console,
     metrics: Option<Metrics>,
     told_detail_failed: bool,
+    /// Whether a block's sites left out near an OOM has been said (once a run).
+    told_sites_skipped: bool,
     waker: Waker,
     /// A detail request in flight, and when it gives up.
     detail_deadline: Option<Instant>,
@@ -145,6 +147,7 @@ impl Session {
             console: parts.console,
             metrics: parts.metrics,
             told_detail_failed: false,
+            told_sites_skipped: false,
             waker: parts.waker,
             detail_deadline: None,
             details_skipped: 0,
@@ -393,6 +396,17 @@ impl Session {
                     self.records.extend(self.format.detail(block));
                 }
                 if let Some(source) = self.detail.as_mut() {
+                    if let Some(why) = source.sites_skipped().filter(|_| !self.told_sites_skipped) {
+                        self.told_sites_skipped = true;
+                        self.console.say(&format!(
+                            "memmon: {}",
+                            crate::lang::tr!(
+                                crate::lang::current(),
+                                "tracemalloc の割り当て箇所を省きました (残りのメモリが少なく、トレースの複製がクライアントを終了させかねないため; 以後も同じ時は省きます): {why}",
+                                "tracemalloc's sites left out (too little memory left: copying the traces could end the client; so again whenever that holds): {why}"
+                            )
+                        ));
+                    }
                     let sampler = &mut self.sampler;
                     let mut rss_now = || sampler.sample().ok().map(|r| r.rss);
                     let lines = self.diagnosis.on_blocks(
