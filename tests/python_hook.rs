@@ -410,9 +410,8 @@ os.waitpid(pid, 0)
 #[test]
 fn near_an_oom_a_snapshot_leaves_its_sites_out_and_says_so_once() {
     let d = Dir::new("hook-short");
-    let client = format!(
-        "import sys\nsys.modules['_memmon_hook']._memory_room = lambda: 0\n{LEAKY_LONG}"
-    );
+    let client =
+        format!("import sys\nsys.modules['_memmon_hook']._memory_room = lambda: 0\n{LEAKY_LONG}");
     d.write("short.py", &client);
     let out = d
         .memmon()
