@@ -164,6 +164,43 @@ pub fn ascii_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the sizes: the copies never add up to more than the budget, the newest
+        /// bundle is never left out, a bundle an OOM line names is left out only when every
+        /// older unnamed one is, and nothing gets more than its size.
+        #[test]
+        fn share_holds_its_budget_and_order(
+            budget in 0u64..10_000,
+            bundles in proptest::collection::vec((0u64..3_000, any::<bool>()), 0..12),
+            logs in proptest::collection::vec(0u64..20_000, 0..4),
+        ) {
+            let (caps, log_caps) = share(budget, &bundles, &logs);
+            prop_assert_eq!(caps.len(), bundles.len());
+            prop_assert_eq!(log_caps.len(), logs.len());
+            let total: u64 = caps.iter().flatten().sum::<u64>() + log_caps.iter().sum::<u64>();
+            prop_assert!(total <= budget, "{} > {}", total, budget);
+            if let Some(last) = caps.last() {
+                prop_assert!(last.is_some());
+            }
+            for (i, cap) in caps.iter().enumerate() {
+                if let Some(c) = cap {
+                    prop_assert!(*c <= bundles[i].0);
+                }
+                if cap.is_none() && bundles[i].1 {
+                    for j in 0..caps.len() - 1 {
+                        if !bundles[j].1 {
+                            prop_assert!(caps[j].is_none(), "{:?}", caps);
+                        }
+                    }
+                }
+            }
+            for (i, c) in log_caps.iter().enumerate() {
+                prop_assert!(*c <= logs[i]);
+            }
+        }
+    }
 
     #[test]
     fn bundles_first_then_logs_share() {

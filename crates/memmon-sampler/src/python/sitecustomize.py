@@ -529,7 +529,9 @@ def _evidence_sites(objects, own, deadline):
 
     Memory: no list grows with the heap here (the referents are read `_EVIDENCE_CHUNK`
     objects at a time, a container with many items never whole); the tables hold at most
-    `_EVIDENCE_TRACEBACKS` tracebacks, then a frame each. Time: the clock is read once a
+    `_EVIDENCE_TRACEBACKS` tracebacks, then a frame each; the sets of payloads and containers
+    already counted hold an id for each (one per 64 KiB payload, one per container of 1,024
+    items or more: a small fraction of what they stand for). Time: the clock is read once a
     chunk; past `deadline` the sampling stops (`complete` False) and the sites are those of
     what was sampled."""
     import gc
