@@ -406,7 +406,7 @@ def _evidence():
     has `_EVIDENCE_BUDGET_MS`, the walk `_types_budget`) and in memory: the list (8 bytes an
     object) and the walk's entry per object are the only parts that grow with the heap, and
     they are not made when they could take more than half the memory left (`sites_skipped`
-    says so); the rest is bounded by constants."""
+    says so); the rest is bounded by constants. It never calls `malloc_trim` (see the end)."""
     import gc
     import time
 
@@ -455,10 +455,12 @@ def _evidence():
     reply["types"] = [[name, count, size] for size, count, name in ranked[:_EVIDENCE_TYPES]]
     reply["complete"] = complete
     reply["objects"] = walked
-    if walked >= _TRIM_FROM:
-        # The list of objects and the walk's lists are freed by now; glibc keeps them unless
-        # asked (`malloc_trim` was loaded before tracing started, `_prepare`).
-        _trim()
+    # No `malloc_trim` here, unlike a snapshot: it would also give back the client's own free
+    # memory, which is what memmon's `trim` probe measures after an escalation (whose bundle
+    # comes first): a capture that trimmed made a fragmenting client's 5 MB drop at the
+    # capture and the probe find 0.9 MB, "held" instead of "fragmentation", and the drop
+    # showed in the samples. What the capture freed (16 bytes an object) stays in glibc's free
+    # lists for the client's next allocations (BENCHMARKS.md, `python-evidence-kept-kib`).
     return reply
 
 
