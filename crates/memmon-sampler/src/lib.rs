@@ -51,7 +51,8 @@ mod vmstat;
 pub use crate::alloc::{AllocDetail, TrackingAllocator};
 pub use crate::mock::{MockDetail, MockSampler};
 pub use crate::procfs::{
-    adopted, children, descendants, has_ended, page_size, parse, ProcfsOptions, ProcfsSampler,
+    adopted, children, descendants, has_ended, page_size, parse, wait_until_loaded, ProcfsOptions,
+    ProcfsSampler,
 };
 pub use crate::python::{HookDir, PythonDetail, PythonOptions, WithSmaps};
 pub use crate::smaps::SmapsSource;

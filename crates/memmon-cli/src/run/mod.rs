@@ -463,7 +463,9 @@ fn spawn(
         }
     };
     let pid = child.id();
-    wait_for_exec(&args.proc_root, pid);
+    // A first sample taken before the program is mapped would read memmon's own child
+    // mid-`execve` (0.00 MB) as the baseline; the command runs on either way.
+    memmon_sampler::wait_until_loaded(&args.proc_root, pid, std::time::Duration::from_millis(200));
     // A pidfd names this very process, so a signal can never reach a reused PID.
     let pidfd = i32::try_from(pid)
         .ok()
@@ -492,28 +494,6 @@ fn spawn(
         return Err(EXIT_USAGE);
     }
     Ok((pid, pidfd))
-}
-
-/// Waits until the command's program is loaded (its text is mapped: `statm`'s fourth field is
-/// no longer 0), at most 200 ms. `spawn` returns as soon as the child's `execve` has let the
-/// old image go, before the new program is mapped: a first sample taken then
-/// (`--startup-delay 0`) read a process still named `memmon` with 0.00 MB resident and 0.00 MB
-/// virtual, 30 % of the time here, and that baseline made every later sample look like growth.
-/// The command runs on either way: this only delays memmon's first look.
-fn wait_for_exec(proc_root: &Path, pid: u32) {
-    let statm = proc_root.join(pid.to_string()).join("statm");
-    for _ in 0..200 {
-        let text = std::fs::read_to_string(&statm).ok().and_then(|t| {
-            t.split_whitespace()
-                .nth(3)
-                .and_then(|r| r.parse::<u64>().ok())
-        });
-        // Unreadable (gone already, or no /proc): nothing to wait for.
-        if text.is_none_or(|pages| pages > 0) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
 }
 
 /// With --pid, a pidfd becomes readable when the process exits: memmon stops at once instead

@@ -172,6 +172,28 @@ pub fn has_ended(root: &Path, pid: u32) -> bool {
     }
 }
 
+/// Waits, at most `limit`, until process `pid`'s program is mapped (its text pages, `statm`'s
+/// fourth field, are no longer 0). `std::process::Command::spawn` returns as soon as the child's
+/// `execve` has let the old image go, before the new program is mapped: a first sample taken
+/// then (`--startup-delay 0`) read a process still named `memmon` with 0.00 MB resident and
+/// virtual, 30 % of the time on the 2-core box, and that baseline made every later sample look
+/// like growth. A `statm` that cannot be read (the process gone, no `/proc`) ends the wait.
+pub fn wait_until_loaded(root: &Path, pid: u32, limit: std::time::Duration) {
+    let statm = root.join(pid.to_string()).join("statm");
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&statm).ok().and_then(|t| {
+            t.split_ascii_whitespace()
+                .nth(3)
+                .and_then(|pages| pages.parse::<u64>().ok())
+        });
+        if text.is_none_or(|pages| pages > 0) || started.elapsed() >= limit {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// Errors: the process gone (ENOENT, ESRCH, or a zombie) is [`SampleError::Exited`], except at
 /// creation, where a zombie is [`SampleError::Zombie`] and a kernel thread
 /// [`SampleError::KernelThread`]; EACCES or EPERM is [`SampleError::PermissionDenied`];
